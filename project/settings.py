@@ -1,0 +1,131 @@
+"""Settings for the thin project around railway_sync; configured through environment variables.
+
+DATABASE_URL          the local database (``default``); unset: an embedded PostgreSQL under
+                      ``.embedded-postgres/`` in this folder, started on first use.
+RAILWAY_DATABASE_URL  the Railway database (``railway``).
+RAILWAY_CONNECTION_TIMEOUT  connect timeout in seconds (default 30).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
+
+from railway_sync import embedded
+from railway_sync.dburl import DEFAULT_CONNECTION_TIMEOUT, DatabaseUrlError, database_config
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+load_dotenv(BASE_DIR / ".env")
+
+EMBEDDED_DATA_DIR = BASE_DIR / ".embedded-postgres" / "data"
+EMBEDDED_LOCAL_DATABASE = "railway_sync_local"
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "railway-sync-local-only-not-secret")
+DEBUG = os.environ.get("DJANGO_DEBUG", "") == "1"
+ALLOWED_HOSTS = ["localhost", "127.0.0.1", "testserver"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "railway_sync",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _connection_timeout() -> int:
+    raw = os.environ.get("RAILWAY_CONNECTION_TIMEOUT", "").strip()
+    if not raw:
+        return DEFAULT_CONNECTION_TIMEOUT
+    try:
+        timeout = int(raw)
+    except ValueError:
+        timeout = 0
+    if timeout <= 0:
+        raise ImproperlyConfigured(
+            f"RAILWAY_CONNECTION_TIMEOUT must be a whole number of seconds above 0, not {raw!r}."
+        )
+    return timeout
+
+
+RAILWAY_CONNECTION_TIMEOUT = _connection_timeout()
+RAILWAY_SYNC_URL_ERRORS: dict[str, str] = {}
+
+_local_url = os.environ.get("DATABASE_URL", "").strip()
+if _local_url:
+    try:
+        _default = database_config(
+            _local_url, variable="DATABASE_URL", connect_timeout=RAILWAY_CONNECTION_TIMEOUT
+        )
+    except DatabaseUrlError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
+else:
+    _default = embedded.database_settings(EMBEDDED_DATA_DIR, EMBEDDED_LOCAL_DATABASE)
+
+DATABASES = {"default": _default}
+
+_railway_url = os.environ.get("RAILWAY_DATABASE_URL", "").strip()
+if not _railway_url:
+    RAILWAY_SYNC_URL_ERRORS["railway"] = (
+        "RAILWAY_DATABASE_URL environment variable not set. "
+        "Add it to .env or export it (see .env.example)."
+    )
+else:
+    try:
+        DATABASES["railway"] = database_config(
+            _railway_url,
+            variable="RAILWAY_DATABASE_URL",
+            connect_timeout=RAILWAY_CONNECTION_TIMEOUT,
+        )
+    except DatabaseUrlError as exc:
+        RAILWAY_SYNC_URL_ERRORS["railway"] = str(exc)
+
+DATABASE_ROUTERS = ["railway_sync.routers.RailwayRouter"]
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+# The synced tables use TIMESTAMP WITHOUT TIME ZONE; naive datetimes are what they hold.
+USE_TZ = False
+USE_I18N = True
+STATIC_URL = "static/"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"railway_sync": {"handlers": ["console"], "level": "WARNING"}},
+}

@@ -1,0 +1,1 @@
+"""Keep a hosted PostgreSQL (Railway) in step with a local PostgreSQL database."""

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class RailwaySyncConfig(AppConfig):
+    name = "railway_sync"
+    verbose_name = "Railway sync"
+    default_auto_field = "django.db.models.BigAutoField"

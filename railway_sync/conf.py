@@ -1,0 +1,59 @@
+"""Every setting railway_sync reads, read at call time from ``django.conf.settings``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+
+DEFAULT_REBUILD_THRESHOLDS = {
+    "organizations": 5,
+    "animals": 50,
+    "animal_images": 0,
+    "scrape_logs": 10,
+    "service_regions": 1,
+}
+
+
+def local_alias() -> str:
+    """``RAILWAY_SYNC_LOCAL_ALIAS``: the database synced from. Default ``"default"``."""
+    return getattr(settings, "RAILWAY_SYNC_LOCAL_ALIAS", "default")
+
+
+def railway_alias() -> str:
+    """``RAILWAY_SYNC_RAILWAY_ALIAS``: the database synced to. Default ``"railway"``."""
+    return getattr(settings, "RAILWAY_SYNC_RAILWAY_ALIAS", "railway")
+
+
+def url_errors() -> dict[str, str]:
+    """``RAILWAY_SYNC_URL_ERRORS``: alias -> why its URL could not be used (set by settings).
+
+    Default ``{}``. The project's settings put a message here instead of failing at import,
+    so that each command can report the problem as one line.
+    """
+    return dict(getattr(settings, "RAILWAY_SYNC_URL_ERRORS", {}))
+
+
+def batch_size() -> int:
+    """``RAILWAY_SYNC_BATCH_SIZE``: rows per write batch. Default 5000."""
+    return int(getattr(settings, "RAILWAY_SYNC_BATCH_SIZE", 5000))
+
+
+def rebuild_thresholds() -> dict[str, int]:
+    """``RAILWAY_SYNC_REBUILD_THRESHOLDS``: minimum local rows per table for ``--mode rebuild``.
+
+    Default: organizations 5, animals 50, animal_images 0, scrape_logs 10, service_regions 1.
+    """
+    return {
+        **DEFAULT_REBUILD_THRESHOLDS,
+        **getattr(settings, "RAILWAY_SYNC_REBUILD_THRESHOLDS", {}),
+    }
+
+
+def embedded_data_dir() -> Path | None:
+    """``EMBEDDED_DATA_DIR``: where the embedded PostgreSQL keeps its data. Default None.
+
+    Set by the project's settings; the demo needs it to create its stand-in Railway.
+    """
+    value = getattr(settings, "EMBEDDED_DATA_DIR", None)
+    return Path(value) if value else None

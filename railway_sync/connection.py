@@ -1,0 +1,99 @@
+"""Opening the two databases, and turning driver errors into one line that names the fix."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connections
+from django.db.utils import DatabaseError, InterfaceError, OperationalError
+
+from railway_sync import conf
+from railway_sync.dburl import scrub
+from railway_sync.errors import ConnectionFailed, NotConfigured
+
+# Row hashes and COPY text must read the same on both servers, whatever their defaults.
+SESSION_SETTINGS = (
+    "SET datestyle TO 'ISO, YMD'",
+    "SET intervalstyle TO 'postgres'",
+    "SET extra_float_digits TO 3",
+    "SET bytea_output TO 'hex'",
+)
+
+
+def url_variable(alias: str) -> str:
+    """The environment variable that configures ``alias`` in this project."""
+    return "RAILWAY_DATABASE_URL" if alias == conf.railway_alias() else "DATABASE_URL"
+
+
+def require_configured(alias: str) -> None:
+    """Raise :class:`NotConfigured` unless ``alias`` is a usable database."""
+    problem = conf.url_errors().get(alias)
+    if problem:
+        raise NotConfigured(problem)
+    if alias not in settings.DATABASES:
+        raise NotConfigured(
+            f"No database alias {alias!r} in DATABASES. "
+            f"Set {url_variable(alias)} (see .env.example)."
+        )
+
+
+def describe(alias: str) -> str:
+    """``postgresql://user:***@host:port/name`` for ``alias``: enough to recognise, no secret."""
+    entry = settings.DATABASES[alias]
+    user = entry.get("USER") or ""
+    password = ":***" if entry.get("PASSWORD") else ""
+    host = entry.get("HOST") or (entry.get("OPTIONS") or {}).get("host") or "localhost"
+    port = f":{entry['PORT']}" if entry.get("PORT") else ""
+    at = f"{user}{password}@" if user else ""
+    return f"postgresql://{at}{host}{port}/{entry.get('NAME', '')}"
+
+
+def _password(alias: str) -> str | None:
+    return (settings.DATABASES.get(alias) or {}).get("PASSWORD") or None
+
+
+def explain(alias: str, exc: BaseException) -> str:
+    """A one-line, password-free explanation of a driver error on ``alias``, with the fix."""
+    variable = url_variable(alias)
+    raw = str(exc).strip()
+    first_line = next((line.strip() for line in raw.splitlines() if line.strip()), repr(exc))
+    text = scrub(first_line, _password(alias))
+    lowered = raw.lower()
+    if "password authentication failed" in lowered or "no password supplied" in lowered:
+        hint = f"Check the user and password in {variable}."
+    elif "database" in lowered and "does not exist" in lowered:
+        hint = f"Check the database name at the end of {variable}."
+    elif "timeout expired" in lowered:
+        timeout = (settings.DATABASES[alias].get("OPTIONS") or {}).get("connect_timeout")
+        hint = (
+            f"No answer within {timeout} s: check the host and port in {variable} and the "
+            "network, or raise RAILWAY_CONNECTION_TIMEOUT."
+        )
+    elif "could not translate host name" in lowered or "connection refused" in lowered:
+        hint = f"Check the host and port in {variable} and that the database is running."
+    elif "server closed the connection" in lowered or "connection already closed" in lowered:
+        hint = "The connection was lost; run the command again once the database is reachable."
+    else:
+        hint = f"Check {variable} and that the database is reachable."
+    return f"{text} ({hint})"
+
+
+def connect(alias: str) -> None:
+    """Open ``alias`` (or raise :class:`ConnectionFailed` / :class:`NotConfigured`)."""
+    require_configured(alias)
+    connection = connections[alias]
+    try:
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            for statement in SESSION_SETTINGS:
+                cursor.execute(statement)
+    except (OperationalError, InterfaceError, DatabaseError) as exc:
+        connection.close_if_unusable_or_obsolete()
+        raise ConnectionFailed(explain(alias, exc)) from None
+
+
+def server_version(alias: str) -> tuple[str, str]:
+    """``(server version, current database)`` of ``alias``, which must be connected."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT current_setting('server_version'), current_database()")
+        version, database = cursor.fetchone()
+    return version, database

@@ -1,0 +1,82 @@
+"""Turn database URLs into Django ``DATABASES`` entries without ever leaking a password."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import dj_database_url
+
+POSTGRES_SCHEMES = ("postgres", "postgresql", "pgsql", "postgis")
+LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
+DEFAULT_CONNECTION_TIMEOUT = 30
+
+
+class DatabaseUrlError(ValueError):
+    """A database URL that cannot be used; the message is safe to show (no password)."""
+
+
+def mask_url(url: str) -> str:
+    """Return ``url`` with its password replaced by ``***`` (``postgresql://user:***@host/db``)."""
+    return re.sub(r"^([a-zA-Z][\w+.-]*://[^:/@]*:)[^@]*@", r"\1***@", url.strip())
+
+
+def url_password(url: str) -> str | None:
+    """The password written in ``url``, if any, so callers can scrub it from error text."""
+    try:
+        return urlsplit(url.strip()).password or None
+    except ValueError:
+        match = re.match(r"^[a-zA-Z][\w+.-]*://[^:/@]*:([^@]*)@", url.strip())
+        return match.group(1) if match else None
+
+
+def scrub(text: str, *secrets: str | None) -> str:
+    """Replace every secret in ``text`` with ``***``; also masks any URL-embedded password."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return re.sub(r"([a-zA-Z][\w+.-]*://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+
+
+def database_config(
+    url: str, *, variable: str, connect_timeout: int = DEFAULT_CONNECTION_TIMEOUT
+) -> dict[str, Any]:
+    """Parse a PostgreSQL URL into a ``DATABASES`` entry.
+
+    Remote hosts get ``sslmode=require`` unless the URL names an sslmode itself, and every
+    connection gets ``connect_timeout`` so an unreachable host cannot hang a command.
+    Raises :class:`DatabaseUrlError` naming ``variable`` when the URL is unusable.
+    """
+    url = url.strip()
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if not scheme:
+        raise DatabaseUrlError(
+            f"{variable} is not a database URL ({mask_url(url)!s}). "
+            "Use the form postgresql://user:password@host:5432/dbname."
+        )
+    if scheme not in POSTGRES_SCHEMES:
+        raise DatabaseUrlError(
+            f"{variable} must be a PostgreSQL URL (postgresql://...), not {scheme}://. "
+            "Copy the PostgreSQL connection URL from the Railway dashboard."
+        )
+    try:
+        _ = urlsplit(url).port  # raises ValueError for a non-numeric port
+        config = dj_database_url.parse(url, conn_max_age=0)
+    except Exception as exc:  # dj-database-url raises several unrelated types
+        raise DatabaseUrlError(
+            f"{variable} is malformed ({mask_url(url)}): {scrub(str(exc), url_password(url))}. "
+            "Use the form postgresql://user:password@host:5432/dbname."
+        ) from None
+    if not config.get("NAME"):
+        raise DatabaseUrlError(
+            f"{variable} names no database ({mask_url(url)}). "
+            "Add the database name after the host: postgresql://user:password@host:5432/dbname."
+        )
+    options = dict(config.get("OPTIONS") or {})
+    options.setdefault("connect_timeout", connect_timeout)
+    host = config.get("HOST") or ""
+    if host not in LOCAL_HOSTS and not host.startswith("/") and "sslmode" not in options:
+        options["sslmode"] = "require"
+    config["OPTIONS"] = options
+    return config

@@ -1,0 +1,523 @@
+"""The operations behind the commands. Nothing here prints: each returns a report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import connections, transaction
+from django.db.migrations.executor import MigrationExecutor
+from django.db.utils import DatabaseError, IntegrityError, InterfaceError, OperationalError
+
+from railway_sync import conf
+from railway_sync.connection import connect, describe, explain, server_version
+from railway_sync.diff import TableDiff, count_rows, diff_table
+from railway_sync.errors import (
+    ConnectionFailed,
+    GuardRefused,
+    RailwaySyncError,
+    VerificationFailed,
+    WriteFailed,
+)
+from railway_sync.load import delete, upsert
+from railway_sync.models import SYNCED_TABLES
+from railway_sync.report import (
+    ConnectionReport,
+    MigrateReport,
+    Progress,
+    ProgressCallback,
+    StatusReport,
+    SyncReport,
+    TableResult,
+    TableStatus,
+    no_progress,
+)
+from railway_sync.schema import Column, compare_schemas, railway_tables_present, reset_sequence
+
+MODES = ("incremental", "rebuild", "force")
+DESTRUCTIVE_MODES = ("rebuild", "force")
+APP_LABEL = "railway_sync"
+
+
+def test_connection(*, railway: str | None = None) -> ConnectionReport:
+    """Connect to Railway and read its server version."""
+    railway = railway or conf.railway_alias()
+    started = time.monotonic()
+    connect(railway)
+    try:
+        version, database = server_version(railway)
+    except (OperationalError, InterfaceError) as exc:
+        raise ConnectionFailed(explain(railway, exc)) from None
+    return ConnectionReport(describe(railway), version, database, time.monotonic() - started)
+
+
+@contextmanager
+def local_snapshot(local: str) -> Iterator[None]:
+    """Read the local database in one consistent snapshot, so concurrent scrapes can't tear it."""
+    with transaction.atomic(using=local):
+        with connections[local].cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+        # Nothing was written locally; ending read-only snapshots with rollback is cheapest.
+        transaction.set_rollback(True, using=local)
+
+
+def _check_guards(
+    mode: str, counts: dict[str, tuple[int, int]], thresholds: dict[str, int]
+) -> list[str]:
+    problems = []
+    if mode == "incremental":
+        for table, (local_count, railway_count) in counts.items():
+            if local_count < railway_count:
+                problems.append(
+                    f"{table}: local has {local_count} rows but Railway has {railway_count}"
+                )
+    elif mode == "rebuild":
+        for table, (local_count, _) in counts.items():
+            minimum = thresholds.get(table, 0)
+            if local_count < minimum:
+                problems.append(
+                    f"{table}: local has {local_count} rows, below the rebuild threshold of {minimum}"
+                )
+    return problems
+
+
+def _guard_message(mode: str, problems: list[str]) -> str:
+    if mode == "incremental":
+        return (
+            "Incremental sync refused: Railway has more rows than local ("
+            + "; ".join(problems)
+            + "). If local is right, run: python manage.py railway_sync --mode rebuild "
+            "--confirm-destructive (or --mode force --confirm-destructive in an emergency)."
+        )
+    return (
+        "Rebuild refused: local data is below the safety thresholds ("
+        + "; ".join(problems)
+        + "). Check the local database; if this really is the data you want on Railway, run "
+        "python manage.py railway_sync --mode force --confirm-destructive."
+    )
+
+
+def _write_error(
+    table: str, exc: BaseException, railway: str, atomic_all: bool
+) -> RailwaySyncError:
+    where = "Railway was left unchanged" if atomic_all else f"nothing in {table} was written"
+    if isinstance(exc, IntegrityError | DatabaseError) and not isinstance(
+        exc, OperationalError | InterfaceError
+    ):
+        cause = getattr(exc, "__cause__", None) or exc
+        diag = getattr(cause, "diag", None)
+        primary = (getattr(diag, "message_primary", None) or str(exc).splitlines()[0]).strip()
+        detail = (getattr(diag, "message_detail", None) or "").strip()
+        text = f"{primary}. {detail}".strip() if detail else primary
+        return WriteFailed(
+            f"Railway rejected a row of {table}: {text} ({where}; fix the row locally, or the "
+            "constraint on Railway, then sync again)."
+        )
+    return ConnectionFailed(
+        f"Lost the Railway connection while writing {table}: {explain(railway, exc)} ({where})."
+    )
+
+
+def _sync_table(
+    table: str,
+    columns: list[Column],
+    diff: TableDiff,
+    counts: tuple[int, int],
+    *,
+    local: str,
+    railway: str,
+    batch_size: int,
+    progress: ProgressCallback,
+    started: float,
+) -> TableResult:
+    to_write = diff.to_write
+    done = 0
+
+    def on_batch(rows: int) -> None:
+        nonlocal done
+        done += rows
+        progress(Progress("write", table, done, len(to_write)))
+
+    progress(Progress("write", table, 0, len(to_write)))
+    inserted, updated = upsert(local, railway, table, columns, to_write, batch_size, on_batch)
+    return TableResult(
+        table=table,
+        local_count=counts[0],
+        railway_count=counts[1],
+        inserted=inserted,
+        updated=updated,
+        unchanged=diff.unchanged + (len(to_write) - inserted - updated),
+        kept=len(diff.railway_only),
+        seconds=time.monotonic() - started,
+    )
+
+
+def _verify(table: str, columns: list[Column], *, local: str, railway: str, exact: bool) -> None:
+    after = diff_table(local, railway, table, columns)
+    problems = []
+    if after.to_insert:
+        problems.append(f"{len(after.to_insert)} local rows missing")
+    if after.to_update:
+        problems.append(f"{len(after.to_update)} rows with different content")
+    if exact and after.railway_only:
+        problems.append(f"{len(after.railway_only)} rows not in local")
+    if problems:
+        raise VerificationFailed(
+            f"Verification failed for {table} on Railway: {', '.join(problems)}; the "
+            "transaction was rolled back. Run python manage.py railway_status for details."
+        )
+
+
+def sync(
+    *,
+    mode: str = "incremental",
+    dry_run: bool = False,
+    confirm_destructive: bool = False,
+    skip_validation: bool = False,
+    batch_size: int | None = None,
+    progress: ProgressCallback = no_progress,
+    local: str | None = None,
+    railway: str | None = None,
+) -> SyncReport:
+    """Make Railway's five tables hold the local rows, by primary key.
+
+    ``incremental`` inserts and updates, keeps Railway-only rows, and commits each table on
+    its own; ``rebuild`` and ``force`` make Railway hold exactly the local rows in one
+    transaction, so a failure leaves Railway as it was. Unless ``skip_validation``, every
+    local row is compared with Railway after writing, before commit.
+    """
+    local = local or conf.local_alias()
+    railway = railway or conf.railway_alias()
+    batch_size = batch_size or conf.batch_size()
+    if mode not in MODES:
+        raise GuardRefused(f"Unknown mode {mode!r}; choose one of {', '.join(MODES)}.")
+    if batch_size <= 0:
+        raise GuardRefused(f"--batch-size must be a positive number of rows, not {batch_size}.")
+    destructive = mode in DESTRUCTIVE_MODES
+    if destructive and not confirm_destructive and not dry_run:
+        raise GuardRefused(
+            f"--mode {mode} replaces Railway's data and needs --confirm-destructive; nothing "
+            f"was touched. Preview it with: python manage.py railway_sync --mode {mode} --dry-run"
+        )
+    started = time.monotonic()
+    connect(local)
+    connect(railway)
+    try:
+        return _sync(
+            mode=mode,
+            dry_run=dry_run,
+            confirm_destructive=confirm_destructive,
+            skip_validation=skip_validation,
+            batch_size=batch_size,
+            progress=progress,
+            local=local,
+            railway=railway,
+            started=started,
+        )
+    except (OperationalError, InterfaceError) as exc:
+        raise ConnectionFailed(
+            f"Lost a database connection during the sync: {explain(railway, exc)}"
+        ) from None
+
+
+def _sync(
+    *,
+    mode: str,
+    dry_run: bool,
+    confirm_destructive: bool,
+    skip_validation: bool,
+    batch_size: int,
+    progress: ProgressCallback,
+    local: str,
+    railway: str,
+    started: float,
+) -> SyncReport:
+    destructive = mode in DESTRUCTIVE_MODES
+    if dry_run and not railway_tables_present(railway, SYNCED_TABLES):
+        # Before the first migrate there is nothing to compare with: every row is new.
+        results = tuple(
+            TableResult(table, count_rows(local, table), 0, inserted=count_rows(local, table))
+            for table in SYNCED_TABLES
+        )
+        return SyncReport(mode, True, results, verified=False, schema_missing=True)
+
+    with local_snapshot(local):
+        progress(Progress("schema"))
+        columns = compare_schemas(local, railway, SYNCED_TABLES)
+        counts = {t: (count_rows(local, t), count_rows(railway, t)) for t in SYNCED_TABLES}
+        problems = _check_guards(mode, counts, conf.rebuild_thresholds())
+        if dry_run:
+            return _dry_run(
+                mode,
+                columns,
+                counts,
+                problems,
+                local,
+                railway,
+                started,
+                needs_confirmation=destructive and not confirm_destructive,
+            )
+        if problems:
+            raise GuardRefused(_guard_message(mode, problems))
+        if destructive:
+            results = _sync_all_at_once(
+                columns,
+                counts,
+                local=local,
+                railway=railway,
+                batch_size=batch_size,
+                progress=progress,
+                verify=not skip_validation,
+            )
+        else:
+            results = _sync_table_by_table(
+                columns,
+                counts,
+                local=local,
+                railway=railway,
+                batch_size=batch_size,
+                progress=progress,
+                verify=not skip_validation,
+            )
+    return SyncReport(
+        mode, False, results, verified=not skip_validation, seconds=time.monotonic() - started
+    )
+
+
+def _dry_run(
+    mode: str,
+    columns: dict[str, list[Column]],
+    counts: dict[str, tuple[int, int]],
+    problems: list[str],
+    local: str,
+    railway: str,
+    started: float,
+    *,
+    needs_confirmation: bool,
+) -> SyncReport:
+    results = []
+    for table in SYNCED_TABLES:
+        table_started = time.monotonic()
+        diff = diff_table(local, railway, table, columns[table])
+        railway_only = len(diff.railway_only)
+        results.append(
+            TableResult(
+                table=table,
+                local_count=counts[table][0],
+                railway_count=counts[table][1],
+                inserted=len(diff.to_insert),
+                updated=len(diff.to_update),
+                unchanged=diff.unchanged,
+                kept=0 if mode in DESTRUCTIVE_MODES else railway_only,
+                deleted=railway_only if mode in DESTRUCTIVE_MODES else 0,
+                seconds=time.monotonic() - table_started,
+            )
+        )
+    return SyncReport(
+        mode,
+        True,
+        tuple(results),
+        verified=False,
+        guard_problems=tuple(problems),
+        needs_confirmation=needs_confirmation,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _sync_table_by_table(
+    columns: dict[str, list[Column]],
+    counts: dict[str, tuple[int, int]],
+    *,
+    local: str,
+    railway: str,
+    batch_size: int,
+    progress: ProgressCallback,
+    verify: bool,
+) -> tuple[TableResult, ...]:
+    results = []
+    for table in SYNCED_TABLES:
+        table_started = time.monotonic()
+        try:
+            with transaction.atomic(using=railway):
+                progress(Progress("diff", table))
+                diff = diff_table(local, railway, table, columns[table])
+                result = _sync_table(
+                    table,
+                    columns[table],
+                    diff,
+                    counts[table],
+                    local=local,
+                    railway=railway,
+                    batch_size=batch_size,
+                    progress=progress,
+                    started=table_started,
+                )
+                if verify:
+                    progress(Progress("verify", table))
+                    _verify(table, columns[table], local=local, railway=railway, exact=False)
+                reset_sequence(railway, table)
+        except RailwaySyncError:
+            raise
+        except DatabaseError as exc:
+            raise _write_error(table, exc, railway, atomic_all=False) from None
+        results.append(result)
+        progress(Progress("done", table, result.written, result.written))
+    return tuple(results)
+
+
+def _sync_all_at_once(
+    columns: dict[str, list[Column]],
+    counts: dict[str, tuple[int, int]],
+    *,
+    local: str,
+    railway: str,
+    batch_size: int,
+    progress: ProgressCallback,
+    verify: bool,
+) -> tuple[TableResult, ...]:
+    results: dict[str, TableResult] = {}
+    diffs: dict[str, TableDiff] = {}
+    table = SYNCED_TABLES[0]
+    try:
+        with transaction.atomic(using=railway):
+            for table in SYNCED_TABLES:
+                table_started = time.monotonic()
+                progress(Progress("diff", table))
+                diffs[table] = diff_table(local, railway, table, columns[table])
+                results[table] = _sync_table(
+                    table,
+                    columns[table],
+                    diffs[table],
+                    counts[table],
+                    local=local,
+                    railway=railway,
+                    batch_size=batch_size,
+                    progress=progress,
+                    started=table_started,
+                )
+            # Children first, so no foreign key points at a row about to go.
+            for table in reversed(SYNCED_TABLES):
+                table_started = time.monotonic()
+                progress(Progress("delete", table, 0, len(diffs[table].railway_only)))
+                deleted = delete(railway, table, diffs[table].railway_only, batch_size)
+                previous = results[table]
+                results[table] = TableResult(
+                    **{
+                        **previous.__dict__,
+                        "kept": 0,
+                        "deleted": deleted,
+                        "seconds": previous.seconds + time.monotonic() - table_started,
+                    }
+                )
+            if verify:
+                for table in SYNCED_TABLES:
+                    progress(Progress("verify", table))
+                    _verify(table, columns[table], local=local, railway=railway, exact=True)
+            for table in SYNCED_TABLES:
+                reset_sequence(railway, table)
+            # Deferred unique constraints are checked here, inside the guarded block.
+            with connections[railway].cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    except RailwaySyncError:
+        raise
+    except DatabaseError as exc:
+        raise _write_error(table, exc, railway, atomic_all=True) from None
+    return tuple(results[table] for table in SYNCED_TABLES)
+
+
+def status(*, local: str | None = None, railway: str | None = None) -> StatusReport:
+    """Counts on both sides and whether every row's content matches."""
+    local = local or conf.local_alias()
+    railway = railway or conf.railway_alias()
+    connect(local)
+    try:
+        connect(railway)
+    except ConnectionFailed as exc:
+        return StatusReport(
+            describe(railway),
+            False,
+            problem=str(exc),
+            recommendation="Fix the connection, then run: python manage.py railway_test_connection",
+        )
+    target = describe(railway)
+    if not railway_tables_present(railway, SYNCED_TABLES):
+        tables = tuple(TableStatus(t, count_rows(local, t), None) for t in SYNCED_TABLES)
+        return StatusReport(
+            target,
+            True,
+            tables,
+            problem="Railway has no schema yet.",
+            recommendation="Run: python manage.py railway_setup",
+        )
+    with local_snapshot(local):
+        columns = compare_schemas(local, railway, SYNCED_TABLES)
+        tables = []
+        for table in SYNCED_TABLES:
+            diff = diff_table(local, railway, table, columns[table])
+            tables.append(
+                TableStatus(
+                    table=table,
+                    local_count=count_rows(local, table),
+                    railway_count=count_rows(railway, table),
+                    missing_on_railway=len(diff.to_insert),
+                    differing=len(diff.to_update),
+                    railway_only=len(diff.railway_only),
+                )
+            )
+    return StatusReport(target, True, tuple(tables), recommendation=_recommend(tables))
+
+
+def _recommend(tables: list[TableStatus]) -> str:
+    if all(t.in_sync for t in tables):
+        return "Nothing to do."
+    if any((t.railway_count or 0) > (t.local_count or 0) for t in tables):
+        return (
+            "Railway has more rows than local in some tables. If local is right, run: "
+            "python manage.py railway_sync --mode rebuild --confirm-destructive"
+        )
+    if any(t.missing_on_railway or t.differing for t in tables):
+        return "Run: python manage.py railway_sync"
+    return (
+        "Railway has rows that are not in local (kept by incremental syncs). To remove them, "
+        "run: python manage.py railway_sync --mode rebuild --confirm-destructive"
+    )
+
+
+def migrate(
+    *, dry_run: bool = False, railway: str | None = None, progress: ProgressCallback = no_progress
+) -> MigrateReport:
+    """Apply railway_sync's migrations to Railway (never to the local database)."""
+    railway = railway or conf.railway_alias()
+    connect(railway)
+    connection = connections[railway]
+    executor = MigrationExecutor(connection)
+    targets = executor.loader.graph.leaf_nodes(APP_LABEL)
+    plan = executor.migration_plan(targets)
+    planned = tuple(f"{m.app_label}.{m.name}" for m, backwards in plan if not backwards)
+    if dry_run:
+        sql = tuple(executor.collect_sql(plan)) if plan else ()
+        return MigrateReport(planned, sql=sql, dry_run=True)
+    applied: list[str] = []
+    if plan:
+
+        def record(action: str, migration=None, fake: bool = False) -> None:
+            if action == "apply_success" and migration is not None:
+                applied.append(f"{migration.app_label}.{migration.name}")
+                progress(Progress("migrate", message=applied[-1]))
+
+        executor.progress_callback = record
+        try:
+            executor.migrate(targets, plan=plan)
+        except (OperationalError, InterfaceError) as exc:
+            raise ConnectionFailed(f"Railway migration failed: {explain(railway, exc)}") from None
+        except DatabaseError as exc:
+            raise WriteFailed(
+                f"Railway migration failed: {str(exc).splitlines()[0]} (Railway's schema was "
+                "left as it was; fix the cause above, then run railway_migrate again)."
+            ) from None
+    return MigrateReport(planned, applied=tuple(applied))
+
+
+__all__ = ["MODES", "migrate", "status", "sync", "test_connection"]

@@ -1,0 +1,35 @@
+"""Typed failures the engine raises; each message is one line that names the fix."""
+
+from __future__ import annotations
+
+
+class RailwaySyncError(Exception):
+    """Base class; ``str(error)`` is safe to show (never a password)."""
+
+
+class NotConfigured(RailwaySyncError):
+    """A database alias has no usable URL."""
+
+
+class ConnectionFailed(RailwaySyncError):
+    """A database could not be reached, or the connection was lost."""
+
+
+class SchemaMismatch(RailwaySyncError):
+    """Tables or columns differ between local and Railway; ``lines`` names each difference."""
+
+    def __init__(self, message: str, lines: list[str]) -> None:
+        super().__init__("\n".join([message, *lines]))
+        self.lines = lines
+
+
+class GuardRefused(RailwaySyncError):
+    """A safety guard of the chosen sync mode refused to run."""
+
+
+class WriteFailed(RailwaySyncError):
+    """Railway rejected a write; the transaction was rolled back."""
+
+
+class VerificationFailed(RailwaySyncError):
+    """After writing, Railway's content did not match local; the transaction was rolled back."""

@@ -1,0 +1,126 @@
+"""Writing rows to Railway: COPY from local into a staging table, then one upsert per batch.
+
+Rows stream from the local ``COPY ... TO STDOUT`` through a pipe straight into Railway's
+``COPY ... FROM STDIN``, so memory stays flat however large a row or a batch is.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from array import array
+from collections.abc import Callable, Iterator
+
+from django.db import connections
+
+from railway_sync.diff import column_list, quote_name
+from railway_sync.schema import Column
+
+
+def batches(ids: array, size: int) -> Iterator[array]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def id_array_literal(ids: array) -> str:
+    # ids are machine integers from our own queries, so formatting them is injection-free.
+    return "'{" + ",".join(str(value) for value in ids) + "}'::bigint[]"
+
+
+def stream_copy(local_alias: str, copy_out_sql: str, railway_alias: str, copy_in_sql: str) -> None:
+    """Pipe ``copy_out_sql`` on local into ``copy_in_sql`` on Railway."""
+    local_cursor = connections[local_alias].cursor()
+    railway_cursor = connections[railway_alias].cursor()
+    read_fd, write_fd = os.pipe()
+    producer_error: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            with os.fdopen(write_fd, "wb") as writer:
+                local_cursor.copy_expert(copy_out_sql, writer)
+        except BaseException as exc:  # re-raised in the calling thread
+            producer_error.append(exc)
+
+    producer = threading.Thread(target=produce, name="railway-sync-copy", daemon=True)
+    producer.start()
+    try:
+        with os.fdopen(read_fd, "rb") as reader:
+            railway_cursor.copy_expert(copy_in_sql, reader)
+    finally:
+        # Closing the read end above unblocks a producer stuck on a full pipe.
+        producer.join()
+        local_cursor.close()
+        railway_cursor.close()
+    if producer_error:
+        raise producer_error[0]
+
+
+def upsert(
+    local_alias: str,
+    railway_alias: str,
+    table: str,
+    columns: list[Column],
+    ids: array,
+    batch_size: int,
+    on_batch: Callable[[int], None],
+) -> tuple[int, int]:
+    """Insert or update the local rows ``ids`` on Railway; return (inserted, updated).
+
+    Must run inside a transaction on Railway: the staging table lives until commit.
+    """
+    if not ids:
+        return 0, 0
+    names = column_list(columns)
+    stage = quote_name(f"railway_sync_stage_{table}")
+    target = quote_name(table)
+    assignments = ", ".join(
+        f"{quote_name(c.name)} = EXCLUDED.{quote_name(c.name)}" for c in columns if c.name != "id"
+    )
+    railway = connections[railway_alias]
+    with railway.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} "
+            f"(LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        cursor.execute(f"TRUNCATE {stage}")
+    upsert_sql = f"""
+        WITH written AS (
+            INSERT INTO {target} ({names})
+            SELECT {names} FROM {stage}
+            ON CONFLICT (id) DO UPDATE SET {assignments}
+            WHERE ROW({column_list(columns, f"{target}.")})::text
+                  IS DISTINCT FROM ROW({column_list(columns, "EXCLUDED.")})::text
+            RETURNING (xmax = 0) AS inserted
+        )
+        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
+        FROM written
+    """
+    inserted = updated = 0
+    for batch in batches(ids, batch_size):
+        stream_copy(
+            local_alias,
+            f"COPY (SELECT {names} FROM {target} WHERE id = ANY({id_array_literal(batch)}) "
+            f"ORDER BY id) TO STDOUT",
+            railway_alias,
+            f"COPY {stage} ({names}) FROM STDIN",
+        )
+        with railway.cursor() as cursor:
+            cursor.execute(upsert_sql)
+            batch_inserted, batch_updated = cursor.fetchone()
+            cursor.execute(f"TRUNCATE {stage}")
+        inserted += batch_inserted
+        updated += batch_updated
+        on_batch(len(batch))
+    return inserted, updated
+
+
+def delete(railway_alias: str, table: str, ids: array, batch_size: int) -> int:
+    """Delete rows ``ids`` from ``table`` on Railway; return how many went."""
+    deleted = 0
+    with connections[railway_alias].cursor() as cursor:
+        for batch in batches(ids, batch_size):
+            cursor.execute(
+                f"DELETE FROM {quote_name(table)} WHERE id = ANY({id_array_literal(batch)})"
+            )
+            deleted += cursor.rowcount
+    return deleted

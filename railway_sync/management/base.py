@@ -1,0 +1,125 @@
+"""What every railway_* command shares: error handling and the rendering of reports."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from railway_sync.errors import RailwaySyncError
+from railway_sync.report import Progress, StatusReport, SyncReport, TableResult
+
+
+class RailwayCommand(BaseCommand):
+    """A command that turns engine errors into ``CommandError`` lines (exit 1)."""
+
+    failure_line = "❌ Railway command failed"
+
+    verbosity = 1
+
+    def execute(self, *args: Any, **options: Any) -> str | None:
+        self.verbosity = int(options.get("verbosity", 1))
+        try:
+            return super().execute(*args, **options)
+        except RailwaySyncError as exc:
+            raise CommandError(f"{self.failure_line}: {exc}", returncode=1) from None
+
+    def fail(self, reason: str) -> CommandError:
+        return CommandError(f"{self.failure_line}: {reason}", returncode=1)
+
+    # Progress goes to stderr at verbosity 2, so stdout stays the report alone.
+    def on_progress(self, event: Progress) -> None:
+        if self.verbosity < 2:
+            return
+        if event.phase == "write" and event.total and event.done not in (0, event.total):
+            return
+        where = f" {event.table}" if event.table else ""
+        figures = f" {event.done}/{event.total}" if event.total else ""
+        message = f" {event.message}" if event.message else ""
+        self.stderr.write(f"  [{time.strftime('%H:%M:%S')}] {event.phase}{where}{figures}{message}")
+
+    def render_sync(self, report: SyncReport) -> None:
+        if self.verbosity < 1:
+            return
+        for table in report.tables:
+            self.stdout.write(sync_line(table, report.dry_run, self.verbosity))
+        if report.dry_run:
+            if report.schema_missing:
+                self.stdout.write("Railway has no schema yet: railway_migrate would create it.")
+            if report.guard_problems:
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"Guards: --mode {report.mode} would refuse: "
+                        + "; ".join(report.guard_problems)
+                    )
+                )
+            else:
+                self.stdout.write(f"Guards: --mode {report.mode} would pass.")
+            if report.needs_confirmation:
+                self.stdout.write(f"--mode {report.mode} would also need --confirm-destructive.")
+            self.stdout.write(
+                f"Dry run: nothing was written to Railway ({report.written} rows would be)."
+            )
+        elif report.verified:
+            self.stdout.write("Verified: every local row is on Railway with identical content.")
+        else:
+            self.stdout.write(self.style.WARNING("Verification skipped (--skip-validation)."))
+
+    def render_status(self, report: StatusReport) -> None:
+        if not report.connected:
+            self.stdout.write(self.style.ERROR(f"❌ Railway connection failed: {report.problem}"))
+            return
+        self.stdout.write(self.style.SUCCESS(f"✅ Railway connection successful ({report.target})"))
+        if self.verbosity >= 1:
+            for table in report.tables:
+                self.stdout.write(status_line(table))
+        if report.problem:
+            self.stdout.write(self.style.WARNING(f"⚠ {report.problem}"))
+        if report.in_sync:
+            self.stdout.write(self.style.SUCCESS("✅ Local and Railway databases are in sync"))
+        else:
+            self.stdout.write(self.style.WARNING("⚠ Data mismatch detected"))
+        self.stdout.write(f"Recommendation: {report.recommendation}")
+
+
+def sync_line(table: TableResult, dry_run: bool, verbosity: int = 1) -> str:
+    seconds = f" ({table.seconds:.2f} s)" if verbosity >= 2 or not dry_run else ""
+    if dry_run:
+        if table.written == 0:
+            return (
+                f"  {table.table}: up to date, would write 0 rows "
+                f"({table.unchanged} unchanged, {table.kept} kept Railway-only)"
+            )
+        return (
+            f"  {table.table}: would insert {table.inserted}, update {table.updated}, "
+            f"leave {table.unchanged} unchanged, keep {table.kept} Railway-only, "
+            f"delete {table.deleted}"
+        )
+    if table.written == 0:
+        kept = f", {table.kept} kept Railway-only" if table.kept else ""
+        return f"  {table.table}: up to date, 0 rows written{kept}{seconds}"
+    return (
+        f"  {table.table}: {table.inserted} inserted, {table.updated} updated, "
+        f"{table.unchanged} unchanged, {table.deleted} deleted"
+        + (f", {table.kept} kept Railway-only" if table.kept else "")
+        + seconds
+    )
+
+
+def status_line(table: Any) -> str:
+    railway = "-" if table.railway_count is None else str(table.railway_count)
+    if table.railway_count is None:
+        verdict = "no table on Railway"
+    elif table.in_sync:
+        verdict = "✅ content matches"
+    else:
+        parts = []
+        if table.missing_on_railway:
+            parts.append(f"{table.missing_on_railway} missing on Railway")
+        if table.differing:
+            parts.append(f"{table.differing} differ")
+        if table.railway_only:
+            parts.append(f"{table.railway_only} only on Railway")
+        verdict = "⚠ " + ", ".join(parts)
+    return f"  {table.table}: {table.local_count} → {railway} ({verdict})"

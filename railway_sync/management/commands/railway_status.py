@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+from django.utils import timezone
+
+from railway_sync import engine, history
+from railway_sync.management.base import RailwayCommand
+
+
+class Command(RailwayCommand):
+    help = (
+        "Show the Railway connection, local → Railway row counts per table, whether every "
+        "row's content matches, and what to run next."
+    )
+    failure_line = "❌ Railway status failed"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="Exit 1 when the databases are not in sync (for cron and CI).",
+        )
+
+    def handle(self, *args: Any, check: bool = False, **options: Any) -> None:
+        report = engine.status()
+        self.render_status(report)
+        last = history.last_success()
+        if last is not None and last.finished_at is not None:
+            age = timezone.now() - last.finished_at
+            self.stdout.write(
+                f"Last successful sync: {last.finished_at:%Y-%m-%d %H:%M:%S} "
+                f"({int(age.total_seconds() // 60)} minutes ago)"
+            )
+        if not report.connected:
+            raise CommandError(f"❌ Railway connection failed: {report.problem}", returncode=1)
+        if check and not report.in_sync:
+            raise CommandError("⚠ Local and Railway databases are not in sync", returncode=1)

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+
+from railway_sync import engine, history
+from railway_sync.errors import RailwaySyncError
+from railway_sync.management.base import RailwayCommand
+
+
+def positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError(value)
+    return number
+
+
+positive_int.__name__ = "positive whole number"
+
+
+class Command(RailwayCommand):
+    help = (
+        "Copy the five tables (organizations, animals, animal_images, scrape_logs, "
+        "service_regions) from the local database to Railway, matching rows by id."
+    )
+    failure_line = "❌ Railway data sync failed"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--mode",
+            choices=engine.MODES,
+            default="incremental",
+            help=(
+                "incremental (default): insert new and update changed rows, keep rows that "
+                "exist only on Railway; refused when Railway has more rows than local. "
+                "rebuild: make Railway hold exactly the local rows, in one transaction; "
+                "refused when local is below the safety thresholds. force: rebuild without "
+                "the count and threshold guards (emergencies)."
+            ),
+        )
+        parser.add_argument(
+            "--confirm-destructive",
+            action="store_true",
+            help="Required by --mode rebuild and --mode force, which delete Railway rows.",
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help=(
+                "Report per table what would be inserted, updated, left unchanged, kept or "
+                "deleted, and whether the guards pass; write nothing."
+            ),
+        )
+        parser.add_argument(
+            "--skip-validation",
+            action="store_true",
+            help=(
+                "Skip the check, after writing, that every local row is on Railway with "
+                "identical content."
+            ),
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=positive_int,
+            default=None,
+            help="Rows per write batch (default: RAILWAY_SYNC_BATCH_SIZE, 5000).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        mode = options["mode"]
+        dry_run = options["dry_run"]
+        run = history.start(
+            "railway_sync",
+            mode,
+            dry_run,
+            {key: options[key] for key in ("confirm_destructive", "skip_validation", "batch_size")},
+        )
+        if self.verbosity >= 1:
+            self.stdout.write(
+                "🚀 Starting Railway data sync..." + (" (dry run)" if dry_run else "")
+            )
+        try:
+            report = engine.sync(
+                mode=mode,
+                dry_run=dry_run,
+                confirm_destructive=options["confirm_destructive"],
+                skip_validation=options["skip_validation"],
+                batch_size=options["batch_size"],
+                progress=self.on_progress,
+            )
+        except RailwaySyncError as exc:
+            history.finish(run, None, str(exc))
+            raise CommandError(f"{self.failure_line}: {exc}", returncode=1) from None
+        history.finish(run, report)
+        self.render_sync(report)
+        if dry_run:
+            self.stdout.write("✅ Railway data sync dry run completed")
+        else:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"✅ Railway data sync completed successfully "
+                    f"({report.written} rows written in {report.seconds:.2f} s)"
+                )
+            )

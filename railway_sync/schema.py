@@ -1,0 +1,141 @@
+"""The live shape of the synced tables on each database, and how the two differ."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connections
+
+from railway_sync.errors import SchemaMismatch, WriteFailed
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # format_type(): "character varying(255)", "numeric(10,2)", ...
+    not_null: bool
+
+
+def live_columns(alias: str, table: str) -> list[Column] | None:
+    """The columns of ``table`` in the current schema of ``alias`` in order; None if absent."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
+            FROM pg_attribute a
+            JOIN pg_class c ON c.oid = a.attrelid
+            WHERE c.relname = %s
+              AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+              AND c.relkind IN ('r', 'p')
+              AND a.attnum > 0 AND NOT a.attisdropped
+            ORDER BY a.attnum
+            """,
+            [table],
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    return [Column(name, type_, not_null) for name, type_, not_null in rows]
+
+
+def _nullability(column: Column) -> str:
+    return "NOT NULL" if column.not_null else "NULL"
+
+
+def column_differences(table: str, local: list[Column], railway: list[Column]) -> list[str]:
+    """One line per column of ``table`` that differs between local and Railway."""
+    railway_by_name = {column.name: column for column in railway}
+    local_names = {column.name for column in local}
+    lines = []
+    for column in local:
+        other = railway_by_name.get(column.name)
+        if other is None:
+            lines.append(f"  {table}.{column.name}: missing on Railway (local has {column.type})")
+        elif other.type != column.type:
+            lines.append(
+                f"  {table}.{column.name}: type is {column.type} locally but {other.type} on Railway"
+            )
+        elif other.not_null != column.not_null:
+            lines.append(
+                f"  {table}.{column.name}: {_nullability(column)} locally but "
+                f"{_nullability(other)} on Railway"
+            )
+    for column in railway:
+        if column.name not in local_names:
+            lines.append(f"  {table}.{column.name}: extra column on Railway ({column.type})")
+    return lines
+
+
+def compare_schemas(local_alias: str, railway_alias: str, tables: tuple[str, ...]) -> dict:
+    """Check every table exists on both sides with the same columns; return local columns.
+
+    Raises :class:`SchemaMismatch` listing every difference before anything is written.
+    """
+    columns: dict[str, list[Column]] = {}
+    missing_local: list[str] = []
+    missing_railway: list[str] = []
+    differences: list[str] = []
+    for table in tables:
+        local = live_columns(local_alias, table)
+        railway = live_columns(railway_alias, table)
+        if local is None:
+            missing_local.append(table)
+            continue
+        columns[table] = local
+        if railway is None:
+            missing_railway.append(table)
+            continue
+        differences.extend(column_differences(table, local, railway))
+    if missing_local:
+        raise SchemaMismatch(
+            f"The local database has no table {', '.join(missing_local)}. "
+            "Check DATABASE_URL points at the scrapers' database.",
+            [],
+        )
+    if missing_railway:
+        raise SchemaMismatch(
+            f"Railway has no table {', '.join(missing_railway)}. "
+            "Run: python manage.py railway_migrate",
+            [],
+        )
+    if differences:
+        raise SchemaMismatch(
+            f"Railway's columns differ from local in {len(differences)} place(s); nothing was "
+            "written. Run python manage.py railway_migrate, or add a migration that makes "
+            "Railway match the local schema:",
+            differences,
+        )
+    return columns
+
+
+def railway_tables_present(alias: str, tables: tuple[str, ...]) -> bool:
+    """Whether every synced table exists on ``alias``."""
+    return all(live_columns(alias, table) is not None for table in tables)
+
+
+def reset_sequence(alias: str, table: str) -> int:
+    """Move ``table``'s id sequence past max(id), never backwards; return the next id.
+
+    setval is not transactional, so it only ever moves forward: a rolled-back sync may leave
+    a gap in ids but can never make the site's next insert collide.
+    """
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+        (sequence,) = cursor.fetchone()
+        if sequence is None:
+            raise WriteFailed(
+                f"{table}.id on Railway has no sequence, so the site's inserts would fail. "
+                "Run: python manage.py railway_migrate"
+            )
+        cursor.execute(
+            f"""
+            SELECT setval(%s::regclass, GREATEST(
+                (SELECT COALESCE(max(id), 0) FROM {table}),
+                (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END
+                 FROM {sequence}),
+                1))
+            """,
+            [sequence],
+        )
+        (value,) = cursor.fetchone()
+    return int(value) + 1
