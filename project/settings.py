@@ -18,7 +18,8 @@ from railway_sync import embedded
 from railway_sync.dburl import DEFAULT_CONNECTION_TIMEOUT, DatabaseUrlError, database_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-load_dotenv(BASE_DIR / ".env")
+# RAILWAY_SYNC_ENV_FILE lets tests and cron point at another file (or os.devnull).
+load_dotenv(os.environ.get("RAILWAY_SYNC_ENV_FILE") or BASE_DIR / ".env")
 
 EMBEDDED_DATA_DIR = BASE_DIR / ".embedded-postgres" / "data"
 EMBEDDED_LOCAL_DATABASE = "railway_sync_local"

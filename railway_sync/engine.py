@@ -497,7 +497,7 @@ def migrate(
     plan = executor.migration_plan(targets)
     planned = tuple(f"{m.app_label}.{m.name}" for m, backwards in plan if not backwards)
     if dry_run:
-        sql = tuple(executor.collect_sql(plan)) if plan else ()
+        sql = tuple(executor.loader.collect_sql(plan)) if plan else ()
         return MigrateReport(planned, sql=sql, dry_run=True)
     applied: list[str] = []
     if plan:

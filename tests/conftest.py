@@ -1,0 +1,122 @@
+"""Real PostgreSQL for both aliases: the local tables come from the scrapers' SQL, Railway's
+from railway_sync's migrations, exactly as in production."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connections
+
+from railway_sync import embedded, sample
+from railway_sync.models import SYNCED_TABLES
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SHARED_SCHEMA = PROJECT_DIR.parent / "shared" / "reference" / "source_schema.sql"
+DB = pytest.mark.django_db(databases=["default", "railway"], transaction=True)
+
+# Small but above the rebuild thresholds (5 organizations, 50 animals, 10 scrape_logs, ...).
+SMALL = {"organizations": 6, "animals": 60, "images": 20, "scrape_logs": 15, "service_regions": 5}
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker) -> None:
+    """After Django built the test databases, create the local tables from the scrapers' SQL."""
+    with django_db_blocker.unblock(), connections["default"].cursor() as cursor:
+        cursor.execute(SHARED_SCHEMA.read_text())
+
+
+def execute(alias: str, sql: str, params: list | None = None) -> None:
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def fetch(alias: str, sql: str, params: list | None = None) -> list[tuple]:
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def scalar(alias: str, sql: str, params: list | None = None):
+    return fetch(alias, sql, params)[0][0]
+
+
+def table_rows(alias: str, table: str) -> list[tuple]:
+    return fetch(alias, f"SELECT * FROM {table} ORDER BY id")
+
+
+def checksum(alias: str) -> dict[str, tuple[int, str]]:
+    """Row count and a content hash of every synced table present on ``alias``."""
+    result = {}
+    for table in SYNCED_TABLES:
+        if scalar(alias, "SELECT to_regclass(%s) IS NOT NULL", [table]):
+            result[table] = fetch(
+                alias,
+                f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY id), '')) "
+                f"FROM {table} t",
+            )[0]
+    return result
+
+
+def truncate(alias: str) -> None:
+    present = [t for t in SYNCED_TABLES if scalar(alias, "SELECT to_regclass(%s) IS NOT NULL", [t])]
+    if present:
+        execute(alias, f"TRUNCATE {', '.join(present)} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def clean() -> Iterator[None]:
+    """Empty synced tables on both databases, and Railway's schema fresh from the migrations."""
+    call_command("migrate", "railway_sync", "zero", database="railway", verbosity=0)
+    execute("railway", "DROP TABLE IF EXISTS " + ", ".join(reversed(SYNCED_TABLES)) + " CASCADE")
+    call_command("migrate", "railway_sync", database="railway", verbosity=0)
+    truncate("default")
+    yield
+
+
+@pytest.fixture
+def seeded(clean) -> dict[str, int]:
+    """Local holds a small realistic data set; Railway's tables are empty."""
+    return sample.insert("default", sample.generate(**SMALL))
+
+
+def run(*args: str) -> tuple[str, str, int]:
+    """Run a management command in-process as a user would: (stdout, stderr, exit code)."""
+    out, err = StringIO(), StringIO()
+    try:
+        call_command(*args, stdout=out, stderr=err, no_color=True)
+    except CommandError as exc:
+        return out.getvalue(), err.getvalue() + str(exc), exc.returncode
+    return out.getvalue(), err.getvalue(), 0
+
+
+def database_url(alias: str) -> str:
+    settings_dict = connections[alias].settings_dict
+    return embedded.database_url(Path(settings_dict["HOST"]), settings_dict["NAME"])
+
+
+def run_process(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
+    """Run ``manage.py`` in a fresh process with the project's real settings."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "RAILWAY_DATABASE_URL")
+    }
+    environment["RAILWAY_SYNC_ENV_FILE"] = os.devnull
+    environment.update(env or {})
+    finished = subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "manage.py"), *args, "--no-color"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=PROJECT_DIR,
+    )
+    return finished.stdout, finished.stderr, finished.returncode
