@@ -18,8 +18,20 @@ class DatabaseUrlError(ValueError):
 
 
 def mask_url(url: str) -> str:
-    """Return ``url`` with its password replaced by ``***`` (``postgresql://user:***@host/db``)."""
-    return re.sub(r"^([a-zA-Z][\w+.-]*://[^:/@]*:)[^@]*@", r"\1***@", url.strip())
+    """Return ``url`` with its password replaced by ``***`` (``postgresql://user:***@host/db``).
+
+    Everything before the last ``@`` is taken as user information, so a password holding an
+    unescaped ``@`` or ``/`` is still hidden whole.
+    """
+    url = url.strip()
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        scheme, rest = "", url
+    if "@" not in rest:
+        return url
+    userinfo, _, host_part = rest.rpartition("@")
+    user, has_password, _ = userinfo.partition(":")
+    return f"{scheme}{separator}{user}{':***' if has_password else ''}@{host_part}"
 
 
 def url_password(url: str) -> str | None:
@@ -51,14 +63,19 @@ def database_config(
     url = url.strip()
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if not scheme:
+        # Without a scheme we cannot tell where a password would be, so echo nothing.
         raise DatabaseUrlError(
-            f"{variable} is not a database URL ({mask_url(url)!s}). "
+            f"{variable} is not a database URL (it has no postgresql:// prefix). "
             "Use the form postgresql://user:password@host:5432/dbname."
         )
     if scheme not in POSTGRES_SCHEMES:
-        raise DatabaseUrlError(
-            f"{variable} must be a PostgreSQL URL (postgresql://...), not {scheme}://. "
+        where = (
             "Copy the PostgreSQL connection URL from the Railway dashboard."
+            if variable == "RAILWAY_DATABASE_URL"
+            else "Point it at the local PostgreSQL database."
+        )
+        raise DatabaseUrlError(
+            f"{variable} must be a PostgreSQL URL (postgresql://...), not {scheme}://. {where}"
         )
     try:
         _ = urlsplit(url).port  # raises ValueError for a non-numeric port

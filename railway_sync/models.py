@@ -38,6 +38,7 @@ class Organization(models.Model):
         managed = False
         db_table = "organizations"
         ordering = ["id"]
+        verbose_name = "local organization"
 
     def __str__(self) -> str:
         return self.name
@@ -78,6 +79,7 @@ class Animal(models.Model):
         managed = False
         db_table = "animals"
         ordering = ["id"]
+        verbose_name = "local animal"
 
     def __str__(self) -> str:
         return self.name
@@ -95,6 +97,7 @@ class AnimalImage(models.Model):
         managed = False
         db_table = "animal_images"
         ordering = ["id"]
+        verbose_name = "local animal image"
 
     def __str__(self) -> str:
         return self.image_url
@@ -119,6 +122,7 @@ class ScrapeLog(models.Model):
         managed = False
         db_table = "scrape_logs"
         ordering = ["id"]
+        verbose_name = "local scrape log"
 
     def __str__(self) -> str:
         return f"{self.status} at {self.started_at}"
@@ -140,6 +144,7 @@ class ServiceRegion(models.Model):
         managed = False
         db_table = "service_regions"
         ordering = ["id"]
+        verbose_name = "local service region"
 
     def __str__(self) -> str:
         return self.country
@@ -179,3 +184,33 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.command} {self.mode} {self.started_at:%Y-%m-%d %H:%M:%S} {self.outcome}"
+
+
+class RailwayOrganization(Organization):
+    class Meta:
+        proxy = True
+        verbose_name = "Railway organization"
+
+
+class RailwayAnimal(Animal):
+    class Meta:
+        proxy = True
+        verbose_name = "Railway animal"
+
+
+class RailwayAnimalImage(AnimalImage):
+    class Meta:
+        proxy = True
+        verbose_name = "Railway animal image"
+
+
+class RailwayScrapeLog(ScrapeLog):
+    class Meta:
+        proxy = True
+        verbose_name = "Railway scrape log"
+
+
+class RailwayServiceRegion(ServiceRegion):
+    class Meta:
+        proxy = True
+        verbose_name = "Railway service region"

@@ -1,0 +1,127 @@
+"""Read-only views of both databases, and a dashboard of counts, content and recent runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db import models
+from django.db.utils import DatabaseError
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from railway_sync import conf, engine
+from railway_sync.connection import connect
+from railway_sync.errors import RailwaySyncError
+from railway_sync.models import (
+    Animal,
+    AnimalImage,
+    Organization,
+    RailwayAnimal,
+    RailwayAnimalImage,
+    RailwayOrganization,
+    RailwayScrapeLog,
+    RailwayServiceRegion,
+    ScrapeLog,
+    ServiceRegion,
+    SyncRun,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows of one database, viewable only: Railway is written by the sync alone."""
+
+    database: str = "default"
+    list_per_page = 50
+
+    def alias(self) -> str:
+        return conf.railway_alias() if self.database == "railway" else conf.local_alias()
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
+        return super().get_queryset(request).using(self.alias())
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        return {}
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        try:
+            connect(self.alias())
+            return super().changelist_view(request, extra_context)
+        except (RailwaySyncError, DatabaseError) as exc:
+            return TemplateResponse(
+                request,
+                "admin/railway_sync/unavailable.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": str(self.opts.verbose_name_plural).capitalize(),
+                    "problem": str(exc).splitlines()[0],
+                    "opts": self.opts,
+                },
+            )
+
+
+COLUMNS = {
+    Organization: ("id", "name", "country", "active", "updated_at"),
+    Animal: ("id", "name", "organization_id", "status", "breed", "updated_at"),
+    AnimalImage: ("id", "animal_id", "image_url", "is_primary"),
+    ScrapeLog: ("id", "organization_id", "started_at", "status", "dogs_found"),
+    ServiceRegion: ("id", "organization_id", "country", "region", "active"),
+}
+
+for local_model, railway_model in (
+    (Organization, RailwayOrganization),
+    (Animal, RailwayAnimal),
+    (AnimalImage, RailwayAnimalImage),
+    (ScrapeLog, RailwayScrapeLog),
+    (ServiceRegion, RailwayServiceRegion),
+):
+    for model, database in ((local_model, "default"), (railway_model, "railway")):
+        admin.site.register(
+            model,
+            type(
+                f"{model.__name__}Admin",
+                (ReadOnlyAdmin,),
+                {
+                    "database": database,
+                    "list_display": COLUMNS[local_model],
+                    "show_full_result_count": False,
+                },
+            ),
+        )
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    """The dashboard: per-table counts on both sides, content match, and the recent runs."""
+
+    list_display = ("started_at", "command", "mode", "dry_run", "outcome", "finished_at")
+    list_filter = ("outcome", "command", "mode", "dry_run")
+    readonly_fields = [field.name for field in SyncRun._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        try:
+            report = engine.status()
+            problem = "" if report.connected else report.problem
+        except (RailwaySyncError, DatabaseError) as exc:
+            report, problem = None, str(exc).splitlines()[0]
+        context = {
+            **(extra_context or {}),
+            "railway_report": report,
+            "railway_problem": problem or (report.problem if report else ""),
+        }
+        return super().changelist_view(request, context)

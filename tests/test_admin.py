@@ -1,0 +1,104 @@
+"""The admin as staff see it, through Django's test client."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import DB, execute, run
+
+
+def dashboard_rows(html: str) -> list[list[str]]:
+    rows = re.findall(r'<tr class="railway-table">(.*?)</tr>', html, re.S)
+    return [[cell.strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.S)] for row in rows]
+
+
+@DB
+def test_dashboard_shows_counts_side_by_side_and_content_match(seeded, admin_client):
+    assert run("railway_sync")[2] == 0
+    execute("railway", "UPDATE animals SET name = 'Tampered' WHERE id = 3")
+    execute("railway", "DELETE FROM service_regions WHERE id = 5")
+
+    response = admin_client.get("/admin/railway_sync/syncrun/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert dashboard_rows(html) == [
+        ["organizations", "6", "6", "in sync"],
+        ["animals", "60", "60", "out of sync: 0 missing, 1 differ, 0 only on Railway"],
+        ["animal_images", "20", "20", "in sync"],
+        ["scrape_logs", "15", "15", "in sync"],
+        ["service_regions", "5", "4", "out of sync: 1 missing, 0 differ, 0 only on Railway"],
+    ]
+    assert "Run: python manage.py railway_sync" in html
+    assert "railway_sync" in html and "incremental" in html  # the recorded run
+
+
+@DB
+def test_admin_index_links_dashboard_and_both_databases(seeded, admin_client):
+    html = admin_client.get("/admin/").content.decode()
+
+    assert "/admin/railway_sync/syncrun/" in html
+    assert "/admin/railway_sync/animal/" in html
+    assert "/admin/railway_sync/railwayanimal/" in html
+
+
+@DB
+def test_rows_of_both_databases_are_browsable_read_only(seeded, admin_client):
+    assert run("railway_sync")[2] == 0
+    execute("railway", "UPDATE animals SET name = 'Only on Railway name' WHERE id = 2")
+
+    local_page = admin_client.get("/admin/railway_sync/animal/").content.decode()
+    railway_page = admin_client.get("/admin/railway_sync/railwayanimal/").content.decode()
+    detail = admin_client.get("/admin/railway_sync/railwayanimal/2/change/")
+
+    assert "Only on Railway name" in railway_page
+    assert "Only on Railway name" not in local_page
+    assert detail.status_code == 200
+    assert "Only on Railway name" in detail.content.decode()
+    assert 'name="_save"' not in detail.content.decode()
+    assert admin_client.get("/admin/railway_sync/railwayanimal/add/").status_code == 403
+    assert admin_client.post("/admin/railway_sync/railwayanimal/2/delete/").status_code == 403
+    assert (
+        admin_client.post("/admin/railway_sync/railwayanimal/2/change/", {"name": "x"}).status_code
+        == 403
+    )
+
+
+@DB
+def test_dashboard_renders_when_railway_is_unreachable(seeded, admin_client):
+    broken = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "railway",
+        "USER": "u",
+        "PASSWORD": "pw-not-shown",
+        "HOST": "127.0.0.1",
+        "PORT": 1,
+        "OPTIONS": {"connect_timeout": 2},
+    }
+    from django.db import connections
+
+    original = connections["railway"].settings_dict.copy()
+    connections["railway"].close()
+    connections["railway"].settings_dict.update(broken)
+    try:
+        response = admin_client.get("/admin/railway_sync/syncrun/")
+        browse = admin_client.get("/admin/railway_sync/railwayanimal/")
+    finally:
+        connections["railway"].close()
+        connections["railway"].settings_dict.clear()
+        connections["railway"].settings_dict.update(original)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Railway: " in html and "Connection refused" in html
+    assert "pw-not-shown" not in html
+    assert browse.status_code == 200
+    assert "This database cannot be read right now" in browse.content.decode()
+
+
+@DB
+def test_anonymous_users_are_sent_to_login(client):
+    response = client.get("/admin/railway_sync/syncrun/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")

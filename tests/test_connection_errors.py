@@ -1,0 +1,244 @@
+"""Bad configuration and unreachable databases, run as a user runs them: ``manage.py`` in a
+fresh process with the project's real settings. Each gives one line, exit 1, no password."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+from railway_sync import embedded
+from tests.conftest import DB, checksum, execute, run_process, scalar
+
+PASSWORD = "Sup3r-S3cret-Pa55word"
+ROLE = "railway_sync_password_test"
+RAILWAY_COMMANDS = [
+    ["railway_test_connection"],
+    ["railway_migrate"],
+    ["railway_migrate", "--dry-run"],
+    ["railway_sync"],
+    ["railway_sync", "--dry-run"],
+    ["railway_status"],
+    ["railway_setup"],
+]
+
+
+def local_env() -> dict[str, str]:
+    settings_dict = connections["default"].settings_dict
+    socket_dir = Path(settings_dict["HOST"])
+    return {"DATABASE_URL": embedded.database_url(socket_dir, settings_dict["NAME"])}
+
+
+def socket_host() -> str:
+    return connections["railway"].settings_dict["HOST"].replace("/", "%2F")
+
+
+@pytest.fixture
+def password_role() -> Iterator[str]:
+    """A role that must give its password on the embedded server (others keep trust)."""
+    hba_file = Path(scalar("default", "SHOW hba_file"))
+    rule = f"local all {ROLE} scram-sha-256\n"
+    text = hba_file.read_text()
+    if rule not in text:
+        hba_file.write_text(rule + text)
+    execute("default", f"DROP ROLE IF EXISTS {ROLE}")
+    execute("default", f"CREATE ROLE {ROLE} LOGIN PASSWORD '{PASSWORD}'")
+    execute("default", "SELECT pg_reload_conf()")
+    railway_name = connections["railway"].settings_dict["NAME"]
+    yield f"postgresql://{ROLE}:{{password}}@{socket_host()}/{railway_name}"
+    execute("default", f"DROP ROLE IF EXISTS {ROLE}")
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A TCP port on loopback that accepts connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    listener.close()
+
+
+def closed_port() -> int:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+def assert_one_clear_failure(out: str, err: str, code: int, expected: str) -> None:
+    assert code == 1, (out, err)
+    assert PASSWORD not in out + err
+    assert "Traceback" not in err
+    failure_lines = [line for line in err.splitlines() if "❌" in line]
+    assert len(failure_lines) == 1, err
+    assert expected in failure_lines[0], err
+
+
+@DB
+@pytest.mark.parametrize("command", RAILWAY_COMMANDS, ids=" ".join)
+def test_missing_railway_url(clean, command):
+    out, err, code = run_process(*command, env=local_env())
+
+    assert_one_clear_failure(
+        out,
+        err,
+        code,
+        "RAILWAY_DATABASE_URL environment variable not set. Add it to .env or export it "
+        "(see .env.example).",
+    )
+
+
+@DB
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            f"postgresql://user:{PASSWORD}@db.example.com:notaport/railway",
+            "RAILWAY_DATABASE_URL is malformed (postgresql://user:***@db.example.com:notaport/"
+            "railway): Port could not be cast to integer value as 'notaport'. Use the form "
+            "postgresql://user:password@host:5432/dbname.",
+        ),
+        (
+            f"mysql://user:{PASSWORD}@db.example.com/railway",
+            "RAILWAY_DATABASE_URL must be a PostgreSQL URL (postgresql://...), not mysql://. "
+            "Copy the PostgreSQL connection URL from the Railway dashboard.",
+        ),
+        (
+            f"user:{PASSWORD}@db.example.com/railway",
+            "RAILWAY_DATABASE_URL is not a database URL (it has no postgresql:// prefix).",
+        ),
+        (
+            f"postgresql://user:{PASSWORD}@db.example.com:5432",
+            "RAILWAY_DATABASE_URL names no database (postgresql://user:***@db.example.com:5432)",
+        ),
+    ],
+    ids=["bad-port", "not-postgres", "no-scheme", "no-database"],
+)
+def test_malformed_railway_url(clean, url, expected):
+    for command in (["railway_test_connection"], ["railway_sync"]):
+        out, err, code = run_process(*command, env={**local_env(), "RAILWAY_DATABASE_URL": url})
+        assert_one_clear_failure(out, err, code, expected)
+
+
+@DB
+def test_malformed_local_url_names_the_variable(clean):
+    out, err, code = run_process(
+        "railway_status", env={"DATABASE_URL": f"mysql://u:{PASSWORD}@h/db"}
+    )
+
+    assert_one_clear_failure(
+        out,
+        err,
+        code,
+        "❌ DATABASE_URL must be a PostgreSQL URL (postgresql://...), not mysql://.",
+    )
+
+
+@DB
+def test_wrong_password(clean, password_role):
+    url = password_role.format(password=PASSWORD)
+    out, err, code = run_process(
+        "railway_test_connection", env={**local_env(), "RAILWAY_DATABASE_URL": url}
+    )
+    assert code == 0, err
+    assert out.splitlines()[0] == "✅ Railway connection successful"
+    assert f"postgresql://{ROLE}:***@" in out
+    assert PASSWORD not in out + err
+
+    wrong = password_role.format(password=PASSWORD + "-wrong")
+    before = checksum("railway")
+    for command in RAILWAY_COMMANDS:
+        out, err, code = run_process(*command, env={**local_env(), "RAILWAY_DATABASE_URL": wrong})
+        assert_one_clear_failure(
+            out,
+            err,
+            code,
+            f'password authentication failed for user "{ROLE}" (Check the user and password '
+            "in RAILWAY_DATABASE_URL.)",
+        )
+    assert checksum("railway") == before
+
+
+@DB
+def test_unknown_database(clean):
+    url = f"postgresql://postgres:{PASSWORD}@{socket_host()}/no_such_database"
+
+    out, err, code = run_process("railway_sync", env={**local_env(), "RAILWAY_DATABASE_URL": url})
+
+    assert_one_clear_failure(
+        out,
+        err,
+        code,
+        'database "no_such_database" does not exist (Check the database name at the end of '
+        "RAILWAY_DATABASE_URL.)",
+    )
+
+
+@DB
+def test_connection_refused(clean):
+    url = f"postgresql://user:{PASSWORD}@127.0.0.1:{closed_port()}/railway"
+
+    out, err, code = run_process(
+        "railway_test_connection", env={**local_env(), "RAILWAY_DATABASE_URL": url}
+    )
+
+    assert_one_clear_failure(
+        out,
+        err,
+        code,
+        "Connection refused (Check the host and port in RAILWAY_DATABASE_URL and that the "
+        "database is running.)",
+    )
+
+
+@DB
+def test_unresponsive_host_fails_after_the_configured_timeout(clean, silent_server):
+    url = f"postgresql://user:{PASSWORD}@127.0.0.1:{silent_server}/railway"
+    env = {**local_env(), "RAILWAY_DATABASE_URL": url, "RAILWAY_CONNECTION_TIMEOUT": "2"}
+
+    # The subprocess limit only keeps a hang from stalling the suite; it is not a speed check.
+    out, err, code = run_process("railway_test_connection", env=env, timeout=60)
+
+    assert_one_clear_failure(
+        out,
+        err,
+        code,
+        "timeout expired (No answer within 2 s: check the host and port in RAILWAY_DATABASE_URL "
+        "and the network, or raise RAILWAY_CONNECTION_TIMEOUT.)",
+    )
+
+
+def test_bad_connection_timeout_setting():
+    out, err, code = run_process(
+        "railway_test_connection", env={"RAILWAY_CONNECTION_TIMEOUT": "soon"}
+    )
+
+    assert_one_clear_failure(
+        out,
+        err,
+        code,
+        "❌ RAILWAY_CONNECTION_TIMEOUT must be a whole number of seconds above 0, not 'soon'.",
+    )
