@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from railway_sync.errors import RailwaySyncError
 from railway_sync.report import Progress, StatusReport, SyncReport, TableResult
@@ -24,6 +25,19 @@ class RailwayCommand(BaseCommand):
             return super().execute(*args, **options)
         except RailwaySyncError as exc:
             raise CommandError(f"{self.failure_line}: {exc}", returncode=1) from None
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+
+        # A mistyped option is a bad input like any other: one line and exit 1 (not argparse's 2).
+        def error(message: str) -> None:
+            if parser.called_from_command_line:
+                sys.stderr.write(f"❌ {subcommand}: {message} (see --help)\n")
+                sys.exit(1)
+            raise CommandError(f"❌ {subcommand}: {message} (see --help)", returncode=1)
+
+        parser.error = error  # type: ignore[method-assign]
+        return parser
 
     def fail(self, reason: str) -> CommandError:
         return CommandError(f"{self.failure_line}: {reason}", returncode=1)

@@ -1,0 +1,99 @@
+"""Every command has help, a README section, and every option documented there."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core.management import load_command_class
+
+from tests.conftest import PROJECT_DIR, run_process
+
+COMMANDS = sorted(
+    path.stem
+    for path in (PROJECT_DIR / "railway_sync" / "management" / "commands").glob("railway_*.py")
+)
+README = (PROJECT_DIR / "README.md").read_text()
+DJANGO_OPTIONS = {
+    "--help",
+    "--version",
+    "--verbosity",
+    "--settings",
+    "--pythonpath",
+    "--traceback",
+    "--no-color",
+    "--force-color",
+    "--skip-checks",
+}
+
+
+def readme_section(command: str) -> str:
+    match = re.search(rf"^### `{command}`\n(.*?)(?=^#)", README, re.S | re.M)
+    assert match, f"README has no section for {command}"
+    return match.group(1)
+
+
+def test_the_five_commands_and_the_demo_exist():
+    assert COMMANDS == [
+        "railway_demo",
+        "railway_migrate",
+        "railway_setup",
+        "railway_status",
+        "railway_sync",
+        "railway_test_connection",
+    ]
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_command_has_help_readme_section_and_documented_options(name):
+    command = load_command_class("railway_sync", name)
+    parser = command.create_parser("manage.py", name)
+    section = readme_section(name)
+
+    assert len(command.help) > 40
+    assert "Exit codes:" in section
+    for action in parser._actions:
+        option = max(action.option_strings, key=len, default=None)
+        if option is None or option in DJANGO_OPTIONS:
+            continue
+        assert action.help and len(action.help) > 20, option
+        assert option in section, f"{option} of {name} is not in its README section"
+
+
+def test_help_runs_from_the_command_line():
+    out, err, code = run_process("railway_sync", "--help")
+
+    assert code == 0, err
+    assert "--confirm-destructive" in out and "--batch-size" in out
+
+
+def test_quick_start_is_two_make_targets_that_exist():
+    quick_start = README.split("## Quick start", 1)[1].split("##", 1)[0]
+    makefile = (PROJECT_DIR / "Makefile").read_text()
+    assert "make demo" in quick_start and "make test" in quick_start
+    assert re.search(r"^demo:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
+    assert "make test" in (PROJECT_DIR / ".ci" / "run").read_text()
+
+
+def test_env_example_lists_every_variable_the_settings_read():
+    settings_text = (PROJECT_DIR / "project" / "settings.py").read_text()
+    example = (PROJECT_DIR / ".env.example").read_text()
+    for variable in set(re.findall(r'os\.environ\.get\("([A-Z_]+)"', settings_text)):
+        if variable in ("RAILWAY_SYNC_ENV_FILE", "DJANGO_DEBUG"):
+            continue
+        assert f"{variable}=" in example, variable
+        assert f"`{variable}`" in README, variable
+
+
+def test_bad_options_exit_1_with_one_line():
+    for args, expected in [
+        (["--mode", "fast"], "❌ railway_sync: argument --mode: invalid choice: 'fast'"),
+        (
+            ["--batch-size", "0"],
+            "❌ railway_sync: argument --batch-size: invalid positive whole number value: '0'",
+        ),
+    ]:
+        out, err, code = run_process("railway_sync", *args)
+        assert code == 1
+        assert err.strip().splitlines() == [err.strip()]
+        assert err.startswith(expected)
