@@ -395,7 +395,10 @@ def test_migrate_dry_run_and_second_run(seeded):
     out, err, code = run("railway_migrate", "--dry-run")
 
     assert code == 0, err
-    assert "Would apply 2 migration(s) to Railway:\n  railway_sync.0001_initial\n  railway_sync.0002_history_and_admin\n" in out
+    assert (
+        "Would apply 2 migration(s) to Railway:\n  railway_sync.0001_initial\n  railway_sync.0002_history_and_admin\n"
+        in out
+    )
     assert "CREATE TABLE IF NOT EXISTS animals" in out
     assert out.rstrip().endswith("Dry run: nothing was changed on Railway.")
     assert scalar("railway", "SELECT to_regclass('animals')") is None
@@ -419,7 +422,8 @@ def test_setup_dry_run_changes_nothing(seeded):
 
     assert code == 0, err
     assert (
-        "  Would apply 2 migration(s): railway_sync.0001_initial, railway_sync.0002_history_and_admin" in out
+        "  Would apply 2 migration(s): railway_sync.0001_initial, railway_sync.0002_history_and_admin"
+        in out
     )
     assert "  animals: would insert 60, update 0, leave 0 unchanged" in out
     assert "✅ Railway setup dry run completed: nothing was changed on Railway" in out
