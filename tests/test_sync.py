@@ -14,8 +14,11 @@ from tests.conftest import DB, checksum, execute, fetch, run, scalar, table_rows
 
 
 def assert_railway_matches_local() -> None:
+    """Same Python values and the same text form of every row, table by table."""
     for table in SYNCED_TABLES:
         assert table_rows("railway", table) == table_rows("default", table), table
+        as_text = f"SELECT t::text FROM {table} t ORDER BY id"
+        assert fetch("railway", as_text) == fetch("default", as_text), table
 
 
 @DB
@@ -96,7 +99,7 @@ def test_every_column_round_trips_exactly(clean):
     assert code == 0, err
     assert_railway_matches_local()
     properties = scalar("railway", "SELECT properties FROM animals WHERE id = 1")
-    assert json.loads(properties) if isinstance(properties, str) else properties == huge
+    assert (json.loads(properties) if isinstance(properties, str) else properties) == huge
     assert fetch(
         "railway", "SELECT duration_seconds, data_quality_score FROM scrape_logs ORDER BY id"
     ) == [(Decimal("12345678.91"), Decimal("0.99")), (Decimal("0.00"), Decimal("0.00"))]
@@ -458,3 +461,31 @@ def test_status_reports_content_mismatch_with_equal_counts(seeded):
     out, err, code = run("railway_status", "--check")
     assert code == 0, err
     assert "✅ Local and Railway databases are in sync" in out
+
+
+@DB
+def test_skip_validation_writes_and_says_it_skipped(seeded):
+    out, err, code = run("railway_sync", "--skip-validation")
+
+    assert code == 0, err
+    assert "Verification skipped (--skip-validation)." in out
+    assert "Verified:" not in out
+    assert_railway_matches_local()
+
+
+@DB
+def test_verbosity_zero_is_silent_and_two_shows_progress(seeded):
+    out, err, code = run("railway_sync", "--verbosity", "0")
+    assert (out, err, code) == ("", "", 0)
+
+    execute("default", "UPDATE animals SET name = 'Changed' WHERE id = 9")
+    out, err, code = run("railway_sync", "--verbosity", "2")
+
+    assert code == 0, err
+    assert "  animals: 0 inserted, 1 updated, 59 unchanged, 0 deleted (" in out
+    assert "] write animals 0/1" in err
+    assert "] verify animals" in err
+
+    out, err, code = run("railway_sync", "--mode", "bogus", "--verbosity", "0")
+    assert code == 1
+    assert "invalid choice: 'bogus'" in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 import time
 from typing import Any
@@ -21,6 +22,9 @@ class RailwayCommand(BaseCommand):
 
     def execute(self, *args: Any, **options: Any) -> str | None:
         self.verbosity = int(options.get("verbosity", 1))
+        if self.verbosity == 0:
+            # Verbosity 0 is silent but for errors, which go to stderr.
+            options["stdout"] = io.StringIO()
         try:
             return super().execute(*args, **options)
         except RailwaySyncError as exc:
