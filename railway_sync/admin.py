@@ -10,7 +10,7 @@ from django.db.utils import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from railway_sync import conf, engine
+from railway_sync import conf, engine, history
 from railway_sync.connection import connect
 from railway_sync.errors import RailwaySyncError
 from railway_sync.models import (
@@ -119,8 +119,10 @@ class SyncRunAdmin(admin.ModelAdmin):
             problem = "" if report.connected else report.problem
         except (RailwaySyncError, DatabaseError) as exc:
             report, problem = None, str(exc).splitlines()[0]
+        last = history.last_success()
         context = {
             **(extra_context or {}),
+            "last_sync": last.finished_at if last else None,
             "railway_report": report,
             "railway_problem": problem or (report.problem if report else ""),
         }

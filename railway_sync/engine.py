@@ -17,6 +17,7 @@ from railway_sync.errors import (
     ConnectionFailed,
     GuardRefused,
     RailwaySyncError,
+    SchemaMismatch,
     VerificationFailed,
     WriteFailed,
 )
@@ -452,7 +453,20 @@ def status(*, local: str | None = None, railway: str | None = None) -> StatusRep
             recommendation="Run: python manage.py railway_setup",
         )
     with local_snapshot(local):
-        columns = compare_schemas(local, railway, SYNCED_TABLES)
+        try:
+            columns = compare_schemas(local, railway, SYNCED_TABLES)
+        except SchemaMismatch as exc:
+            tables = tuple(
+                TableStatus(t, count_rows(local, t), count_rows(railway, t)) for t in SYNCED_TABLES
+            )
+            return StatusReport(
+                target,
+                True,
+                tables,
+                problem=str(exc).replace("\n", " "),
+                recommendation="Run: python manage.py railway_migrate, or add "
+                "a migration that makes Railway match the local schema",
+            )
         tables = []
         for table in SYNCED_TABLES:
             diff = diff_table(local, railway, table, columns[table])

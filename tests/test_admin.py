@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from railway_sync.models import SyncRun
 from tests.conftest import DB, execute, run
 
 
@@ -22,12 +23,19 @@ def test_dashboard_shows_counts_side_by_side_and_content_match(seeded, admin_cli
 
     assert response.status_code == 200
     html = response.content.decode()
+    last_sync = SyncRun.objects.using("default").get().finished_at.strftime("%Y-%m-%d %H:%M:%S")
     assert dashboard_rows(html) == [
-        ["organizations", "6", "6", "in sync"],
-        ["animals", "60", "60", "out of sync: 0 missing, 1 differ, 0 only on Railway"],
-        ["animal_images", "20", "20", "in sync"],
-        ["scrape_logs", "15", "15", "in sync"],
-        ["service_regions", "5", "4", "out of sync: 1 missing, 0 differ, 0 only on Railway"],
+        ["organizations", "6", "6", "in sync", last_sync],
+        ["animals", "60", "60", "out of sync: 0 missing, 1 differ, 0 only on Railway", last_sync],
+        ["animal_images", "20", "20", "in sync", last_sync],
+        ["scrape_logs", "15", "15", "in sync", last_sync],
+        [
+            "service_regions",
+            "5",
+            "4",
+            "out of sync: 1 missing, 0 differ, 0 only on Railway",
+            last_sync,
+        ],
     ]
     assert "Run: python manage.py railway_sync" in html
     assert "railway_sync" in html and "incremental" in html  # the recorded run
@@ -102,3 +110,21 @@ def test_anonymous_users_are_sent_to_login(client):
 
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+@DB
+def test_staff_with_view_permissions_see_the_dashboard(seeded, client, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    staff = django_user_model.objects.create_user("operator", password="pw", is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(codename__startswith="view_"))
+    client.force_login(staff)
+
+    response = client.get("/admin/railway_sync/syncrun/")
+
+    assert response.status_code == 200
+    assert [row[:2] for row in dashboard_rows(response.content.decode())][0] == [
+        "organizations",
+        "6",
+    ]
+    assert dashboard_rows(response.content.decode())[0][4] == "never"

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
 import sys
 import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
 
 from railway_sync.errors import RailwaySyncError
-from railway_sync.report import Progress, StatusReport, SyncReport, TableResult
+from railway_sync.report import (
+    ConnectionReport,
+    Progress,
+    StatusReport,
+    SyncReport,
+    TableResult,
+)
 
 
 class RailwayCommand(BaseCommand):
@@ -22,8 +31,12 @@ class RailwayCommand(BaseCommand):
 
     def execute(self, *args: Any, **options: Any) -> str | None:
         self.verbosity = int(options.get("verbosity", 1))
-        if self.verbosity == 0:
-            # Verbosity 0 is silent but for errors, which go to stderr.
+        self._bars: dict[str, tqdm] = {}
+        self.json_stream = options.get("stdout") or sys.stdout
+        self.as_json = options.get("format") == "json"
+        if self.verbosity == 0 or self.as_json:
+            # Verbosity 0 is silent but for errors (stderr); with --format json the JSON
+            # document is the only thing on stdout.
             options["stdout"] = io.StringIO()
         try:
             return super().execute(*args, **options)
@@ -46,8 +59,26 @@ class RailwayCommand(BaseCommand):
     def fail(self, reason: str) -> CommandError:
         return CommandError(f"{self.failure_line}: {reason}", returncode=1)
 
-    # Progress goes to stderr at verbosity 2, so stdout stays the report alone.
+    def add_format_argument(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--format",
+            choices=("text", "json"),
+            default="text",
+            help=(
+                "text (default) for people; json prints one JSON document on stdout (shape in "
+                "the README) for cron and CI."
+            ),
+        )
+
+    def emit_json(self, document: dict[str, Any]) -> None:
+        # Written straight to the stream: verbosity 0 silences text, never the JSON asked for.
+        self.json_stream.write(json.dumps(document, indent=2, default=str) + "\n")
+
+    # Progress goes to stderr, so stdout stays the report alone: a bar per table on a
+    # terminal, and timestamped phase lines at verbosity 2.
     def on_progress(self, event: Progress) -> None:
+        if self.verbosity >= 1 and self.stderr.isatty():
+            self._update_bar(event)
         if self.verbosity < 2:
             return
         if event.phase == "write" and event.total and event.done not in (0, event.total):
@@ -55,7 +86,28 @@ class RailwayCommand(BaseCommand):
         where = f" {event.table}" if event.table else ""
         figures = f" {event.done}/{event.total}" if event.total else ""
         message = f" {event.message}" if event.message else ""
-        self.stderr.write(f"  [{time.strftime('%H:%M:%S')}] {event.phase}{where}{figures}{message}")
+        line = f"  [{time.strftime('%H:%M:%S')}] {event.phase}{where}{figures}{message}"
+        if self._bars:
+            tqdm.write(line, file=self.stderr._out)
+        else:
+            self.stderr.write(line)
+
+    def _update_bar(self, event: Progress) -> None:
+        if event.phase != "write" or not event.total:
+            return
+        bar = self._bars.get(event.table)
+        if bar is None:
+            bar = self._bars[event.table] = tqdm(
+                total=event.total,
+                desc=event.table,
+                unit=" rows",
+                file=self.stderr._out,
+                leave=True,
+                dynamic_ncols=True,
+            )
+        bar.update(event.done - bar.n)
+        if event.done >= event.total:
+            bar.close()
 
     def render_sync(self, report: SyncReport) -> None:
         if self.verbosity < 1:
@@ -141,3 +193,64 @@ def status_line(table: Any) -> str:
             parts.append(f"{table.railway_only} only on Railway")
         verdict = "⚠ " + ", ".join(parts)
     return f"  {table.table}: {table.local_count} → {railway} ({verdict})"
+
+
+# The JSON documents of --format json. Their shape is documented in the README and kept
+# stable: fields may be added, never renamed or removed.
+def sync_document(
+    mode: str, dry_run: bool, report: SyncReport | None, error: str = ""
+) -> dict[str, Any]:
+    outcome = "failed" if error else "dry_run" if dry_run else "success"
+    return {
+        "command": "railway_sync",
+        "outcome": outcome,
+        "exit_code": 1 if error else 0,
+        "mode": mode,
+        "dry_run": dry_run,
+        "verified": bool(report and report.verified),
+        "rows_written": report.written if report and not dry_run else 0,
+        "seconds": round(report.seconds, 3) if report else None,
+        "guard_problems": list(report.guard_problems) if report else [],
+        "tables": [
+            {**dataclasses.asdict(table), "seconds": round(table.seconds, 3)}
+            for table in (report.tables if report else ())
+        ],
+        "error": error or None,
+    }
+
+
+def status_document(
+    report: StatusReport | None, last_success: Any, exit_code: int, error: str = ""
+) -> dict[str, Any]:
+    if error or report is None or not report.connected:
+        outcome = "failed"
+    else:
+        outcome = "in_sync" if report.in_sync else "out_of_sync"
+    return {
+        "command": "railway_status",
+        "outcome": outcome,
+        "exit_code": exit_code,
+        "railway": report.target if report else None,
+        "connected": bool(report and report.connected),
+        "in_sync": bool(report and report.in_sync),
+        "tables": [
+            {**dataclasses.asdict(table), "in_sync": table.in_sync}
+            for table in (report.tables if report else ())
+        ],
+        "recommendation": report.recommendation if report else None,
+        "last_successful_sync": last_success.finished_at.isoformat() if last_success else None,
+        "error": error or (report.problem if report and report.problem else None),
+    }
+
+
+def connection_document(report: ConnectionReport | None, error: str = "") -> dict[str, Any]:
+    return {
+        "command": "railway_test_connection",
+        "outcome": "failed" if error else "success",
+        "exit_code": 1 if error else 0,
+        "railway": report.target if report else None,
+        "server_version": report.server_version if report else None,
+        "database": report.database if report else None,
+        "seconds": round(report.seconds, 3) if report else None,
+        "error": error or None,
+    }

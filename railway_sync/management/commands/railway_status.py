@@ -6,7 +6,8 @@ from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
 from railway_sync import engine, history
-from railway_sync.management.base import RailwayCommand
+from railway_sync.errors import RailwaySyncError
+from railway_sync.management.base import RailwayCommand, status_document
 
 
 class Command(RailwayCommand):
@@ -22,11 +23,20 @@ class Command(RailwayCommand):
             action="store_true",
             help="Exit 1 when the databases are not in sync (for cron and CI).",
         )
+        self.add_format_argument(parser)
 
     def handle(self, *args: Any, check: bool = False, **options: Any) -> None:
-        report = engine.status()
-        self.render_status(report)
+        try:
+            report = engine.status()
+        except RailwaySyncError as exc:
+            if self.as_json:
+                self.emit_json(status_document(None, None, 1, str(exc)))
+            raise self.fail(str(exc)) from None
         last = history.last_success()
+        failed = not report.connected or (check and not report.in_sync)
+        if self.as_json:
+            self.emit_json(status_document(report, last, 1 if failed else 0))
+        self.render_status(report)
         if last is not None and last.finished_at is not None:
             age = timezone.now() - last.finished_at
             self.stdout.write(

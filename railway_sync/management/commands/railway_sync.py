@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import CommandParser
 
 from railway_sync import engine, history
 from railway_sync.errors import RailwaySyncError
-from railway_sync.management.base import RailwayCommand
+from railway_sync.management.base import RailwayCommand, sync_document
 
 
 def positive_int(value: str) -> int:
@@ -66,6 +66,7 @@ class Command(RailwayCommand):
             default=None,
             help="Rows per write batch (default: RAILWAY_SYNC_BATCH_SIZE, 5000).",
         )
+        self.add_format_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         mode = options["mode"]
@@ -91,8 +92,13 @@ class Command(RailwayCommand):
             )
         except RailwaySyncError as exc:
             history.finish(run, None, str(exc))
-            raise CommandError(f"{self.failure_line}: {exc}", returncode=1) from None
+            if self.as_json:
+                self.emit_json(sync_document(mode, dry_run, None, str(exc)))
+            raise self.fail(str(exc)) from None
         history.finish(run, report)
+        if self.as_json:
+            self.emit_json(sync_document(mode, dry_run, report))
+            return
         self.render_sync(report)
         if dry_run:
             self.stdout.write("✅ Railway data sync dry run completed")

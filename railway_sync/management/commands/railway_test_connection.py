@@ -2,8 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.management.base import CommandParser
+
 from railway_sync import engine
-from railway_sync.management.base import RailwayCommand
+from railway_sync.errors import RailwaySyncError
+from railway_sync.management.base import RailwayCommand, connection_document
 
 
 class Command(RailwayCommand):
@@ -13,11 +16,21 @@ class Command(RailwayCommand):
     )
     failure_line = "❌ Railway connection failed"
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        self.add_format_argument(parser)
+
     def handle(self, *args: Any, **options: Any) -> None:
-        report = engine.test_connection()
+        try:
+            report = engine.test_connection()
+        except RailwaySyncError as exc:
+            if self.as_json:
+                self.emit_json(connection_document(None, str(exc)))
+            raise self.fail(str(exc)) from None
+        if self.as_json:
+            self.emit_json(connection_document(report))
+            return
         self.stdout.write(self.style.SUCCESS("✅ Railway connection successful"))
-        if self.verbosity >= 1:
-            self.stdout.write(
-                f"   {report.target}: PostgreSQL {report.server_version}, "
-                f"database {report.database} ({report.seconds:.2f} s)"
-            )
+        self.stdout.write(
+            f"   {report.target}: PostgreSQL {report.server_version}, "
+            f"database {report.database} ({report.seconds:.2f} s)"
+        )
