@@ -67,22 +67,28 @@ TEMPLATES = [
 ]
 
 
-def _connection_timeout() -> int:
-    raw = os.environ.get("RAILWAY_CONNECTION_TIMEOUT", "").strip()
+def _positive_number(variable: str, default: float, *, whole: bool = False) -> float:
+    raw = os.environ.get(variable, "").strip()
     if not raw:
-        return DEFAULT_CONNECTION_TIMEOUT
+        return default
     try:
-        timeout = int(raw)
+        value = int(raw) if whole else float(raw)
     except ValueError:
-        timeout = 0
-    if timeout <= 0:
-        raise ImproperlyConfigured(
-            f"RAILWAY_CONNECTION_TIMEOUT must be a whole number of seconds above 0, not {raw!r}."
-        )
-    return timeout
+        value = 0
+    if value <= 0:
+        kind = "a whole number" if whole else "a number"
+        raise ImproperlyConfigured(f"{variable} must be {kind} above 0, not {raw!r}.")
+    return value
 
 
-RAILWAY_CONNECTION_TIMEOUT = _connection_timeout()
+RAILWAY_CONNECTION_TIMEOUT = int(
+    _positive_number("RAILWAY_CONNECTION_TIMEOUT", DEFAULT_CONNECTION_TIMEOUT, whole=True)
+)
+RAILWAY_SYNC_CONNECT_ATTEMPTS = int(_positive_number("RAILWAY_CONNECT_ATTEMPTS", 3, whole=True))
+RAILWAY_SYNC_CONNECT_RETRY_DELAY = _positive_number("RAILWAY_CONNECT_RETRY_DELAY", 1.0)
+RAILWAY_SYNC_LOCK_TIMEOUT = _positive_number("RAILWAY_LOCK_TIMEOUT", 30)
+RAILWAY_SYNC_WAIT_TIMEOUT = _positive_number("RAILWAY_SYNC_WAIT_TIMEOUT", 60)
+RAILWAY_SYNC_PRUNE_MAX_SHARE = _positive_number("RAILWAY_PRUNE_MAX_SHARE", 0.10)
 RAILWAY_SYNC_URL_ERRORS: dict[str, str] = {}
 
 _local_url = os.environ.get("DATABASE_URL", "").strip()

@@ -57,3 +57,35 @@ def embedded_data_dir() -> Path | None:
     """
     value = getattr(settings, "EMBEDDED_DATA_DIR", None)
     return Path(value) if value else None
+
+
+def connect_attempts() -> int:
+    """``RAILWAY_SYNC_CONNECT_ATTEMPTS``: tries to open a connection that fails transiently.
+
+    Default 3. Authentication errors and unknown databases are never retried.
+    """
+    return max(1, int(getattr(settings, "RAILWAY_SYNC_CONNECT_ATTEMPTS", 3)))
+
+
+def connect_retry_delay() -> float:
+    """``RAILWAY_SYNC_CONNECT_RETRY_DELAY``: seconds before the first retry, doubled for each
+    later one. Default 1.0."""
+    return float(getattr(settings, "RAILWAY_SYNC_CONNECT_RETRY_DELAY", 1.0))
+
+
+def lock_timeout() -> float:
+    """``RAILWAY_SYNC_LOCK_TIMEOUT``: seconds a statement waits for a table lock held by another
+    session before the sync gives up, naming the table. Default 30."""
+    return float(getattr(settings, "RAILWAY_SYNC_LOCK_TIMEOUT", 30))
+
+
+def wait_timeout() -> float:
+    """``RAILWAY_SYNC_WAIT_TIMEOUT``: seconds a sync waits for another one to finish before it
+    exits with "another railway_sync is running". Default 60."""
+    return float(getattr(settings, "RAILWAY_SYNC_WAIT_TIMEOUT", 60))
+
+
+def prune_max_share() -> float:
+    """``RAILWAY_SYNC_PRUNE_MAX_SHARE``: the largest share of a table ``--prune`` deletes without
+    ``--confirm-destructive``. Default 0.10 (10%)."""
+    return float(getattr(settings, "RAILWAY_SYNC_PRUNE_MAX_SHARE", 0.10))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
 from django.conf import settings
 from django.db import connections
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
@@ -9,6 +12,8 @@ from django.db.utils import DatabaseError, InterfaceError, OperationalError
 from railway_sync import conf
 from railway_sync.dburl import scrub
 from railway_sync.errors import ConnectionFailed, NotConfigured
+
+logger = logging.getLogger(__name__)
 
 # Row hashes and COPY text must read the same on both servers, whatever their defaults.
 SESSION_SETTINGS = (
@@ -77,18 +82,71 @@ def explain(alias: str, exc: BaseException) -> str:
     return f"{text} ({hint})"
 
 
+TRANSIENT_MARKERS = (
+    "connection refused",
+    "timeout expired",
+    "could not connect",
+    "server closed the connection",
+    "connection reset",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "could not translate host name",
+    "no route to host",
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a connection error may go away by itself (never a wrong password or name)."""
+    text = str(exc).lower()
+    return any(marker in text for marker in TRANSIENT_MARKERS)
+
+
 def connect(alias: str) -> None:
-    """Open ``alias`` (or raise :class:`ConnectionFailed` / :class:`NotConfigured`)."""
+    """Open ``alias``, retrying transient failures with backoff; set the session up.
+
+    Raises :class:`ConnectionFailed` (or :class:`NotConfigured`) with a one-line reason.
+    """
     require_configured(alias)
     connection = connections[alias]
-    try:
-        connection.ensure_connection()
-        with connection.cursor() as cursor:
-            for statement in SESSION_SETTINGS:
-                cursor.execute(statement)
-    except (OperationalError, InterfaceError, DatabaseError) as exc:
-        connection.close_if_unusable_or_obsolete()
-        raise ConnectionFailed(explain(alias, exc)) from None
+    attempts = conf.connect_attempts()
+    delay = conf.connect_retry_delay()
+    for attempt in range(1, attempts + 1):
+        try:
+            connection.ensure_connection()
+            with connection.cursor() as cursor:
+                for statement in SESSION_SETTINGS:
+                    cursor.execute(statement)
+                # A table locked by another session fails the sync (naming the table)
+                # instead of making it wait forever.
+                cursor.execute("SET lock_timeout = %s", [f"{int(conf.lock_timeout() * 1000)}ms"])
+            return
+        except (OperationalError, InterfaceError, DatabaseError) as exc:
+            connection.close()
+            if attempt < attempts and is_transient(exc):
+                logger.warning(
+                    "Connecting to %s failed (attempt %d of %d); retrying in %.1f s",
+                    alias,
+                    attempt,
+                    attempts,
+                    delay,
+                )
+                time.sleep(delay)
+                delay *= 2
+                continue
+            tries = f" after {attempt} attempts" if attempt > 1 else ""
+            raise ConnectionFailed(explain(alias, exc) + tries) from None
+
+
+def lock_holder(exc: BaseException) -> str | None:
+    """The alias whose connection raised a lock timeout (``55P03``), or None if it is not one."""
+    cause = exc.__cause__ or exc
+    if getattr(cause, "pgcode", None) != "55P03":
+        return None
+    raw_connection = getattr(getattr(cause, "cursor", None), "connection", None)
+    for alias in (conf.railway_alias(), conf.local_alias()):
+        if alias in settings.DATABASES and connections[alias].connection is raw_connection:
+            return alias
+    return conf.railway_alias()
 
 
 def server_version(alias: str) -> tuple[str, str]:

@@ -92,6 +92,12 @@ def database_config(
         )
     options = dict(config.get("OPTIONS") or {})
     options.setdefault("connect_timeout", connect_timeout)
+    # Keepalives notice a peer that vanished without closing the connection (a dropped
+    # network path) in about a minute, instead of a read that never returns.
+    options.setdefault("keepalives", 1)
+    options.setdefault("keepalives_idle", 30)
+    options.setdefault("keepalives_interval", 10)
+    options.setdefault("keepalives_count", 3)
     host = config.get("HOST") or ""
     if host not in LOCAL_HOSTS and not host.startswith("/") and "sslmode" not in options:
         options["sslmode"] = "require"

@@ -89,3 +89,17 @@ def count_rows(alias: str, table: str) -> int:
         cursor.execute(f"SELECT count(*) FROM {quote_name(table)}")
         (count,) = cursor.fetchone()
     return int(count)
+
+
+def railway_only_ids(local_alias: str, railway_alias: str, table: str) -> array:
+    """Ids present on Railway but not locally (read from both primary-key indexes)."""
+    sql = f"SELECT id FROM {quote_name(table)} ORDER BY id"
+    local_ids = (row[0] for row in _stream(local_alias, sql))
+    result = array("q")
+    local_id = next(local_ids, None)
+    for (railway_id,) in _stream(railway_alias, sql):
+        while local_id is not None and local_id < railway_id:
+            local_id = next(local_ids, None)
+        if local_id != railway_id:
+            result.append(railway_id)
+    return result

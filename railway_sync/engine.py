@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 import time
+from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from django.db import connections, transaction
 from django.db.migrations.executor import MigrationExecutor
-from django.db.utils import DatabaseError, IntegrityError, InterfaceError, OperationalError
+from django.db.utils import DatabaseError, Error, InterfaceError, OperationalError
 
 from railway_sync import conf
-from railway_sync.connection import connect, describe, explain, server_version
-from railway_sync.diff import TableDiff, count_rows, diff_table
+from railway_sync.connection import connect, describe, explain, lock_holder, server_version
+from railway_sync.diff import TableDiff, count_rows, diff_table, railway_only_ids
 from railway_sync.errors import (
+    AnotherSyncRunning,
     ConnectionFailed,
     GuardRefused,
+    LockTimedOut,
     RailwaySyncError,
     SchemaMismatch,
     VerificationFailed,
     WriteFailed,
 )
 from railway_sync.load import delete, upsert
-from railway_sync.models import SYNCED_TABLES
+from railway_sync.models import SYNCED_MODELS, SYNCED_TABLES
 from railway_sync.report import (
     ConnectionReport,
     MigrateReport,
@@ -39,6 +43,8 @@ from railway_sync.schema import Column, compare_schemas, railway_tables_present,
 MODES = ("incremental", "rebuild", "force")
 DESTRUCTIVE_MODES = ("rebuild", "force")
 APP_LABEL = "railway_sync"
+# The advisory lock key that serialises syncs on one Railway database ("rail" in ASCII).
+RUN_LOCK_KEY = 0x7261696C
 
 
 def test_connection(*, railway: str | None = None) -> ConnectionReport:
@@ -104,9 +110,7 @@ def _write_error(
     table: str, exc: BaseException, railway: str, atomic_all: bool
 ) -> RailwaySyncError:
     where = "Railway was left unchanged" if atomic_all else f"nothing in {table} was written"
-    if isinstance(exc, IntegrityError | DatabaseError) and not isinstance(
-        exc, OperationalError | InterfaceError
-    ):
+    if isinstance(exc, DatabaseError) and not isinstance(exc, OperationalError | InterfaceError):
         cause = getattr(exc, "__cause__", None) or exc
         diag = getattr(cause, "diag", None)
         primary = (getattr(diag, "message_primary", None) or str(exc).splitlines()[0]).strip()
@@ -119,6 +123,92 @@ def _write_error(
     return ConnectionFailed(
         f"Lost the Railway connection while writing {table}: {explain(railway, exc)} ({where})."
     )
+
+
+@contextmanager
+def _on_table(table: str, where: str) -> Iterator[None]:
+    """Name the table when a statement gave up waiting for a lock another session holds."""
+    try:
+        yield
+    except OperationalError as exc:
+        holder = lock_holder(exc)
+        if holder is None:
+            raise
+        side = "Railway" if holder == conf.railway_alias() else "The local"
+        raise LockTimedOut(
+            f"{side} table {table} is locked by another session; gave up after "
+            f"{conf.lock_timeout():g} s (RAILWAY_LOCK_TIMEOUT) and {where}. Run the sync again "
+            "once the lock is released (pg_stat_activity shows who holds it)."
+        ) from None
+
+
+@contextmanager
+def _exclusive_run(railway: str, progress: ProgressCallback) -> Iterator[None]:
+    """Hold Railway's run lock (a session advisory lock), so two syncs never interleave writes.
+
+    A second sync waits up to the wait timeout, then fails; a killed sync's lock goes with its
+    connection.
+    """
+    connection = connections[railway]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [RUN_LOCK_KEY])
+        if not cursor.fetchone()[0]:
+            wait = conf.wait_timeout()
+            progress(
+                Progress(
+                    "wait", message=f"another railway_sync is running; waiting up to {wait:g} s"
+                )
+            )
+            cursor.execute("SET lock_timeout = %s", [f"{int(wait * 1000)}ms"])
+            try:
+                cursor.execute("SELECT pg_advisory_lock(%s)", [RUN_LOCK_KEY])
+            except OperationalError as exc:
+                if lock_holder(exc) is None:
+                    raise
+                raise AnotherSyncRunning(
+                    f"another railway_sync is running (waited {wait:g} s for it to finish); "
+                    "nothing was written. Try again later, or raise RAILWAY_SYNC_WAIT_TIMEOUT."
+                ) from None
+            finally:
+                cursor.execute("SET lock_timeout = %s", [f"{int(conf.lock_timeout() * 1000)}ms"])
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [RUN_LOCK_KEY])
+        except Error:
+            pass  # the connection is gone, and the lock with it
+
+
+def foreign_keys() -> list[tuple[str, str, str]]:
+    """(child table, column, parent table) for every foreign key among the synced tables."""
+    return [
+        (model._meta.db_table, field.column, field.related_model._meta.db_table)
+        for model in SYNCED_MODELS
+        for field in model._meta.concrete_fields
+        if field.is_relation
+    ]
+
+
+def _local_orphans(local: str) -> list[str]:
+    """Local rows whose foreign key points at no local row: Railway would reject them."""
+    problems = []
+    with connections[local].cursor() as cursor:
+        for child, column, parent in foreign_keys():
+            cursor.execute(
+                f"SELECT count(*), array_agg(DISTINCT c.{column}) FROM {child} c "
+                f"WHERE c.{column} IS NOT NULL "
+                f"AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.id = c.{column})"
+            )
+            count, values = cursor.fetchone()
+            if count:
+                shown = ", ".join(str(v) for v in sorted(values)[:5])
+                problems.append(
+                    f"{count} {child} rows point at {parent} that do not exist locally "
+                    f"({column} {shown})"
+                )
+    return problems
 
 
 def _sync_table(
@@ -177,6 +267,7 @@ def sync(
     dry_run: bool = False,
     confirm_destructive: bool = False,
     skip_validation: bool = False,
+    prune: bool = False,
     batch_size: int | None = None,
     progress: ProgressCallback = no_progress,
     local: str | None = None,
@@ -184,10 +275,11 @@ def sync(
 ) -> SyncReport:
     """Make Railway's five tables hold the local rows, by primary key.
 
-    ``incremental`` inserts and updates, keeps Railway-only rows, and commits each table on
-    its own; ``rebuild`` and ``force`` make Railway hold exactly the local rows in one
-    transaction, so a failure leaves Railway as it was. Unless ``skip_validation``, every
-    local row is compared with Railway after writing, before commit.
+    ``incremental`` inserts and updates, keeps Railway-only rows (or, with ``prune``, deletes
+    them afterwards, children first), and commits each table on its own; ``rebuild`` and
+    ``force`` make Railway hold exactly the local rows in one transaction, so a failure
+    leaves Railway as it was. Unless ``skip_validation``, every local row is compared with
+    Railway after writing, before commit. Only one sync writes to a Railway at a time.
     """
     local = local or conf.local_alias()
     railway = railway or conf.railway_alias()
@@ -202,21 +294,31 @@ def sync(
             f"--mode {mode} replaces Railway's data and needs --confirm-destructive; nothing "
             f"was touched. Preview it with: python manage.py railway_sync --mode {mode} --dry-run"
         )
+    if prune and destructive:
+        raise GuardRefused(
+            f"--prune goes with --mode incremental; --mode {mode} already deletes the rows "
+            "that are not in local."
+        )
     started = time.monotonic()
     connect(local)
     connect(railway)
+    options = dict(
+        mode=mode,
+        dry_run=dry_run,
+        confirm_destructive=confirm_destructive,
+        skip_validation=skip_validation,
+        prune=prune,
+        batch_size=batch_size,
+        progress=progress,
+        local=local,
+        railway=railway,
+        started=started,
+    )
     try:
-        return _sync(
-            mode=mode,
-            dry_run=dry_run,
-            confirm_destructive=confirm_destructive,
-            skip_validation=skip_validation,
-            batch_size=batch_size,
-            progress=progress,
-            local=local,
-            railway=railway,
-            started=started,
-        )
+        if dry_run:
+            return _sync(**options)
+        with _exclusive_run(railway, progress):
+            return _sync(**options)
     except (OperationalError, InterfaceError) as exc:
         raise ConnectionFailed(
             f"Lost a database connection during the sync: {explain(railway, exc)}"
@@ -229,6 +331,7 @@ def _sync(
     dry_run: bool,
     confirm_destructive: bool,
     skip_validation: bool,
+    prune: bool,
     batch_size: int,
     progress: ProgressCallback,
     local: str,
@@ -247,14 +350,28 @@ def _sync(
     with local_snapshot(local):
         progress(Progress("schema"))
         columns = compare_schemas(local, railway, SYNCED_TABLES)
-        counts = {t: (count_rows(local, t), count_rows(railway, t)) for t in SYNCED_TABLES}
-        problems = _check_guards(mode, counts, conf.rebuild_thresholds())
+        counts = {}
+        for table in SYNCED_TABLES:
+            with _on_table(table, "nothing was written"):
+                counts[table] = (count_rows(local, table), count_rows(railway, table))
+        # With --prune the share guard below replaces the count guard, which would refuse
+        # exactly the syncs that pruning exists for (local rows deleted on purpose).
+        problems = [] if prune else _check_guards(mode, counts, conf.rebuild_thresholds())
+        orphans = _local_orphans(local)
+        prune_ids: dict[str, array] = {}
+        if prune:
+            for table in SYNCED_TABLES:
+                with _on_table(table, "nothing was written"):
+                    prune_ids[table] = railway_only_ids(local, railway, table)
+            if not confirm_destructive:
+                problems += _prune_share_problems(prune_ids, counts)
         if dry_run:
             return _dry_run(
                 mode,
                 columns,
                 counts,
-                problems,
+                problems + orphans,
+                prune_ids,
                 local,
                 railway,
                 started,
@@ -262,6 +379,11 @@ def _sync(
             )
         if problems:
             raise GuardRefused(_guard_message(mode, problems))
+        if orphans:
+            raise GuardRefused(
+                "Local data is inconsistent: " + "; ".join(orphans) + ". Railway would reject "
+                "these rows; fix them in the local database, then sync again. Nothing was written."
+            )
         if destructive:
             results = _sync_all_at_once(
                 columns,
@@ -282,9 +404,33 @@ def _sync(
                 progress=progress,
                 verify=not skip_validation,
             )
+            if prune:
+                results = _prune(
+                    results, prune_ids, railway=railway, batch_size=batch_size, progress=progress
+                )
     return SyncReport(
-        mode, False, results, verified=not skip_validation, seconds=time.monotonic() - started
+        mode,
+        False,
+        results,
+        verified=not skip_validation,
+        seconds=time.monotonic() - started,
+        pruned=prune,
     )
+
+
+def _prune_share_problems(
+    prune_ids: dict[str, array], counts: dict[str, tuple[int, int]]
+) -> list[str]:
+    share = conf.prune_max_share()
+    problems = []
+    for table, ids in prune_ids.items():
+        railway_count = counts[table][1]
+        if railway_count and len(ids) / railway_count > share:
+            problems.append(
+                f"{table}: --prune would delete {len(ids)} of {railway_count} rows, more than "
+                f"{share:.0%}"
+            )
+    return problems
 
 
 def _dry_run(
@@ -292,6 +438,7 @@ def _dry_run(
     columns: dict[str, list[Column]],
     counts: dict[str, tuple[int, int]],
     problems: list[str],
+    prune_ids: dict[str, array],
     local: str,
     railway: str,
     started: float,
@@ -303,6 +450,7 @@ def _dry_run(
         table_started = time.monotonic()
         diff = diff_table(local, railway, table, columns[table])
         railway_only = len(diff.railway_only)
+        deletes = mode in DESTRUCTIVE_MODES or table in prune_ids
         results.append(
             TableResult(
                 table=table,
@@ -311,8 +459,8 @@ def _dry_run(
                 inserted=len(diff.to_insert),
                 updated=len(diff.to_update),
                 unchanged=diff.unchanged,
-                kept=0 if mode in DESTRUCTIVE_MODES else railway_only,
-                deleted=railway_only if mode in DESTRUCTIVE_MODES else 0,
+                kept=0 if deletes else railway_only,
+                deleted=railway_only if deletes else 0,
                 seconds=time.monotonic() - table_started,
             )
         )
@@ -324,6 +472,7 @@ def _dry_run(
         guard_problems=tuple(problems),
         needs_confirmation=needs_confirmation,
         seconds=time.monotonic() - started,
+        pruned=bool(prune_ids),
     )
 
 
@@ -341,7 +490,7 @@ def _sync_table_by_table(
     for table in SYNCED_TABLES:
         table_started = time.monotonic()
         try:
-            with transaction.atomic(using=railway):
+            with transaction.atomic(using=railway), _on_table(table, f"{table} was left as it was"):
                 progress(Progress("diff", table))
                 diff = diff_table(local, railway, table, columns[table])
                 result = _sync_table(
@@ -368,6 +517,33 @@ def _sync_table_by_table(
     return tuple(results)
 
 
+def _prune(
+    results: tuple[TableResult, ...],
+    prune_ids: dict[str, array],
+    *,
+    railway: str,
+    batch_size: int,
+    progress: ProgressCallback,
+) -> tuple[TableResult, ...]:
+    by_table = {result.table: result for result in results}
+    # Children first, so no foreign key points at a row about to go.
+    for table in reversed(SYNCED_TABLES):
+        ids = prune_ids[table]
+        if not ids:
+            continue
+        progress(Progress("prune", table, 0, len(ids)))
+        try:
+            with transaction.atomic(using=railway), _on_table(table, f"{table} was left as it was"):
+                deleted = delete(railway, table, ids, batch_size)
+        except RailwaySyncError:
+            raise
+        except DatabaseError as exc:
+            raise _write_error(table, exc, railway, atomic_all=False) from None
+        previous = by_table[table]
+        by_table[table] = replace(previous, deleted=deleted, kept=max(previous.kept - deleted, 0))
+    return tuple(by_table[table] for table in SYNCED_TABLES)
+
+
 def _sync_all_at_once(
     columns: dict[str, list[Column]],
     counts: dict[str, tuple[int, int]],
@@ -381,41 +557,43 @@ def _sync_all_at_once(
     results: dict[str, TableResult] = {}
     diffs: dict[str, TableDiff] = {}
     table = SYNCED_TABLES[0]
+    unchanged = "Railway was left unchanged"
     try:
         with transaction.atomic(using=railway):
             for table in SYNCED_TABLES:
                 table_started = time.monotonic()
                 progress(Progress("diff", table))
-                diffs[table] = diff_table(local, railway, table, columns[table])
-                results[table] = _sync_table(
-                    table,
-                    columns[table],
-                    diffs[table],
-                    counts[table],
-                    local=local,
-                    railway=railway,
-                    batch_size=batch_size,
-                    progress=progress,
-                    started=table_started,
-                )
+                with _on_table(table, unchanged):
+                    diffs[table] = diff_table(local, railway, table, columns[table])
+                    results[table] = _sync_table(
+                        table,
+                        columns[table],
+                        diffs[table],
+                        counts[table],
+                        local=local,
+                        railway=railway,
+                        batch_size=batch_size,
+                        progress=progress,
+                        started=table_started,
+                    )
             # Children first, so no foreign key points at a row about to go.
             for table in reversed(SYNCED_TABLES):
                 table_started = time.monotonic()
                 progress(Progress("delete", table, 0, len(diffs[table].railway_only)))
-                deleted = delete(railway, table, diffs[table].railway_only, batch_size)
+                with _on_table(table, unchanged):
+                    deleted = delete(railway, table, diffs[table].railway_only, batch_size)
                 previous = results[table]
-                results[table] = TableResult(
-                    **{
-                        **previous.__dict__,
-                        "kept": 0,
-                        "deleted": deleted,
-                        "seconds": previous.seconds + time.monotonic() - table_started,
-                    }
+                results[table] = replace(
+                    previous,
+                    kept=0,
+                    deleted=deleted,
+                    seconds=previous.seconds + time.monotonic() - table_started,
                 )
             if verify:
                 for table in SYNCED_TABLES:
                     progress(Progress("verify", table))
-                    _verify(table, columns[table], local=local, railway=railway, exact=True)
+                    with _on_table(table, unchanged):
+                        _verify(table, columns[table], local=local, railway=railway, exact=True)
             for table in SYNCED_TABLES:
                 reset_sequence(railway, table)
             # Deferred unique constraints are checked here, inside the guarded block.
@@ -523,7 +701,8 @@ def migrate(
 
         executor.progress_callback = record
         try:
-            executor.migrate(targets, plan=plan)
+            with _exclusive_run(railway, progress):
+                executor.migrate(targets, plan=plan)
         except (OperationalError, InterfaceError) as exc:
             raise ConnectionFailed(f"Railway migration failed: {explain(railway, exc)}") from None
         except DatabaseError as exc:

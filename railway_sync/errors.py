@@ -33,3 +33,11 @@ class WriteFailed(RailwaySyncError):
 
 class VerificationFailed(RailwaySyncError):
     """After writing, Railway's content did not match local; the transaction was rolled back."""
+
+
+class LockTimedOut(RailwaySyncError):
+    """A table stayed locked by another session for longer than the lock timeout."""
+
+
+class AnotherSyncRunning(RailwaySyncError):
+    """Another sync held the run lock on Railway for longer than the wait timeout."""

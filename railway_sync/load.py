@@ -29,14 +29,15 @@ def id_array_literal(ids: array) -> str:
 
 def stream_copy(local_alias: str, copy_out_sql: str, railway_alias: str, copy_in_sql: str) -> None:
     """Pipe ``copy_out_sql`` on local into ``copy_in_sql`` on Railway."""
-    local_cursor = connections[local_alias].cursor()
-    railway_cursor = connections[railway_alias].cursor()
+    local, railway = connections[local_alias], connections[railway_alias]
+    local_cursor = local.cursor()
+    railway_cursor = railway.cursor()
     read_fd, write_fd = os.pipe()
     producer_error: list[BaseException] = []
 
     def produce() -> None:
         try:
-            with os.fdopen(write_fd, "wb") as writer:
+            with os.fdopen(write_fd, "wb") as writer, local.wrap_database_errors:
                 local_cursor.copy_expert(copy_out_sql, writer)
         except BaseException as exc:  # re-raised in the calling thread
             producer_error.append(exc)
@@ -44,7 +45,8 @@ def stream_copy(local_alias: str, copy_out_sql: str, railway_alias: str, copy_in
     producer = threading.Thread(target=produce, name="railway-sync-copy", daemon=True)
     producer.start()
     try:
-        with os.fdopen(read_fd, "rb") as reader:
+        # copy_expert is psycopg2's own, so Django's error translation is applied by hand.
+        with os.fdopen(read_fd, "rb") as reader, railway.wrap_database_errors:
             railway_cursor.copy_expert(copy_in_sql, reader)
     finally:
         # Closing the read end above unblocks a producer stuck on a full pipe.

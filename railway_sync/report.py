@@ -53,6 +53,7 @@ class SyncReport:
     needs_confirmation: bool = False
     schema_missing: bool = False
     seconds: float = 0.0
+    pruned: bool = False
 
     @property
     def written(self) -> int:

@@ -33,9 +33,15 @@ def test_remote_hosts_get_sslmode_require_unless_the_url_says_otherwise():
     )
     local = database_config("postgresql://u:p@localhost/db", variable="X", connect_timeout=7)
 
-    assert remote["OPTIONS"] == {"connect_timeout": 30, "sslmode": "require"}
-    assert explicit["OPTIONS"] == {"connect_timeout": 30, "sslmode": "disable"}
-    assert local["OPTIONS"] == {"connect_timeout": 7}
+    keepalives = {
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+    }
+    assert remote["OPTIONS"] == {"connect_timeout": 30, "sslmode": "require", **keepalives}
+    assert explicit["OPTIONS"] == {"connect_timeout": 30, "sslmode": "disable", **keepalives}
+    assert local["OPTIONS"] == {"connect_timeout": 7, **keepalives}
     assert (remote["HOST"], remote["PORT"], remote["NAME"]) == ("db.railway.app", 5432, "railway")
 
 

@@ -81,8 +81,6 @@ class RailwayCommand(BaseCommand):
             self._update_bar(event)
         if self.verbosity < 2:
             return
-        if event.phase == "write" and event.total and event.done not in (0, event.total):
-            return
         where = f" {event.table}" if event.table else ""
         figures = f" {event.done}/{event.total}" if event.total else ""
         message = f" {event.message}" if event.message else ""

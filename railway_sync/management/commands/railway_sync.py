@@ -61,6 +61,15 @@ class Command(RailwayCommand):
             ),
         )
         parser.add_argument(
+            "--prune",
+            action="store_true",
+            help=(
+                "With --mode incremental: after writing, delete Railway rows whose ids no longer "
+                "exist locally (children before parents). Refused when it would delete more "
+                "than RAILWAY_PRUNE_MAX_SHARE (10%%) of a table, unless --confirm-destructive."
+            ),
+        )
+        parser.add_argument(
             "--batch-size",
             type=positive_int,
             default=None,
@@ -75,7 +84,10 @@ class Command(RailwayCommand):
             "railway_sync",
             mode,
             dry_run,
-            {key: options[key] for key in ("confirm_destructive", "skip_validation", "batch_size")},
+            {
+                key: options[key]
+                for key in ("confirm_destructive", "skip_validation", "prune", "batch_size")
+            },
         )
         if self.verbosity >= 1:
             self.stdout.write(
@@ -87,6 +99,7 @@ class Command(RailwayCommand):
                 dry_run=dry_run,
                 confirm_destructive=options["confirm_destructive"],
                 skip_validation=options["skip_validation"],
+                prune=options["prune"],
                 batch_size=options["batch_size"],
                 progress=self.on_progress,
             )

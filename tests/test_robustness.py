@@ -1,0 +1,375 @@
+"""Nothing lost under crashes, cuts, concurrency and bad input: real servers, real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+from django.db import connections
+
+from railway_sync import sample
+from railway_sync.engine import RUN_LOCK_KEY
+from railway_sync.models import SYNCED_TABLES
+from tests.conftest import (
+    DB,
+    PROJECT_DIR,
+    checksum,
+    database_url,
+    execute,
+    run,
+    run_process,
+    scalar,
+)
+from tests.proxy import FlakyProxy
+
+
+def sync_env(**extra: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url("default"),
+        "RAILWAY_DATABASE_URL": database_url("railway"),
+        **extra,
+    }
+
+
+def raw_railway_connection():
+    settings_dict = connections["railway"].settings_dict
+    connection = psycopg2.connect(
+        host=settings_dict["HOST"], dbname=settings_dict["NAME"], user=settings_dict["USER"]
+    )
+    connection.autocommit = True
+    return connection
+
+
+def assert_converged() -> None:
+    """Railway holds exactly the local rows, and every sequence is past max(id)."""
+    assert checksum("railway") == checksum("default")
+    for table in SYNCED_TABLES:
+        next_id = scalar("railway", f"SELECT last_value + 1 FROM {table}_id_seq")
+        assert next_id > (scalar("railway", f"SELECT coalesce(max(id), 0) FROM {table}")), table
+
+
+@pytest.fixture
+def proxy() -> Iterator[FlakyProxy]:
+    socket_dir = Path(connections["railway"].settings_dict["HOST"])
+    flaky = FlakyProxy(str(socket_dir / ".s.PGSQL.5432"))
+    yield flaky
+    flaky.close()
+
+
+def proxied_env(proxy: FlakyProxy, **extra: str) -> dict[str, str]:
+    name = connections["railway"].settings_dict["NAME"]
+    return sync_env(
+        RAILWAY_DATABASE_URL=f"postgresql://postgres@127.0.0.1:{proxy.port}/{name}", **extra
+    )
+
+
+@DB
+def test_transient_connect_failures_are_retried_with_backoff(seeded, proxy):
+    proxy.refuse_next = 2
+    env = proxied_env(proxy, RAILWAY_CONNECT_ATTEMPTS="3", RAILWAY_CONNECT_RETRY_DELAY="0.1")
+
+    out, err, code = run_process("railway_sync", env=env)
+
+    assert code == 0, err
+    assert err.count("retrying in") == 2
+    assert_converged()
+
+    proxy.refuse_next = 5
+    env = proxied_env(proxy, RAILWAY_CONNECT_ATTEMPTS="2", RAILWAY_CONNECT_RETRY_DELAY="0.1")
+    out, err, code = run_process("railway_test_connection", env=env)
+    assert code == 1
+    assert "server closed the connection unexpectedly" in err
+    assert err.rstrip().endswith("after 2 attempts")
+
+
+@DB
+def test_connection_cut_mid_transfer_rolls_back_and_the_next_sync_converges(clean, proxy):
+    sample.insert(
+        "default", sample.generate(animals=1500, images=0, scrape_logs=10, service_regions=5)
+    )
+    before = checksum("railway")
+    proxy.cut_after_bytes = 1_500_000  # inside the animals COPY (about 4 MB)
+
+    out, err, code = run_process(
+        "railway_sync", env=proxied_env(proxy, RAILWAY_CONNECT_ATTEMPTS="1")
+    )
+
+    assert code == 1
+    assert proxy.cuts == 1
+    assert (
+        "❌ Railway data sync failed: Lost the Railway connection while writing animals: "
+        "server closed the connection unexpectedly"
+    ) in err
+    assert "(nothing in animals was written)." in err
+    assert "Traceback" not in err
+    after = checksum("railway")
+    assert after["animals"] == before["animals"]  # the open transaction rolled back
+    assert after["organizations"] == checksum("default")["organizations"]  # committed before
+
+    out, err, code = run_process("railway_sync", env=proxied_env(proxy))
+    assert code == 0, err
+    assert_converged()
+
+
+@DB
+def test_rebuild_cut_mid_transfer_leaves_railway_exactly_as_it_was(seeded, proxy):
+    assert run("railway_sync")[2] == 0
+    execute("default", "UPDATE animals SET name = name || ' (renamed)'")
+    execute(
+        "railway",
+        "INSERT INTO scrape_logs (id, organization_id, started_at, status) "
+        "VALUES (500, 1, now(), 'site')",
+    )
+    before = checksum("railway")
+    proxy.cut_after_bytes = proxy.bytes_to_server + 60_000
+
+    out, err, code = run_process(
+        "railway_sync",
+        "--mode",
+        "rebuild",
+        "--confirm-destructive",
+        env=proxied_env(proxy, RAILWAY_CONNECT_ATTEMPTS="1"),
+    )
+
+    assert code == 1
+    assert "Lost the Railway connection while writing" in err
+    assert "(Railway was left unchanged)." in err
+    assert checksum("railway") == before
+
+
+@DB
+def test_a_locked_railway_table_fails_within_the_lock_timeout_naming_it(seeded):
+    holder = raw_railway_connection()
+    holder.autocommit = False
+    holder.cursor().execute("LOCK TABLE animals IN ACCESS EXCLUSIVE MODE")
+    try:
+        out, err, code = run_process(
+            "railway_sync", env=sync_env(RAILWAY_LOCK_TIMEOUT="1"), timeout=60
+        )
+    finally:
+        holder.rollback()
+        holder.close()
+
+    assert code == 1
+    assert (
+        "❌ Railway data sync failed: Railway table animals is locked by another session; "
+        "gave up after 1 s (RAILWAY_LOCK_TIMEOUT) and nothing was written."
+    ) in err
+    assert scalar("railway", "SELECT count(*) FROM organizations") == 0
+
+
+@DB
+def test_a_second_sync_waits_for_the_first_then_gives_up_or_runs(seeded):
+    holder = raw_railway_connection()
+    holder.cursor().execute("SELECT pg_advisory_lock(%s)", [RUN_LOCK_KEY])
+    try:
+        out, err, code = run_process(
+            "railway_sync", env=sync_env(RAILWAY_SYNC_WAIT_TIMEOUT="1"), timeout=60
+        )
+        assert code == 1
+        assert (
+            "❌ Railway data sync failed: another railway_sync is running (waited 1 s for it "
+            "to finish); nothing was written."
+        ) in err
+        assert scalar("railway", "SELECT count(*) FROM animals") == 0
+
+        threading.Timer(1.0, holder.close).start()  # the first sync finishes after a second
+        out, err, code = run_process(
+            "railway_sync",
+            "--verbosity",
+            "2",
+            env=sync_env(RAILWAY_SYNC_WAIT_TIMEOUT="30"),
+            timeout=60,
+        )
+        assert code == 0, err
+        assert "another railway_sync is running; waiting up to 30 s" in err
+        assert_converged()
+    finally:
+        holder.close()
+
+
+@DB
+def test_ten_overlapping_syncs_end_consistent(seeded):
+    processes = []
+    for index in range(10):
+        execute(
+            "default", "UPDATE animals SET name = %s WHERE id = %s", [f"Round {index}", index + 1]
+        )
+        execute(
+            "default",
+            "INSERT INTO scrape_logs (id, organization_id, started_at, status) "
+            "VALUES (%s, 1, now(), 'success')",
+            [100 + index],
+        )
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    str(PROJECT_DIR / "manage.py"),
+                    "railway_sync",
+                    "--batch-size",
+                    "7",
+                ],
+                env={
+                    **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+                    **sync_env(RAILWAY_SYNC_ENV_FILE=os.devnull),
+                },
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=PROJECT_DIR,
+            )
+        )
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in processes]
+
+    for code, err in results:
+        assert code == 0 or "another railway_sync is running" in err, err
+    assert sum(code == 0 for code, _ in results) >= 1
+    out, err, code = run_process("railway_sync", env=sync_env())
+    assert code == 0, err
+    assert_converged()
+
+
+@DB
+def test_prune_deletes_railway_only_rows_children_first(seeded):
+    assert run("railway_sync")[2] == 0
+    execute("default", "DELETE FROM animal_images WHERE animal_id = 3")
+    execute("default", "DELETE FROM animals WHERE id = 3")
+    execute("default", "DELETE FROM service_regions WHERE id = 5")
+    before = checksum("railway")
+
+    out, err, code = run("railway_sync", "--prune", "--dry-run")
+
+    assert code == 0, err
+    assert (
+        "  animals: would insert 0, update 0, leave 59 unchanged, keep 0 Railway-only, "
+        "delete 1" in out
+    )
+    assert checksum("railway") == before
+
+    out, err, code = run("railway_sync", "--prune")
+
+    assert code == 1
+    assert ("service_regions: --prune would delete 1 of 5 rows, more than 10%") in err
+    assert checksum("railway") == before
+
+    out, err, code = run("railway_sync", "--prune", "--confirm-destructive")
+
+    assert code == 0, err
+    assert "  animals: 0 inserted, 0 updated, 59 unchanged, 1 deleted" in out
+    assert "  service_regions: 0 inserted, 0 updated, 4 unchanged, 1 deleted" in out
+    assert_converged()
+
+    out, err, code = run("railway_sync", "--prune", "--mode", "rebuild", "--confirm-destructive")
+    assert code == 1
+    assert "--prune goes with --mode incremental" in err
+
+
+@DB
+def test_bad_inputs_leave_railway_unchanged(seeded):
+    assert run("railway_sync")[2] == 0
+    execute("default", "UPDATE animals SET name = 'pending change' WHERE id = 1")
+    # A scrapers' database without the foreign key, holding a row that points nowhere.
+    execute("default", "ALTER TABLE scrape_logs DROP CONSTRAINT scrape_logs_organization_id_fkey")
+    execute(
+        "default",
+        "INSERT INTO scrape_logs (id, organization_id, started_at, status) "
+        "VALUES (900, 999, now(), 'orphan')",
+    )
+    before = checksum("railway")
+    cases = [
+        (["--mode", "sideways"], "❌ railway_sync: argument --mode: invalid choice: 'sideways'"),
+        (
+            ["--batch-size", "-5"],
+            "❌ railway_sync: argument --batch-size: invalid positive whole number value: '-5'",
+        ),
+        (
+            [],
+            "❌ Railway data sync failed: Local data is inconsistent: 1 scrape_logs rows point at "
+            "organizations that do not exist locally (organization_id 999). Railway would reject "
+            "these rows; fix them in the local database, then sync again. Nothing was written.",
+        ),
+    ]
+    try:
+        for args, expected in cases:
+            out, err, code = run_process("railway_sync", *args, env=sync_env())
+            assert code == 1, err
+            assert len(err.strip().splitlines()) == 1, err
+            assert expected in err
+            assert checksum("railway") == before
+    finally:
+        execute("default", "DELETE FROM scrape_logs WHERE id = 900")
+        execute(
+            "default",
+            "ALTER TABLE scrape_logs ADD CONSTRAINT scrape_logs_organization_id_fkey"
+            " FOREIGN KEY (organization_id) REFERENCES organizations(id)",
+        )
+
+
+def progress_position(stderr: str) -> str:
+    """The last "write TABLE done/total" line a killed sync printed, or its last phase."""
+    lines = [line for line in stderr.splitlines() if "] " in line]
+    return lines[-1].split("] ", 1)[1] if lines else "(before any progress)"
+
+
+@DB
+def test_sigkill_at_twenty_points_then_a_normal_sync_converges(clean):
+    sample.insert(
+        "default", sample.generate(animals=4000, images=1500, scrape_logs=2500, service_regions=100)
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+        **sync_env(RAILWAY_SYNC_ENV_FILE=os.devnull),
+    }
+    command = [
+        sys.executable,
+        str(PROJECT_DIR / "manage.py"),
+        "railway_sync",
+        "--batch-size",
+        "400",
+        "--verbosity",
+        "2",
+    ]
+    started = time.monotonic()
+    subprocess.run(command, env=env, check=True, capture_output=True, cwd=PROJECT_DIR)
+    duration = time.monotonic() - started
+    positions = []
+    for point in range(20):
+        if point % 2 == 0:
+            execute("railway", "TRUNCATE " + ", ".join(SYNCED_TABLES) + " CASCADE")
+        else:
+            execute(
+                "default",
+                "UPDATE animals SET age_text = %s WHERE id %% 7 = %s",
+                [f"round {point}", point % 7],
+            )
+            execute("default", "UPDATE scrape_logs SET dogs_found = %s WHERE id %% 5 = 0", [point])
+        extra = ["--mode", "rebuild", "--confirm-destructive"] if point % 4 == 3 else []
+        process = subprocess.Popen(
+            command + extra,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=PROJECT_DIR,
+        )
+        time.sleep(duration * (point + 0.5) / 20)
+        process.send_signal(signal.SIGKILL)
+        _, stderr = process.communicate()
+        positions.append(progress_position(stderr))
+
+        out, err, code = run_process("railway_sync", env=sync_env())
+
+        assert code == 0, (positions[-1], err)
+        assert_converged()
+    tables = {position.split()[1] for position in positions if position.startswith("write ")}
+    assert len(tables) >= 2, positions
+    assert len(set(positions)) >= 10, positions
