@@ -130,9 +130,14 @@ USE_TZ = False
 USE_I18N = True
 STATIC_URL = "static/"
 
+# RAILWAY_SYNC_LOG_LEVEL: how much railway_sync and Django's database layer log to stderr.
+_log_level = os.environ.get("RAILWAY_SYNC_LOG_LEVEL", "WARNING").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"railway_sync": {"handlers": ["console"], "level": "WARNING"}},
+    "loggers": {
+        "railway_sync": {"handlers": ["console"], "level": _log_level},
+        "django.db": {"handlers": ["console"], "level": _log_level, "propagate": False},
+    },
 }

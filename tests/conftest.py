@@ -22,6 +22,9 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 SHARED_SCHEMA = PROJECT_DIR.parent / "shared" / "reference" / "source_schema.sql"
 DB = pytest.mark.django_db(databases=["default", "railway"], transaction=True)
 
+PASSWORD = "Sup3r-S3cret-Pa55word"
+ROLE = "railway_sync_password_test"
+
 # Small but above the rebuild thresholds (5 organizations, 50 animals, 10 scrape_logs, ...).
 SMALL = {"organizations": 6, "animals": 60, "images": 20, "scrape_logs": 15, "service_regions": 5}
 
@@ -120,3 +123,23 @@ def run_process(*args: str, env: dict[str, str] | None = None, timeout: float = 
         cwd=PROJECT_DIR,
     )
     return finished.stdout, finished.stderr, finished.returncode
+
+
+def socket_host() -> str:
+    return connections["railway"].settings_dict["HOST"].replace("/", "%2F")
+
+
+@pytest.fixture
+def password_role() -> Iterator[str]:
+    """A role that must give its password on the embedded server (others keep trust)."""
+    hba_file = Path(scalar("default", "SHOW hba_file"))
+    rule = f"local all {ROLE} scram-sha-256\n"
+    text = hba_file.read_text()
+    if rule not in text:
+        hba_file.write_text(rule + text)
+    execute("default", f"DROP ROLE IF EXISTS {ROLE}")
+    execute("default", f"CREATE ROLE {ROLE} SUPERUSER LOGIN PASSWORD '{PASSWORD}'")
+    execute("default", "SELECT pg_reload_conf()")
+    railway_name = connections["railway"].settings_dict["NAME"]
+    yield f"postgresql://{ROLE}:{{password}}@{socket_host()}/{railway_name}"
+    execute("default", f"DROP ROLE IF EXISTS {ROLE}")

@@ -12,10 +12,8 @@ import pytest
 from django.db import connections
 
 from railway_sync import embedded
-from tests.conftest import DB, checksum, execute, run_process, scalar
+from tests.conftest import DB, PASSWORD, ROLE, checksum, run_process, socket_host
 
-PASSWORD = "Sup3r-S3cret-Pa55word"
-ROLE = "railway_sync_password_test"
 RAILWAY_COMMANDS = [
     ["railway_test_connection"],
     ["railway_migrate"],
@@ -31,26 +29,6 @@ def local_env() -> dict[str, str]:
     settings_dict = connections["default"].settings_dict
     socket_dir = Path(settings_dict["HOST"])
     return {"DATABASE_URL": embedded.database_url(socket_dir, settings_dict["NAME"])}
-
-
-def socket_host() -> str:
-    return connections["railway"].settings_dict["HOST"].replace("/", "%2F")
-
-
-@pytest.fixture
-def password_role() -> Iterator[str]:
-    """A role that must give its password on the embedded server (others keep trust)."""
-    hba_file = Path(scalar("default", "SHOW hba_file"))
-    rule = f"local all {ROLE} scram-sha-256\n"
-    text = hba_file.read_text()
-    if rule not in text:
-        hba_file.write_text(rule + text)
-    execute("default", f"DROP ROLE IF EXISTS {ROLE}")
-    execute("default", f"CREATE ROLE {ROLE} LOGIN PASSWORD '{PASSWORD}'")
-    execute("default", "SELECT pg_reload_conf()")
-    railway_name = connections["railway"].settings_dict["NAME"]
-    yield f"postgresql://{ROLE}:{{password}}@{socket_host()}/{railway_name}"
-    execute("default", f"DROP ROLE IF EXISTS {ROLE}")
 
 
 @pytest.fixture
