@@ -1,21 +1,39 @@
-"""Which rows differ between local and Railway, found by comparing row hashes by id.
+"""Which rows differ between local and Railway, computed inside each database.
 
-Each database hashes its own rows (md5 of the row's text form over the same column list), and
-the two id-ordered streams are merged here, so only ids and hashes cross the network and
-memory holds only the ids that need work.
+Each database hashes its own rows over the same column list, and only ids and hashes cross
+the network: memory holds only the ids that need work. Three tools, cheapest first:
+
+- ``id_differences``: per id range, a checksum of the ids on each side; only ranges that
+  differ are read id by id. Finds rows missing on Railway and rows only on Railway.
+- ``compare_rows``: the hashes of given ids on both sides (the rows change tracking named).
+- ``diff_table``: every row's hash on both sides, merged by id (the full comparison).
 """
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
+import uuid
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.db import connections
+from django.db.utils import DatabaseError
 
 from railway_sync.schema import Column
 
 FETCH_ROWS = 20_000
+COMPARE_BATCH = 20_000
+MAX_BUCKETS = 4096
+# A probe row of the column types the synced tables use: where both servers hash it alike,
+# the fast type-aware row hash is safe to compare across them.
+HASH_PROBE = (
+    "SELECT hash_record_extended(ROW('Zoë 🐕'::text, 12.50::numeric(10,2), "
+    "'{\"a\": [1, 2.5, null]}'::jsonb, '2024-02-29 23:59:59.123456'::timestamp, true, 7, "
+    "NULL::text), 0)"
+)
 
 
 def quote_name(name: str) -> str:
@@ -26,8 +44,27 @@ def column_list(columns: list[Column], prefix: str = "") -> str:
     return ", ".join(prefix + quote_name(column.name) for column in columns)
 
 
-def row_hash_sql(table: str, columns: list[Column]) -> str:
-    return f"SELECT id, md5(ROW({column_list(columns)})::text) FROM {quote_name(table)} ORDER BY id"
+def row_hash(columns: list[Column], kind: str) -> str:
+    """SQL for a row's content hash: ``record`` (type-aware, fast) or ``md5`` of its text."""
+    if kind == "record":
+        return f"hash_record_extended(ROW({column_list(columns)}), 0)"
+    return f"md5(ROW({column_list(columns)})::text)"
+
+
+def choose_hash(local: str, railway: str) -> str:
+    """``record`` when both servers have ``hash_record_extended`` and agree on it, else ``md5``."""
+    values = []
+    for alias in (local, railway):
+        try:
+            with connections[alias].cursor() as cursor:
+                cursor.execute("SELECT to_regproc('hash_record_extended') IS NOT NULL")
+                if not cursor.fetchone()[0]:
+                    return "md5"
+                cursor.execute(HASH_PROBE)
+                values.append(cursor.fetchone()[0])
+        except DatabaseError:
+            return "md5"
+    return "record" if values[0] == values[1] else "md5"
 
 
 @dataclass
@@ -38,33 +75,98 @@ class TableDiff:
     to_update: array = field(default_factory=lambda: array("q"))
     railway_only: array = field(default_factory=lambda: array("q"))
     unchanged: int = 0
+    # How it was found: "empty" (Railway had no rows), "tracked" or "full" comparison.
+    method: str = "full"
 
     @property
     def to_write(self) -> array:
-        ids = array("q", sorted([*self.to_insert, *self.to_update]))
-        return ids
+        return array("q", sorted([*self.to_insert, *self.to_update]))
 
     @property
     def pending(self) -> int:
         return len(self.to_insert) + len(self.to_update)
 
 
-def _stream(alias: str, sql: str) -> Iterator[tuple[int, str]]:
-    with connections[alias].chunked_cursor() as cursor:
-        cursor.itersize = FETCH_ROWS
-        cursor.execute(sql)
-        while rows := cursor.fetchmany(FETCH_ROWS):
-            yield from rows
+class _Stream:
+    """Rows of ``sql`` on ``alias`` through a server-side cursor, fetched ahead by a thread.
+
+    The thread starts at once, so two streams opened together have both servers computing
+    at the same time while the caller merges them.
+    """
+
+    def __init__(self, alias: str, sql: str) -> None:
+        self.connection = connections[alias]
+        self.connection.ensure_connection()
+        self.sql = sql
+        self.chunks: queue.Queue = queue.Queue(maxsize=4)
+        self.stop = threading.Event()
+        self.worker = threading.Thread(
+            target=self._fetch, name=f"railway-sync-{alias}", daemon=True
+        )
+        self.worker.start()
+
+    def _fetch(self) -> None:
+        raw = self.connection.connection
+        try:
+            with self.connection.wrap_database_errors:
+                cursor = raw.cursor(
+                    name=f"railway_sync_{uuid.uuid4().hex}", withhold=raw.autocommit
+                )
+                try:
+                    cursor.itersize = FETCH_ROWS
+                    cursor.execute(self.sql)
+                    while not self.stop.is_set():
+                        rows = cursor.fetchmany(FETCH_ROWS)
+                        self.chunks.put(rows)
+                        if not rows:
+                            break
+                finally:
+                    # After a failed statement the server has dropped the cursor already;
+                    # closing it again must not replace the real error.
+                    with contextlib.suppress(Exception):
+                        cursor.close()
+        except BaseException as exc:  # handed to the consuming thread
+            self.chunks.put(exc)
+
+    def __iter__(self) -> Iterator[tuple]:
+        try:
+            while True:
+                item = self.chunks.get()
+                if isinstance(item, BaseException):
+                    raise item
+                if not item:
+                    return
+                yield from item
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        # Free queue space until the fetcher sees ``stop`` (it may be blocked on a full queue).
+        while True:
+            self.worker.join(timeout=0.005)
+            if not self.worker.is_alive():
+                break
+            with contextlib.suppress(queue.Empty):
+                self.chunks.get_nowait()
+
+
+def _stream(alias: str, sql: str) -> Iterator[tuple]:
+    return iter(_Stream(alias, sql))
+
+
+def _both(local_alias: str, railway_alias: str, sql: str) -> tuple[Iterator, Iterator]:
+    """The same query streaming from both databases at once."""
+    return _stream(local_alias, sql), _stream(railway_alias, sql)
 
 
 def diff_table(
-    local_alias: str, railway_alias: str, table: str, columns: list[Column]
+    local_alias: str, railway_alias: str, table: str, columns: list[Column], kind: str = "md5"
 ) -> TableDiff:
     """Compare every row of ``table`` on both databases by id and content hash."""
-    sql = row_hash_sql(table, columns)
+    sql = f"SELECT id, {row_hash(columns, kind)} FROM {quote_name(table)} ORDER BY id"
     result = TableDiff()
-    local_rows = _stream(local_alias, sql)
-    railway_rows = _stream(railway_alias, sql)
+    local_rows, railway_rows = _both(local_alias, railway_alias, sql)
     local = next(local_rows, None)
     railway = next(railway_rows, None)
     while local is not None or railway is not None:
@@ -84,22 +186,140 @@ def diff_table(
     return result
 
 
+@dataclass(frozen=True)
+class IdSurvey:
+    """Per id range, (count, sum of ids, sum of id hashes) on each side: counts for free, and
+    the ranges whose ids differ."""
+
+    width: int
+    local: dict[int, tuple]
+    railway: dict[int, tuple]
+
+    @property
+    def local_count(self) -> int:
+        return sum(sums[0] for sums in self.local.values())
+
+    @property
+    def railway_count(self) -> int:
+        return sum(sums[0] for sums in self.railway.values())
+
+    def differing(self) -> list[int]:
+        return sorted(
+            bucket
+            for bucket in self.local.keys() | self.railway.keys()
+            if self.local.get(bucket) != self.railway.get(bucket)
+        )
+
+
+def survey_ids(local_alias: str, railway_alias: str, table: str) -> IdSurvey:
+    """Checksums of the ids per range on both databases, computed by both at once."""
+    top_sql = f"SELECT coalesce(max(id), 0) FROM {quote_name(table)}"
+    local_top, railway_top = _both(local_alias, railway_alias, top_sql)
+    top = max(list(local_top)[0][0], list(railway_top)[0][0])
+    width = max(1, top // MAX_BUCKETS + 1)
+    sql = (
+        f"SELECT id / {width}, count(*), sum(id), sum(hashint8(id::bigint)::bigint) "
+        f"FROM {quote_name(table)} GROUP BY 1"
+    )
+    local_rows, railway_rows = _both(local_alias, railway_alias, sql)
+    local = {row[0]: row[1:] for row in local_rows}
+    railway = {row[0]: row[1:] for row in railway_rows}
+    return IdSurvey(width, local, railway)
+
+
+def _ranges(buckets: list[int]) -> Iterator[tuple[int, int]]:
+    """Contiguous runs of bucket numbers as (first, last)."""
+    start = previous = None
+    for bucket in buckets:
+        if start is None:
+            start = previous = bucket
+        elif bucket == previous + 1:
+            previous = bucket
+        else:
+            yield start, previous
+            start = previous = bucket
+    if start is not None:
+        yield start, previous
+
+
+def id_differences(
+    local_alias: str, railway_alias: str, table: str, survey: IdSurvey | None = None
+) -> tuple[array, array]:
+    """(ids missing on Railway, ids only on Railway), reading ids only where checksums differ."""
+    survey = survey or survey_ids(local_alias, railway_alias, table)
+    missing, railway_only = array("q"), array("q")
+    for first, last in _ranges(survey.differing()):
+        sql = (
+            f"SELECT id FROM {quote_name(table)} "
+            f"WHERE id >= {first * survey.width} AND id < {(last + 1) * survey.width} ORDER BY id"
+        )
+        local_rows, railway_rows = _both(local_alias, railway_alias, sql)
+        _merge_ids(
+            (row[0] for row in local_rows), (row[0] for row in railway_rows), missing, railway_only
+        )
+    return missing, railway_only
+
+
+def _merge_ids(
+    local_ids: Iterator[int], railway_ids: Iterator[int], missing: array, railway_only: array
+) -> None:
+    local = next(local_ids, None)
+    railway = next(railway_ids, None)
+    while local is not None or railway is not None:
+        if railway is None or (local is not None and local < railway):
+            missing.append(local)
+            local = next(local_ids, None)
+        elif local is None or railway < local:
+            railway_only.append(railway)
+            railway = next(railway_ids, None)
+        else:
+            local = next(local_ids, None)
+            railway = next(railway_ids, None)
+
+
+def changed_ids(
+    local_alias: str, railway_alias: str, table: str, local_where: str, railway_where: str
+) -> set[int]:
+    """Ids of ``table`` matching a change-tracking clause on either side, scanned at once."""
+    base = f"SELECT id FROM {quote_name(table)} WHERE "
+    local_rows = _stream(local_alias, base + local_where)
+    railway_rows = _stream(railway_alias, base + railway_where)
+    return {row[0] for row in local_rows} | {row[0] for row in railway_rows}
+
+
+def id_array_literal(ids: Iterable[int]) -> str:
+    # ids are machine integers from our own queries, so formatting them is injection-free.
+    return "'{" + ",".join(str(value) for value in ids) + "}'::bigint[]"
+
+
+def compare_rows(
+    local_alias: str,
+    railway_alias: str,
+    table: str,
+    columns: list[Column],
+    ids: array,
+    kind: str,
+) -> tuple[array, array]:
+    """Among local rows ``ids``: (those missing on Railway, those whose content differs)."""
+    missing, differing = array("q"), array("q")
+    for start in range(0, len(ids), COMPARE_BATCH):
+        batch = ids[start : start + COMPARE_BATCH]
+        sql = (
+            f"SELECT id, {row_hash(columns, kind)} FROM {quote_name(table)} "
+            f"WHERE id = ANY({id_array_literal(batch)})"
+        )
+        local_rows, railway_rows = _both(local_alias, railway_alias, sql)
+        railway_hashes = dict(railway_rows)
+        for row_id, local_hash in local_rows:
+            if row_id not in railway_hashes:
+                missing.append(row_id)
+            elif railway_hashes[row_id] != local_hash:
+                differing.append(row_id)
+    return array("q", sorted(missing)), array("q", sorted(differing))
+
+
 def count_rows(alias: str, table: str) -> int:
     with connections[alias].cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {quote_name(table)}")
         (count,) = cursor.fetchone()
     return int(count)
-
-
-def railway_only_ids(local_alias: str, railway_alias: str, table: str) -> array:
-    """Ids present on Railway but not locally (read from both primary-key indexes)."""
-    sql = f"SELECT id FROM {quote_name(table)} ORDER BY id"
-    local_ids = (row[0] for row in _stream(local_alias, sql))
-    result = array("q")
-    local_id = next(local_ids, None)
-    for (railway_id,) in _stream(railway_alias, sql):
-        while local_id is not None and local_id < railway_id:
-            local_id = next(local_ids, None)
-        if local_id != railway_id:
-            result.append(railway_id)
-    return result

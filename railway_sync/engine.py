@@ -12,9 +12,9 @@ from django.db import connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.utils import DatabaseError, Error, InterfaceError, OperationalError
 
-from railway_sync import conf
+from railway_sync import conf, tracking
 from railway_sync.connection import connect, describe, explain, lock_holder, server_version
-from railway_sync.diff import TableDiff, count_rows, diff_table, railway_only_ids
+from railway_sync.diff import IdSurvey, TableDiff, count_rows, id_differences, survey_ids
 from railway_sync.errors import (
     AnotherSyncRunning,
     ConnectionFailed,
@@ -22,11 +22,11 @@ from railway_sync.errors import (
     LockTimedOut,
     RailwaySyncError,
     SchemaMismatch,
-    VerificationFailed,
     WriteFailed,
 )
-from railway_sync.load import delete, upsert
+from railway_sync.load import copy_into_empty, delete, upsert
 from railway_sync.models import SYNCED_MODELS, SYNCED_TABLES
+from railway_sync.plan import Planner
 from railway_sync.report import (
     ConnectionReport,
     MigrateReport,
@@ -191,11 +191,34 @@ def foreign_keys() -> list[tuple[str, str, str]]:
     ]
 
 
+def _enforced_locally(local: str) -> set[tuple[str, str, str]]:
+    """The foreign keys the local database itself enforces (validated constraints)."""
+    with connections[local].cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT child.relname, a.attname, parent.relname
+            FROM pg_constraint c
+            JOIN pg_class child ON child.oid = c.conrelid
+            JOIN pg_class parent ON parent.oid = c.confrelid
+            JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+            WHERE c.contype = 'f' AND c.convalidated AND cardinality(c.conkey) = 1
+              AND child.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+            """
+        )
+        return set(cursor.fetchall())
+
+
 def _local_orphans(local: str) -> list[str]:
-    """Local rows whose foreign key points at no local row: Railway would reject them."""
+    """Local rows whose foreign key points at no local row: Railway would reject them.
+
+    Only keys the local database does not enforce itself can have such rows.
+    """
     problems = []
+    enforced = _enforced_locally(local)
     with connections[local].cursor() as cursor:
         for child, column, parent in foreign_keys():
+            if (child, column, parent) in enforced:
+                continue
             cursor.execute(
                 f"SELECT count(*), array_agg(DISTINCT c.{column}) FROM {child} c "
                 f"WHERE c.{column} IS NOT NULL "
@@ -232,7 +255,12 @@ def _sync_table(
         progress(Progress("write", table, done, len(to_write)))
 
     progress(Progress("write", table, 0, len(to_write)))
-    inserted, updated = upsert(local, railway, table, columns, to_write, batch_size, on_batch)
+    if counts[1] == 0 and not diff.to_update:
+        # An empty Railway table: COPY straight in, as pg_restore would.
+        inserted = copy_into_empty(local, railway, table, columns, to_write, batch_size, on_batch)
+        updated = 0
+    else:
+        inserted, updated = upsert(local, railway, table, columns, to_write, batch_size, on_batch)
     return TableResult(
         table=table,
         local_count=counts[0],
@@ -242,23 +270,8 @@ def _sync_table(
         unchanged=diff.unchanged + (len(to_write) - inserted - updated),
         kept=len(diff.railway_only),
         seconds=time.monotonic() - started,
+        compared=diff.method,
     )
-
-
-def _verify(table: str, columns: list[Column], *, local: str, railway: str, exact: bool) -> None:
-    after = diff_table(local, railway, table, columns)
-    problems = []
-    if after.to_insert:
-        problems.append(f"{len(after.to_insert)} local rows missing")
-    if after.to_update:
-        problems.append(f"{len(after.to_update)} rows with different content")
-    if exact and after.railway_only:
-        problems.append(f"{len(after.railway_only)} rows not in local")
-    if problems:
-        raise VerificationFailed(
-            f"Verification failed for {table} on Railway: {', '.join(problems)}; the "
-            "transaction was rolled back. Run python manage.py railway_status for details."
-        )
 
 
 def sync(
@@ -267,6 +280,7 @@ def sync(
     dry_run: bool = False,
     confirm_destructive: bool = False,
     skip_validation: bool = False,
+    verify_all: bool = False,
     prune: bool = False,
     batch_size: int | None = None,
     progress: ProgressCallback = no_progress,
@@ -278,8 +292,9 @@ def sync(
     ``incremental`` inserts and updates, keeps Railway-only rows (or, with ``prune``, deletes
     them afterwards, children first), and commits each table on its own; ``rebuild`` and
     ``force`` make Railway hold exactly the local rows in one transaction, so a failure
-    leaves Railway as it was. Unless ``skip_validation``, every local row is compared with
-    Railway after writing, before commit. Only one sync writes to a Railway at a time.
+    leaves Railway as it was. Unless ``skip_validation``, what was written is read back and
+    compared before commit (every row with ``verify_all``); change tracking vouches for the
+    rows it did not name. Only one sync writes to a Railway at a time.
     """
     local = local or conf.local_alias()
     railway = railway or conf.railway_alias()
@@ -307,6 +322,7 @@ def sync(
         dry_run=dry_run,
         confirm_destructive=confirm_destructive,
         skip_validation=skip_validation,
+        verify_all=verify_all,
         prune=prune,
         batch_size=batch_size,
         progress=progress,
@@ -331,6 +347,7 @@ def _sync(
     dry_run: bool,
     confirm_destructive: bool,
     skip_validation: bool,
+    verify_all: bool,
     prune: bool,
     batch_size: int,
     progress: ProgressCallback,
@@ -350,10 +367,19 @@ def _sync(
     with local_snapshot(local):
         progress(Progress("schema"))
         columns = compare_schemas(local, railway, SYNCED_TABLES)
+        if not dry_run and not tracking.state_table_present(railway):
+            raise SchemaMismatch(
+                "Railway's schema is behind this version of railway_sync (no "
+                f"{tracking.STATE_TABLE} table). Run: python manage.py railway_migrate",
+                [],
+            )
+        planner = Planner.open(local, railway)
+        surveys: dict[str, IdSurvey] = {}
         counts = {}
         for table in SYNCED_TABLES:
             with _on_table(table, "nothing was written"):
-                counts[table] = (count_rows(local, table), count_rows(railway, table))
+                surveys[table] = survey_ids(local, railway, table)
+            counts[table] = (surveys[table].local_count, surveys[table].railway_count)
         # With --prune the share guard below replaces the count guard, which would refuse
         # exactly the syncs that pruning exists for (local rows deleted on purpose).
         problems = [] if prune else _check_guards(mode, counts, conf.rebuild_thresholds())
@@ -362,18 +388,18 @@ def _sync(
         if prune:
             for table in SYNCED_TABLES:
                 with _on_table(table, "nothing was written"):
-                    prune_ids[table] = railway_only_ids(local, railway, table)
+                    prune_ids[table] = id_differences(local, railway, table, surveys[table])[1]
             if not confirm_destructive:
                 problems += _prune_share_problems(prune_ids, counts)
         if dry_run:
             return _dry_run(
                 mode,
+                planner,
                 columns,
+                surveys,
                 counts,
                 problems + orphans,
                 prune_ids,
-                local,
-                railway,
                 started,
                 needs_confirmation=destructive and not confirm_destructive,
             )
@@ -385,29 +411,24 @@ def _sync(
                 "these rows; fix them in the local database, then sync again. Nothing was written."
             )
         if destructive:
-            results = _sync_all_at_once(
-                columns,
-                counts,
-                local=local,
-                railway=railway,
-                batch_size=batch_size,
-                progress=progress,
-                verify=not skip_validation,
+            # Railway is about to be made exactly like local: survey it again inside the
+            # transaction rather than trust a survey the site may have outdated.
+            surveys = {}
+        write = _sync_all_at_once if destructive else _sync_table_by_table
+        results = write(
+            planner,
+            columns,
+            surveys,
+            counts,
+            batch_size=batch_size,
+            progress=progress,
+            verify=not skip_validation,
+            verify_all=verify_all,
+        )
+        if prune:
+            results = _prune(
+                results, prune_ids, railway=railway, batch_size=batch_size, progress=progress
             )
-        else:
-            results = _sync_table_by_table(
-                columns,
-                counts,
-                local=local,
-                railway=railway,
-                batch_size=batch_size,
-                progress=progress,
-                verify=not skip_validation,
-            )
-            if prune:
-                results = _prune(
-                    results, prune_ids, railway=railway, batch_size=batch_size, progress=progress
-                )
     return SyncReport(
         mode,
         False,
@@ -435,12 +456,12 @@ def _prune_share_problems(
 
 def _dry_run(
     mode: str,
+    planner: Planner,
     columns: dict[str, list[Column]],
+    surveys: dict[str, IdSurvey],
     counts: dict[str, tuple[int, int]],
     problems: list[str],
     prune_ids: dict[str, array],
-    local: str,
-    railway: str,
     started: float,
     *,
     needs_confirmation: bool,
@@ -448,7 +469,7 @@ def _dry_run(
     results = []
     for table in SYNCED_TABLES:
         table_started = time.monotonic()
-        diff = diff_table(local, railway, table, columns[table])
+        diff = planner.plan(table, columns[table], counts[table], surveys[table])
         railway_only = len(diff.railway_only)
         deletes = mode in DESTRUCTIVE_MODES or table in prune_ids
         results.append(
@@ -462,6 +483,7 @@ def _dry_run(
                 kept=0 if deletes else railway_only,
                 deleted=railway_only if deletes else 0,
                 seconds=time.monotonic() - table_started,
+                compared=diff.method,
             )
         )
     return SyncReport(
@@ -477,22 +499,28 @@ def _dry_run(
 
 
 def _sync_table_by_table(
+    planner: Planner,
     columns: dict[str, list[Column]],
+    surveys: dict[str, IdSurvey],
     counts: dict[str, tuple[int, int]],
     *,
-    local: str,
-    railway: str,
     batch_size: int,
     progress: ProgressCallback,
     verify: bool,
+    verify_all: bool,
 ) -> tuple[TableResult, ...]:
+    local, railway = planner.local, planner.railway
     results = []
     for table in SYNCED_TABLES:
         table_started = time.monotonic()
         try:
-            with transaction.atomic(using=railway), _on_table(table, f"{table} was left as it was"):
+            with (
+                transaction.atomic(using=railway),
+                _on_table(table, f"{table} was left as it was"),
+            ):
+                railway_watermark = tracking.snapshot_xmin(railway)
                 progress(Progress("diff", table))
-                diff = diff_table(local, railway, table, columns[table])
+                diff = planner.plan(table, columns[table], counts[table], surveys.get(table))
                 result = _sync_table(
                     table,
                     columns[table],
@@ -506,8 +534,16 @@ def _sync_table_by_table(
                 )
                 if verify:
                     progress(Progress("verify", table))
-                    _verify(table, columns[table], local=local, railway=railway, exact=False)
+                    planner.verify(
+                        table,
+                        columns[table],
+                        diff,
+                        local_count=counts[table][0],
+                        exact=False,
+                        verify_all=verify_all,
+                    )
                 reset_sequence(railway, table)
+                planner.record(table, columns[table], railway_watermark)
         except RailwaySyncError:
             raise
         except DatabaseError as exc:
@@ -545,26 +581,29 @@ def _prune(
 
 
 def _sync_all_at_once(
+    planner: Planner,
     columns: dict[str, list[Column]],
+    surveys: dict[str, IdSurvey],
     counts: dict[str, tuple[int, int]],
     *,
-    local: str,
-    railway: str,
     batch_size: int,
     progress: ProgressCallback,
     verify: bool,
+    verify_all: bool,
 ) -> tuple[TableResult, ...]:
+    local, railway = planner.local, planner.railway
     results: dict[str, TableResult] = {}
     diffs: dict[str, TableDiff] = {}
     table = SYNCED_TABLES[0]
     unchanged = "Railway was left unchanged"
     try:
         with transaction.atomic(using=railway):
+            railway_watermark = tracking.snapshot_xmin(railway)
             for table in SYNCED_TABLES:
                 table_started = time.monotonic()
                 progress(Progress("diff", table))
                 with _on_table(table, unchanged):
-                    diffs[table] = diff_table(local, railway, table, columns[table])
+                    diffs[table] = planner.plan(table, columns[table], counts[table])
                     results[table] = _sync_table(
                         table,
                         columns[table],
@@ -593,9 +632,17 @@ def _sync_all_at_once(
                 for table in SYNCED_TABLES:
                     progress(Progress("verify", table))
                     with _on_table(table, unchanged):
-                        _verify(table, columns[table], local=local, railway=railway, exact=True)
+                        planner.verify(
+                            table,
+                            columns[table],
+                            diffs[table],
+                            local_count=counts[table][0],
+                            exact=True,
+                            verify_all=verify_all,
+                        )
             for table in SYNCED_TABLES:
                 reset_sequence(railway, table)
+                planner.record(table, columns[table], railway_watermark)
             # Deferred unique constraints are checked here, inside the guarded block.
             with connections[railway].cursor() as cursor:
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -606,8 +653,13 @@ def _sync_all_at_once(
     return tuple(results[table] for table in SYNCED_TABLES)
 
 
-def status(*, local: str | None = None, railway: str | None = None) -> StatusReport:
-    """Counts on both sides and whether every row's content matches."""
+def status(
+    *, deep: bool = False, local: str | None = None, railway: str | None = None
+) -> StatusReport:
+    """Counts on both sides and whether every row's content matches.
+
+    Change tracking names the rows to compare; ``deep`` hashes and compares every row.
+    """
     local = local or conf.local_alias()
     railway = railway or conf.railway_alias()
     connect(local)
@@ -645,20 +697,24 @@ def status(*, local: str | None = None, railway: str | None = None) -> StatusRep
                 recommendation="Run: python manage.py railway_migrate, or add "
                 "a migration that makes Railway match the local schema",
             )
+        planner = Planner.open(local, railway, full=deep)
         tables = []
         for table in SYNCED_TABLES:
-            diff = diff_table(local, railway, table, columns[table])
+            survey = survey_ids(local, railway, table)
+            counts = (survey.local_count, survey.railway_count)
+            diff = planner.plan(table, columns[table], counts, survey)
             tables.append(
                 TableStatus(
                     table=table,
-                    local_count=count_rows(local, table),
-                    railway_count=count_rows(railway, table),
+                    local_count=counts[0],
+                    railway_count=counts[1],
                     missing_on_railway=len(diff.to_insert),
                     differing=len(diff.to_update),
                     railway_only=len(diff.railway_only),
+                    compared=diff.method,
                 )
             )
-    return StatusReport(target, True, tuple(tables), recommendation=_recommend(tables))
+    return StatusReport(target, True, tuple(tables), recommendation=_recommend(tables), deep=deep)
 
 
 def _recommend(tables: list[TableStatus]) -> str:

@@ -13,18 +13,13 @@ from collections.abc import Callable, Iterator
 
 from django.db import connections
 
-from railway_sync.diff import column_list, quote_name
+from railway_sync.diff import column_list, id_array_literal, quote_name
 from railway_sync.schema import Column
 
 
 def batches(ids: array, size: int) -> Iterator[array]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
-
-
-def id_array_literal(ids: array) -> str:
-    # ids are machine integers from our own queries, so formatting them is injection-free.
-    return "'{" + ",".join(str(value) for value in ids) + "}'::bigint[]"
 
 
 def stream_copy(local_alias: str, copy_out_sql: str, railway_alias: str, copy_in_sql: str) -> None:
@@ -57,6 +52,33 @@ def stream_copy(local_alias: str, copy_out_sql: str, railway_alias: str, copy_in
         raise producer_error[0]
 
 
+def copy_into_empty(
+    local_alias: str,
+    railway_alias: str,
+    table: str,
+    columns: list[Column],
+    ids: array,
+    batch_size: int,
+    on_batch: Callable[[int], None],
+) -> int:
+    """COPY every local row straight into ``table`` on Railway, which must hold no rows.
+
+    ``ids`` must be all the local ids, so each batch can be read as an id range.
+    """
+    names = column_list(columns)
+    target = quote_name(table)
+    for batch in batches(ids, batch_size):
+        stream_copy(
+            local_alias,
+            f"COPY (SELECT {names} FROM {target} WHERE id >= {batch[0]} AND id <= {batch[-1]} "
+            f"ORDER BY id) TO STDOUT",
+            railway_alias,
+            f"COPY {target} ({names}) FROM STDIN",
+        )
+        on_batch(len(batch))
+    return len(ids)
+
+
 def upsert(
     local_alias: str,
     railway_alias: str,
@@ -68,7 +90,10 @@ def upsert(
 ) -> tuple[int, int]:
     """Insert or update the local rows ``ids`` on Railway; return (inserted, updated).
 
-    Must run inside a transaction on Railway: the staging table lives until commit.
+    Each batch is COPYed into a staging table, then merged by one
+    ``INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE row IS DISTINCT FROM ...``, so a row
+    the site changed meanwhile to the same content is not rewritten. Must run inside a
+    transaction on Railway: the staging table lives until commit.
     """
     if not ids:
         return 0, 0

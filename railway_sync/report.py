@@ -37,6 +37,7 @@ class TableResult:
     kept: int = 0
     deleted: int = 0
     seconds: float = 0.0
+    compared: str = ""  # "empty", "tracked" or "full": how the changes were found
 
     @property
     def written(self) -> int:
@@ -68,6 +69,7 @@ class TableStatus:
     missing_on_railway: int = 0
     differing: int = 0
     railway_only: int = 0
+    compared: str = ""
 
     @property
     def in_sync(self) -> bool:
@@ -87,6 +89,7 @@ class StatusReport:
     tables: tuple[TableStatus, ...] = ()
     problem: str = ""
     recommendation: str = ""
+    deep: bool = False
 
     @property
     def in_sync(self) -> bool:

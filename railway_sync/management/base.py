@@ -153,6 +153,8 @@ class RailwayCommand(BaseCommand):
 
 def sync_line(table: TableResult, dry_run: bool, verbosity: int = 1) -> str:
     seconds = f" ({table.seconds:.2f} s)" if verbosity >= 2 or not dry_run else ""
+    if verbosity >= 2 and table.compared:
+        seconds += f" [{table.compared} comparison]"
     if dry_run:
         if table.written == 0:
             return (

@@ -23,11 +23,20 @@ class Command(RailwayCommand):
             action="store_true",
             help="Exit 1 when the databases are not in sync (for cron and CI).",
         )
+        parser.add_argument(
+            "--deep",
+            action="store_true",
+            help=(
+                "Hash and compare every row on both sides instead of the rows change tracking "
+                "names (slower; catches changes made behind PostgreSQL's back, such as a "
+                "restored backup)."
+            ),
+        )
         self.add_format_argument(parser)
 
-    def handle(self, *args: Any, check: bool = False, **options: Any) -> None:
+    def handle(self, *args: Any, check: bool = False, deep: bool = False, **options: Any) -> None:
         try:
-            report = engine.status()
+            report = engine.status(deep=deep)
         except RailwaySyncError as exc:
             if self.as_json:
                 self.emit_json(status_document(None, None, 1, str(exc)))

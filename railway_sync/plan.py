@@ -1,0 +1,165 @@
+"""Deciding what a sync must write, and checking afterwards that it was written.
+
+A routine sync costs little when little changed: change tracking (``tracking``) names the
+rows written on either side since the last sync, id checksums name rows added or deleted, and
+only those rows are hashed and compared. When tracking cannot be trusted (first sync, another
+local database, changed columns, a watermark too old) or a full comparison is asked for, every
+row is hashed on both sides instead.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+
+from railway_sync import tracking
+from railway_sync.diff import (
+    IdSurvey,
+    TableDiff,
+    changed_ids,
+    choose_hash,
+    compare_rows,
+    diff_table,
+    id_differences,
+)
+from railway_sync.errors import VerificationFailed
+from railway_sync.schema import Column
+
+# Above this share of a table, hashing it whole (sequential scans, both servers in parallel)
+# is cheaper than looking rows up by id.
+FULL_SCAN_SHARE = 0.2
+
+
+@dataclass
+class Planner:
+    """Plans and verifies the tables of one sync or status run, from one local snapshot."""
+
+    local: str
+    railway: str
+    full: bool = False
+    kind: str = "md5"
+    identity: str = ""
+    local_watermark: int = 0
+    local_next: int = 0
+    railway_next: int = 0
+    states: dict[str, tracking.Watermark] = field(default_factory=dict)
+    tracked_tables: set[str] = field(default_factory=set)
+
+    @classmethod
+    def open(cls, local: str, railway: str, *, full: bool = False) -> Planner:
+        """Call inside the local snapshot: its watermark is this snapshot's."""
+        planner = cls(local, railway, full=full)
+        planner.local_watermark = tracking.snapshot_xmin(local)
+        planner.local_next = tracking.next_xid(local)
+        planner.railway_next = tracking.next_xid(railway)
+        planner.identity = tracking.local_identity(local)
+        planner.states = tracking.read_state(railway)
+        planner.kind = choose_hash(local, railway)
+        return planner
+
+    def is_tracked(self, table: str, columns: list[Column]) -> bool:
+        return not self.full and tracking.usable(
+            self.states.get(table),
+            identity=self.identity,
+            signature=tracking.columns_signature(columns),
+            local_next=self.local_next,
+            railway_next=self.railway_next,
+        )
+
+    def plan(
+        self,
+        table: str,
+        columns: list[Column],
+        counts: tuple[int, int],
+        survey: IdSurvey | None = None,
+    ) -> TableDiff:
+        """What ``table`` needs: ids to insert, to update, and found only on Railway.
+
+        ``survey``, if given, is a recent id survey of the table to reuse.
+        """
+        local_count, railway_count = counts
+        if railway_count == 0:
+            # Nothing to compare with: every local row is an insert, no hashing needed.
+            missing, _ = id_differences(self.local, self.railway, table, survey)
+            return TableDiff(to_insert=missing, method="empty")
+        if not self.is_tracked(table, columns):
+            return diff_table(self.local, self.railway, table, columns, self.kind)
+        self.tracked_tables.add(table)
+        state = self.states[table]
+        missing, railway_only = id_differences(self.local, self.railway, table, survey)
+        candidates = changed_ids(
+            self.local,
+            self.railway,
+            table,
+            tracking.changed_since(state.local_watermark),
+            tracking.changed_since(state.railway_watermark, state.railway_xid),
+        )
+        candidates.difference_update(missing)
+        candidates.difference_update(railway_only)
+        if len(candidates) > FULL_SCAN_SHARE * max(local_count, 1):
+            return diff_table(self.local, self.railway, table, columns, self.kind)
+        more_missing, differing = compare_rows(
+            self.local, self.railway, table, columns, array("q", sorted(candidates)), self.kind
+        )
+        to_insert = array("q", sorted({*missing, *more_missing}))
+        return TableDiff(
+            to_insert=to_insert,
+            to_update=differing,
+            railway_only=railway_only,
+            unchanged=local_count - len(to_insert) - len(differing),
+            method="tracked",
+        )
+
+    def verify(
+        self,
+        table: str,
+        columns: list[Column],
+        written: TableDiff,
+        *,
+        local_count: int,
+        exact: bool,
+        verify_all: bool,
+    ) -> None:
+        """Check, before commit, that Railway now holds what was meant to be written.
+
+        Routinely: every written row is on Railway and hashes alike on both sides (the plan
+        vouches for the rest); ``exact`` also re-checks the ids on both sides, so Railway
+        holds no row local lacks and lacks none it has. ``verify_all`` (and any write of
+        more than a fifth of the table) compares every row instead.
+        """
+        to_write = written.to_write
+        extra = array("q")
+        if verify_all or len(to_write) > FULL_SCAN_SHARE * max(local_count, 1):
+            after = diff_table(self.local, self.railway, table, columns, self.kind)
+            missing, differing, extra = after.to_insert, after.to_update, after.railway_only
+        else:
+            missing, differing = compare_rows(
+                self.local, self.railway, table, columns, to_write, self.kind
+            )
+            if exact:
+                more_missing, extra = id_differences(self.local, self.railway, table)
+                missing = array("q", sorted({*missing, *more_missing}))
+        problems = []
+        if missing:
+            problems.append(f"{len(missing)} local rows missing")
+        if differing:
+            problems.append(f"{len(differing)} rows with different content")
+        if exact and extra:
+            problems.append(f"{len(extra)} rows not in local")
+        if problems:
+            raise VerificationFailed(
+                f"Verification failed for {table} on Railway: {', '.join(problems)}; the "
+                "transaction was rolled back. Run python manage.py railway_status --deep for "
+                "details."
+            )
+
+    def record(self, table: str, columns: list[Column], railway_watermark: int) -> None:
+        """Store ``table``'s watermarks in the Railway transaction that wrote it."""
+        tracking.write_state(
+            self.railway,
+            table,
+            identity=self.identity,
+            local_watermark=self.local_watermark,
+            railway_watermark=railway_watermark,
+            signature=tracking.columns_signature(columns),
+        )

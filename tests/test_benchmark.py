@@ -1,0 +1,50 @@
+"""The benchmark keeps working: run it small and check its report (never its times)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import PROJECT_DIR
+
+
+def test_benchmark_runs_every_step_and_content_matches(tmp_path):
+    results = tmp_path / "results.json"
+    environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+
+    finished = subprocess.run(
+        [sys.executable, "-m", "benchmarks.sync", "--animals", "2000", "--json", str(results)],
+        cwd=PROJECT_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    report = json.loads(results.read_text())
+    steps = {step["name"]: step for step in report["steps"]}
+    assert list(steps) == [
+        "baseline: pg_dump --data-only | psql",
+        "rebuild into empty Railway (with verification)",
+        "rebuild into empty Railway --skip-validation",
+        "no-op sync",
+        "sync after 1% of animals changed",
+        "sync after 100 animals changed",
+        "sync after one row changed on Railway",
+        "railway_status",
+        "railway_status --deep",
+    ]
+    assert all(step["content_equal"] for step in steps.values())
+    assert steps["no-op sync"]["rows_written"] == 0
+    assert steps["sync after 1% of animals changed"]["rows_written"] == 16 + 4
+    assert steps["sync after 100 animals changed"]["rows_written"] == 100
+    assert steps["sync after one row changed on Railway"]["rows_written"] == 1
+    assert (
+        steps["rebuild into empty Railway (with verification)"]["rows_written"]
+        == (steps["baseline: pg_dump --data-only | psql"]["rows_written"])
+    )
+    assert all(step["peak_rss_mb"] > 0 for step in list(steps.values())[1:])
+    assert "ratio" in finished.stdout and "baseline" in finished.stdout
