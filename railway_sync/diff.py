@@ -12,6 +12,7 @@ the network: memory holds only the ids that need work. Three tools, cheapest fir
 from __future__ import annotations
 
 import contextlib
+import heapq
 import queue
 import threading
 import uuid
@@ -80,7 +81,8 @@ class TableDiff:
 
     @property
     def to_write(self) -> array:
-        return array("q", sorted([*self.to_insert, *self.to_update]))
+        # Both are sorted: merging them never builds a list of every id.
+        return array("q", heapq.merge(self.to_insert, self.to_update))
 
     @property
     def pending(self) -> int:
