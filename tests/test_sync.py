@@ -489,3 +489,15 @@ def test_verbosity_zero_is_silent_and_two_shows_progress(seeded):
     out, err, code = run("railway_sync", "--mode", "bogus", "--verbosity", "0")
     assert code == 1
     assert "invalid choice: 'bogus'" in err
+
+
+@DB
+def test_setup_on_an_adopted_railway_keeps_site_rows_and_says_so(seeded):
+    execute("railway", "INSERT INTO organizations (id, name, website_url) VALUES (99, 's', 'w')")
+
+    out, err, code = run("railway_setup")
+
+    assert code == 0, err
+    assert "⚠ Railway keeps 1 rows that are not in local." in out
+    assert out.rstrip().endswith("✅ Railway setup completed successfully")
+    assert scalar("railway", "SELECT name FROM organizations WHERE id = 99") == "s"
