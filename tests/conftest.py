@@ -4,6 +4,7 @@ from railway_sync's migrations, exactly as in production."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -123,6 +124,15 @@ def run_process(*args: str, env: dict[str, str] | None = None, timeout: float = 
         cwd=PROJECT_DIR,
     )
     return finished.stdout, finished.stderr, finished.returncode
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (connections to it are refused)."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
 
 
 def socket_host() -> str:

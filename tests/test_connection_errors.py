@@ -12,7 +12,7 @@ import pytest
 from django.db import connections
 
 from railway_sync import embedded
-from tests.conftest import DB, PASSWORD, ROLE, checksum, run_process, socket_host
+from tests.conftest import DB, PASSWORD, ROLE, checksum, closed_port, run_process, socket_host
 
 RAILWAY_COMMANDS = [
     ["railway_test_connection"],
@@ -56,14 +56,6 @@ def silent_server() -> Iterator[int]:
     for connection in accepted:
         connection.close()
     listener.close()
-
-
-def closed_port() -> int:
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return port
 
 
 def assert_one_clear_failure(out: str, err: str, code: int, expected: str) -> None:

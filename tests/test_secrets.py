@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from railway_sync.models import SyncRun
-from tests.conftest import DB, PASSWORD, database_url, execute, run_process, socket_host
+from tests.conftest import (
+    DB,
+    PASSWORD,
+    closed_port,
+    database_url,
+    execute,
+    run_process,
+    socket_host,
+)
 
 COMMANDS = [
     ["railway_test_connection"],
@@ -25,14 +31,6 @@ COMMANDS = [
     ["railway_setup"],
     ["railway_setup", "--dry-run"],
 ]
-
-
-def closed_port() -> int:
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return port
 
 
 def failure_urls(password_role: str) -> dict[str, str]:
