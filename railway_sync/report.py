@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -110,11 +110,3 @@ class MigrateReport:
     sql: tuple[str, ...] = ()
     applied: tuple[str, ...] = ()
     dry_run: bool = False
-
-
-@dataclass(frozen=True)
-class SetupReport:
-    migrate: MigrateReport
-    sync: SyncReport
-    status: StatusReport | None = None
-    steps: tuple[str, ...] = field(default_factory=tuple)
