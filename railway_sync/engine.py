@@ -14,7 +14,7 @@ from django.db.utils import DatabaseError, Error, InterfaceError, OperationalErr
 
 from railway_sync import conf, tracking
 from railway_sync.connection import connect, describe, explain, lock_holder, server_version
-from railway_sync.diff import IdSurvey, TableDiff, count_rows, id_differences, survey_ids
+from railway_sync.diff import IdSurvey, TableDiff, count_rows, survey_ids
 from railway_sync.errors import (
     AnotherSyncRunning,
     ConnectionFailed,
@@ -358,9 +358,9 @@ def _sync(
     destructive = mode in DESTRUCTIVE_MODES
     if dry_run and not railway_tables_present(railway, SYNCED_TABLES):
         # Before the first migrate there is nothing to compare with: every row is new.
+        local_counts = {table: count_rows(local, table) for table in SYNCED_TABLES}
         results = tuple(
-            TableResult(table, count_rows(local, table), 0, inserted=count_rows(local, table))
-            for table in SYNCED_TABLES
+            TableResult(table, count, 0, inserted=count) for table, count in local_counts.items()
         )
         return SyncReport(mode, True, results, verified=False, schema_missing=True)
 
@@ -388,7 +388,7 @@ def _sync(
         if prune:
             for table in SYNCED_TABLES:
                 with _on_table(table, "nothing was written"):
-                    prune_ids[table] = id_differences(local, railway, table, surveys[table])[1]
+                    prune_ids[table] = planner.id_differences(table, surveys[table])[1]
             if not confirm_destructive:
                 problems += _prune_share_problems(prune_ids, counts)
         if dry_run:

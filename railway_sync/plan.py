@@ -44,6 +44,8 @@ class Planner:
     railway_next: int = 0
     states: dict[str, tracking.Watermark] = field(default_factory=dict)
     tracked_tables: set[str] = field(default_factory=set)
+    # id_differences per (table, survey): --prune and planning ask the same question.
+    _id_answers: dict[str, tuple[IdSurvey, tuple[array, array]]] = field(default_factory=dict)
 
     @classmethod
     def open(cls, local: str, railway: str, *, full: bool = False) -> Planner:
@@ -56,6 +58,19 @@ class Planner:
         planner.states = tracking.read_state(railway)
         planner.kind = choose_hash(local, railway)
         return planner
+
+    def id_differences(self, table: str, survey: IdSurvey | None) -> tuple[array, array]:
+        """(ids missing on Railway, ids only on Railway); a given survey is read once.
+
+        Without a survey the ids are surveyed afresh and nothing is remembered.
+        """
+        if survey is None:
+            return id_differences(self.local, self.railway, table)
+        cached = self._id_answers.get(table)
+        if cached is None or cached[0] is not survey:
+            answer = id_differences(self.local, self.railway, table, survey)
+            self._id_answers[table] = cached = (survey, answer)
+        return cached[1]
 
     def is_tracked(self, table: str, columns: list[Column]) -> bool:
         return not self.full and tracking.usable(
@@ -80,13 +95,13 @@ class Planner:
         local_count, railway_count = counts
         if railway_count == 0:
             # Nothing to compare with: every local row is an insert, no hashing needed.
-            missing, _ = id_differences(self.local, self.railway, table, survey)
+            missing, _ = self.id_differences(table, survey)
             return TableDiff(to_insert=missing, method="empty")
         if not self.is_tracked(table, columns):
             return diff_table(self.local, self.railway, table, columns, self.kind)
         self.tracked_tables.add(table)
         state = self.states[table]
-        missing, railway_only = id_differences(self.local, self.railway, table, survey)
+        missing, railway_only = self.id_differences(table, survey)
         candidates = changed_ids(
             self.local,
             self.railway,
@@ -137,7 +152,7 @@ class Planner:
                 self.local, self.railway, table, columns, to_write, self.kind
             )
             if exact:
-                more_missing, extra = id_differences(self.local, self.railway, table)
+                more_missing, extra = self.id_differences(table, None)
                 missing = array("q", sorted({*missing, *more_missing}))
         problems = []
         if missing:
