@@ -20,7 +20,6 @@ from railway_sync import embedded, sample
 from railway_sync.models import SYNCED_TABLES
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-SHARED_SCHEMA = PROJECT_DIR.parent / "shared" / "reference" / "source_schema.sql"
 DB = pytest.mark.django_db(databases=["default", "railway"], transaction=True)
 
 PASSWORD = "Sup3r-S3cret-Pa55word"
@@ -32,9 +31,10 @@ SMALL = {"organizations": 6, "animals": 60, "images": 20, "scrape_logs": 15, "se
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker) -> None:
-    """After Django built the test databases, create the local tables from the scrapers' SQL."""
+    """After Django built the test databases, create the local tables from the scrapers' SQL
+    (the copy the app ships, so a fresh clone needs nothing beside it)."""
     with django_db_blocker.unblock(), connections["default"].cursor() as cursor:
-        cursor.execute(SHARED_SCHEMA.read_text())
+        cursor.execute(sample.SOURCE_SCHEMA.read_text())
 
 
 def execute(alias: str, sql: str, params: list | None = None) -> None:

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -180,16 +179,30 @@ def test_a_second_sync_waits_for_the_first_then_gives_up_or_runs(seeded):
         ) in err
         assert scalar("railway", "SELECT count(*) FROM animals") == 0
 
-        threading.Timer(1.0, holder.close).start()  # the first sync finishes after a second
-        out, err, code = run_process(
-            "railway_sync",
-            "--verbosity",
-            "2",
-            env=sync_env(RAILWAY_SYNC_WAIT_TIMEOUT="30"),
-            timeout=60,
+        # The test holds the lock until the sync says it is waiting, then lets go: no race
+        # with how long the second process takes to start on a busy machine.
+        waiting = subprocess.Popen(
+            [sys.executable, str(PROJECT_DIR / "manage.py"), "railway_sync", "--verbosity", "2"],
+            env={
+                **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+                **sync_env(RAILWAY_SYNC_WAIT_TIMEOUT="600", RAILWAY_SYNC_ENV_FILE=os.devnull),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=PROJECT_DIR,
         )
-        assert code == 0, err
-        assert "another railway_sync is running; waiting up to 30 s" in err
+        stderr_lines = []
+        for line in waiting.stderr:
+            stderr_lines.append(line)
+            if "another railway_sync is running; waiting up to 600 s" in line:
+                break
+        assert scalar("railway", "SELECT count(*) FROM animals") == 0
+        holder.close()
+        out, rest = waiting.communicate(timeout=120)
+        err = "".join(stderr_lines) + rest
+        assert waiting.returncode == 0, err
+        assert "another railway_sync is running; waiting up to 600 s" in err
         assert_converged()
     finally:
         holder.close()
