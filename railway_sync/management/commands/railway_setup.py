@@ -36,13 +36,13 @@ class Command(RailwayCommand):
         else:
             self.stdout.write("  Schema is up to date: no migrations to apply")
         self.stdout.write("Step 2/4: Initial data synchronization")
-        run = history.start("railway_setup", "incremental", dry_run, {})
         try:
-            report = engine.sync(mode="incremental", dry_run=dry_run, progress=self.on_progress)
+            with history.recording("railway_setup", "incremental", dry_run, {}) as run:
+                report = run.report = engine.sync(
+                    mode="incremental", dry_run=dry_run, progress=self.on_progress
+                )
         except RailwaySyncError as exc:
-            history.finish(run, None, str(exc))
             raise CommandError(f"{self.failure_line}: {exc}", returncode=1) from None
-        history.finish(run, report)
         self.render_sync(report)
         self.stdout.write("Step 3/4: Data integrity validation")
         if dry_run:
