@@ -26,6 +26,8 @@ class Command(RailwayCommand):
     def handle(self, *args: Any, dry_run: bool = False, **options: Any) -> None:
         suffix = " (dry run)" if dry_run else ""
         self.stdout.write(f"🚀 Starting Railway setup{suffix}...")
+        # A wrong DATABASE_URL must fail before step 1 changes Railway's schema.
+        engine.check_local()
         self.stdout.write("Step 1/4: Database schema migration")
         migration = engine.migrate(dry_run=dry_run, progress=self.on_progress)
         verb = "Would apply" if dry_run else "Applied"
