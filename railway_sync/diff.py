@@ -16,11 +16,13 @@ import heapq
 import queue
 import threading
 import uuid
+import weakref
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.utils import DatabaseError
 
 from railway_sync.schema import Column
@@ -93,33 +95,48 @@ class _Stream:
     """Rows of ``sql`` on ``alias`` through a server-side cursor, fetched ahead by a thread.
 
     The thread starts at once, so two streams opened together have both servers computing
-    at the same time while the caller merges them.
+    at the same time while the caller merges them. ``close()`` stops the thread and closes its
+    cursor; it runs when the stream ends, fails, leaves a ``with`` block, or is dropped unread.
     """
 
     def __init__(self, alias: str, sql: str) -> None:
-        self.connection = connections[alias]
-        self.connection.ensure_connection()
-        self.sql = sql
+        connection = connections[alias]
+        connection.ensure_connection()
         self.chunks: queue.Queue = queue.Queue(maxsize=4)
-        self.stop = threading.Event()
-        self.worker = threading.Thread(
-            target=self._fetch, name=f"railway-sync-{alias}", daemon=True
+        self.rows: Iterator[tuple] = iter(())
+        self.ended = False
+        # The other stream of a pair (its closer, so the two never form a reference cycle).
+        self.partner: weakref.finalize | None = None
+        stop = threading.Event()
+        worker = threading.Thread(
+            target=self._fetch,
+            args=(connection, sql, self.chunks, stop),
+            name=f"railway-sync-{alias}",
+            daemon=True,
         )
-        self.worker.start()
+        worker.start()
+        # The thread holds no reference to the stream, so a stream its caller dropped without
+        # reading (an exception came first) is closed as soon as it is garbage. Not at exit:
+        # a daemon thread inside a long query must not hold up the end of the process.
+        self._closer = weakref.finalize(self, self._stop, worker, stop, self.chunks)
+        self._closer.atexit = False
 
-    def _fetch(self) -> None:
-        raw = self.connection.connection
+    @staticmethod
+    def _fetch(
+        connection: BaseDatabaseWrapper, sql: str, chunks: queue.Queue, stop: threading.Event
+    ) -> None:
+        raw = connection.connection
         try:
-            with self.connection.wrap_database_errors:
+            with connection.wrap_database_errors:
                 cursor = raw.cursor(
                     name=f"railway_sync_{uuid.uuid4().hex}", withhold=raw.autocommit
                 )
                 try:
                     cursor.itersize = FETCH_ROWS
-                    cursor.execute(self.sql)
-                    while not self.stop.is_set():
+                    cursor.execute(sql)
+                    while not stop.is_set():
                         rows = cursor.fetchmany(FETCH_ROWS)
-                        self.chunks.put(rows)
+                        chunks.put(rows)
                         if not rows:
                             break
                 finally:
@@ -128,38 +145,70 @@ class _Stream:
                     with contextlib.suppress(Exception):
                         cursor.close()
         except BaseException as exc:  # handed to the consuming thread
-            self.chunks.put(exc)
+            chunks.put(exc)
 
     def __iter__(self) -> Iterator[tuple]:
-        try:
-            while True:
-                item = self.chunks.get()
-                if isinstance(item, BaseException):
-                    raise item
-                if not item:
-                    return
-                yield from item
-        finally:
-            self.close()
+        return self
+
+    def __next__(self) -> tuple:
+        while True:
+            row = next(self.rows, None)
+            if row is not None:
+                return row
+            if self.ended:
+                raise StopIteration
+            if not self._closer.alive:
+                # Closed before its end (its partner failed): a short read must never pass
+                # for the whole result.
+                raise RuntimeError("read from a railway_sync stream closed before its end")
+            item = self.chunks.get()
+            if isinstance(item, BaseException):
+                self.close()
+                if self.partner is not None:
+                    self.partner()
+                raise item
+            if not item:
+                self.ended = True
+                self.close()
+                raise StopIteration
+            self.rows = iter(item)
 
     def close(self) -> None:
-        self.stop.set()
+        self._closer()
+
+    @staticmethod
+    def _stop(worker: threading.Thread, stop: threading.Event, chunks: queue.Queue) -> None:
+        stop.set()
         # Free queue space until the fetcher sees ``stop`` (it may be blocked on a full queue).
         while True:
-            self.worker.join(timeout=0.005)
-            if not self.worker.is_alive():
+            worker.join(timeout=0.005)
+            if not worker.is_alive():
                 break
             with contextlib.suppress(queue.Empty):
-                self.chunks.get_nowait()
+                chunks.get_nowait()
+
+    def __enter__(self) -> _Stream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
-def _stream(alias: str, sql: str) -> Iterator[tuple]:
-    return iter(_Stream(alias, sql))
+def _both(
+    local_alias: str, railway_alias: str, sql: str, railway_sql: str | None = None
+) -> tuple[_Stream, _Stream]:
+    """The same query (or ``railway_sql`` on Railway) streaming from both databases at once.
 
-
-def _both(local_alias: str, railway_alias: str, sql: str) -> tuple[Iterator, Iterator]:
-    """The same query streaming from both databases at once."""
-    return _stream(local_alias, sql), _stream(railway_alias, sql)
+    If the second fails to open, or either fails while read, both are closed.
+    """
+    local = _Stream(local_alias, sql)
+    try:
+        railway = _Stream(railway_alias, railway_sql or sql)
+    except BaseException:
+        local.close()
+        raise
+    local.partner, railway.partner = railway._closer, local._closer
+    return local, railway
 
 
 def diff_table(
@@ -169,22 +218,23 @@ def diff_table(
     sql = f"SELECT id, {row_hash(columns, kind)} FROM {quote_name(table)} ORDER BY id"
     result = TableDiff()
     local_rows, railway_rows = _both(local_alias, railway_alias, sql)
-    local = next(local_rows, None)
-    railway = next(railway_rows, None)
-    while local is not None or railway is not None:
-        if railway is None or (local is not None and local[0] < railway[0]):
-            result.to_insert.append(local[0])
-            local = next(local_rows, None)
-        elif local is None or railway[0] < local[0]:
-            result.railway_only.append(railway[0])
-            railway = next(railway_rows, None)
-        else:
-            if local[1] == railway[1]:
-                result.unchanged += 1
+    with local_rows, railway_rows:
+        local = next(local_rows, None)
+        railway = next(railway_rows, None)
+        while local is not None or railway is not None:
+            if railway is None or (local is not None and local[0] < railway[0]):
+                result.to_insert.append(local[0])
+                local = next(local_rows, None)
+            elif local is None or railway[0] < local[0]:
+                result.railway_only.append(railway[0])
+                railway = next(railway_rows, None)
             else:
-                result.to_update.append(local[0])
-            local = next(local_rows, None)
-            railway = next(railway_rows, None)
+                if local[1] == railway[1]:
+                    result.unchanged += 1
+                else:
+                    result.to_update.append(local[0])
+                local = next(local_rows, None)
+                railway = next(railway_rows, None)
     return result
 
 
@@ -284,9 +334,11 @@ def changed_ids(
 ) -> set[int]:
     """Ids of ``table`` matching a change-tracking clause on either side, scanned at once."""
     base = f"SELECT id FROM {quote_name(table)} WHERE "
-    local_rows = _stream(local_alias, base + local_where)
-    railway_rows = _stream(railway_alias, base + railway_where)
-    return {row[0] for row in local_rows} | {row[0] for row in railway_rows}
+    local_rows, railway_rows = _both(
+        local_alias, railway_alias, base + local_where, base + railway_where
+    )
+    with local_rows, railway_rows:
+        return {row[0] for row in local_rows} | {row[0] for row in railway_rows}
 
 
 def id_array_literal(ids: Iterable[int]) -> str:
@@ -311,12 +363,13 @@ def compare_rows(
             f"WHERE id = ANY({id_array_literal(batch)})"
         )
         local_rows, railway_rows = _both(local_alias, railway_alias, sql)
-        railway_hashes = dict(railway_rows)
-        for row_id, local_hash in local_rows:
-            if row_id not in railway_hashes:
-                missing.append(row_id)
-            elif railway_hashes[row_id] != local_hash:
-                differing.append(row_id)
+        with local_rows, railway_rows:
+            railway_hashes = dict(railway_rows)
+            for row_id, local_hash in local_rows:
+                if row_id not in railway_hashes:
+                    missing.append(row_id)
+                elif railway_hashes[row_id] != local_hash:
+                    differing.append(row_id)
     return array("q", sorted(missing)), array("q", sorted(differing))
 
 

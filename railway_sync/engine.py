@@ -38,7 +38,13 @@ from railway_sync.report import (
     TableStatus,
     no_progress,
 )
-from railway_sync.schema import Column, compare_schemas, railway_tables_present, reset_sequence
+from railway_sync.schema import (
+    Column,
+    compare_schemas,
+    railway_tables_present,
+    require_local_tables,
+    reset_sequence,
+)
 
 MODES = ("incremental", "rebuild", "force")
 DESTRUCTIVE_MODES = ("rebuild", "force")
@@ -57,6 +63,16 @@ def test_connection(*, railway: str | None = None) -> ConnectionReport:
     except (OperationalError, InterfaceError) as exc:
         raise ConnectionFailed(explain(railway, exc)) from None
     return ConnectionReport(describe(railway), version, database, time.monotonic() - started)
+
+
+def check_local(*, local: str | None = None) -> None:
+    """Connect to the local database and check it holds the synced tables.
+
+    Raises :class:`SchemaMismatch` naming the missing tables; call it before touching Railway.
+    """
+    local = local or conf.local_alias()
+    connect(local)
+    require_local_tables(local, SYNCED_TABLES)
 
 
 @contextmanager
@@ -315,7 +331,7 @@ def sync(
             "that are not in local."
         )
     started = time.monotonic()
-    connect(local)
+    check_local(local=local)
     connect(railway)
     options = dict(
         mode=mode,
@@ -662,7 +678,7 @@ def status(
     """
     local = local or conf.local_alias()
     railway = railway or conf.railway_alias()
-    connect(local)
+    check_local(local=local)
     try:
         connect(railway)
     except ConnectionFailed as exc:
@@ -769,4 +785,4 @@ def migrate(
     return MigrateReport(planned, applied=tuple(applied))
 
 
-__all__ = ["MODES", "migrate", "status", "sync", "test_connection"]
+__all__ = ["MODES", "check_local", "migrate", "status", "sync", "test_connection"]

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import DatabaseError
+from django.db.utils import Error
 from django.utils import timezone
 
 from railway_sync import conf
 from railway_sync.dburl import scrub
+from railway_sync.errors import RailwaySyncError
 from railway_sync.models import SyncRun
 from railway_sync.report import SyncReport
 
@@ -32,19 +36,67 @@ def start(command: str, mode: str, dry_run: bool, options: dict[str, Any]) -> Sy
         return None
 
 
-def finish(run: SyncRun | None, report: SyncReport | None, error: str = "") -> None:
+def finish(
+    run: SyncRun | None, report: SyncReport | None, error: str = "", outcome: str = ""
+) -> None:
     """Record how a run ended: its per-table figures, or its (password-free) error."""
     if run is None:
         return
     run.finished_at = timezone.now()
-    run.outcome = SyncRun.OUTCOME_FAILED if error else SyncRun.OUTCOME_SUCCESS
+    run.outcome = outcome or (SyncRun.OUTCOME_FAILED if error else SyncRun.OUTCOME_SUCCESS)
     run.error = scrub(error)
     if report is not None:
         run.tables = [dataclasses.asdict(table) for table in report.tables]
     try:
         run.save(using=conf.local_alias())
-    except DatabaseError:
+    except Error:
+        # Also a connection the failure itself closed (InterfaceError): the record is lost,
+        # but the error being raised must not be replaced by this one.
         logger.warning("Sync history not recorded: the local database refused the write.")
+
+
+@dataclasses.dataclass
+class Recording:
+    """The run a ``recording`` block records; the block sets ``report`` once it has one."""
+
+    run: SyncRun | None
+    report: SyncReport | None = None
+
+
+@contextmanager
+def recording(
+    command: str, mode: str, dry_run: bool, options: dict[str, Any]
+) -> Iterator[Recording]:
+    """Record a run from start to end however the block ends, then let any exception through.
+
+    Success (with ``report``); failed with the error's message (a ``RailwaySyncError``) or
+    its type and first line (anything else, e.g. a broken pipe); interrupted on Ctrl-C or
+    ``SystemExit``. Only a process killed outright leaves a run without an end.
+    """
+    current = Recording(start(command, mode, dry_run, options))
+    try:
+        yield current
+    except RailwaySyncError as exc:
+        finish(current.run, current.report, str(exc))
+        raise
+    except (KeyboardInterrupt, SystemExit) as exc:
+        finish(
+            current.run,
+            current.report,
+            f"Interrupted ({type(exc).__name__})",
+            outcome=SyncRun.OUTCOME_INTERRUPTED,
+        )
+        raise
+    except BaseException as exc:
+        finish(current.run, current.report, _one_line(exc))
+        raise
+    finish(current.run, current.report)
+
+
+def _one_line(exc: BaseException) -> str:
+    # Only the first line: driver errors go on with DETAIL/HINT lines quoting row values.
+    text = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def last_success() -> SyncRun | None:

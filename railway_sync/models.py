@@ -166,6 +166,8 @@ class SyncRun(models.Model):
 
     OUTCOME_SUCCESS = "success"
     OUTCOME_FAILED = "failed"
+    # Stopped by Ctrl-C or SystemExit: not a success, whatever it had written.
+    OUTCOME_INTERRUPTED = "interrupted"
 
     command = models.CharField(max_length=50)
     mode = models.CharField(max_length=20)

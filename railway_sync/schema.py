@@ -87,11 +87,7 @@ def compare_schemas(local_alias: str, railway_alias: str, tables: tuple[str, ...
             continue
         differences.extend(column_differences(table, local, railway))
     if missing_local:
-        raise SchemaMismatch(
-            f"The local database has no table {', '.join(missing_local)}. "
-            "Check DATABASE_URL points at the scrapers' database.",
-            [],
-        )
+        raise _no_local_tables(missing_local)
     if missing_railway:
         raise SchemaMismatch(
             f"Railway has no table {', '.join(missing_railway)}. "
@@ -106,6 +102,25 @@ def compare_schemas(local_alias: str, railway_alias: str, tables: tuple[str, ...
             differences,
         )
     return columns
+
+
+def _no_local_tables(missing: list[str]) -> SchemaMismatch:
+    return SchemaMismatch(
+        f"The local database has no table {', '.join(missing)}. "
+        "Check DATABASE_URL points at the scrapers' database.",
+        [],
+    )
+
+
+def require_local_tables(alias: str, tables: tuple[str, ...]) -> None:
+    """Raise :class:`SchemaMismatch` naming every table in ``tables`` that local ``alias`` lacks.
+
+    Checked before anything reads the tables or touches Railway: a ``DATABASE_URL`` pointing
+    at the wrong database is the usual cause, and nothing else can go right until it is fixed.
+    """
+    missing = [table for table in tables if live_columns(alias, table) is None]
+    if missing:
+        raise _no_local_tables(missing)
 
 
 def railway_tables_present(alias: str, tables: tuple[str, ...]) -> bool:

@@ -7,17 +7,22 @@ import json
 import os
 import pty
 import select
+import signal
 import struct
 import subprocess
 import sys
 import termios
 import warnings
+from typing import Any
 
 from django.core.checks import run_checks
 from django.test import override_settings
 
+from railway_sync.engine import RUN_LOCK_KEY
 from railway_sync.models import SyncRun
-from tests.conftest import DB, PROJECT_DIR, database_url, execute, run, run_process
+from tests.conftest import DB, PROJECT_DIR, database_url, execute, run, run_process, scalar
+from tests.test_admin import dashboard_rows
+from tests.test_robustness import raw_railway_connection, sync_env
 
 
 @DB
@@ -174,3 +179,80 @@ def test_system_check_hints_name_the_fix():
         (message,) = [m for m in run_checks() if m.id == "railway_sync.E002"]
     assert message.hint == "Add 'railway_sync.routers.RailwayRouter' to DATABASE_ROUTERS."
     assert settings.DATABASE_ROUTERS
+
+
+def start_waiting_sync(holder: Any) -> subprocess.Popen:
+    """A ``railway_sync --verbosity 2`` process, returned once it waits for the run lock that
+    ``holder`` (a Railway connection) takes first: every step after is in the test's hands."""
+    holder.cursor().execute("SELECT pg_advisory_lock(%s)", [RUN_LOCK_KEY])
+    sync = subprocess.Popen(
+        [sys.executable, str(PROJECT_DIR / "manage.py"), "railway_sync", "--verbosity", "2"],
+        env={
+            **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+            **sync_env(RAILWAY_SYNC_WAIT_TIMEOUT="600", RAILWAY_SYNC_ENV_FILE=os.devnull),
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=PROJECT_DIR,
+    )
+    for line in sync.stderr:
+        if line.endswith("] wait another railway_sync is running; waiting up to 600 s\n"):
+            return sync
+    sync.kill()
+    raise AssertionError(f"the sync never waited for the run lock: {sync.communicate()}")
+
+
+def recorded_runs() -> list[tuple[str, str, bool]]:
+    return [
+        (
+            run.command,
+            run.outcome,
+            run.finished_at is not None and run.finished_at >= run.started_at,
+        )
+        for run in SyncRun.objects.using("default").order_by("started_at")
+    ]
+
+
+@DB
+def test_a_sync_stopped_with_ctrl_c_is_recorded_as_interrupted_not_as_a_success(
+    seeded, admin_client
+):
+    holder = raw_railway_connection()
+    try:
+        sync = start_waiting_sync(holder)
+        sync.send_signal(signal.SIGINT)
+    finally:
+        # The interrupt is pending before the lock is let go; psycopg2 waits inside libpq, so
+        # Python raises KeyboardInterrupt as soon as the lock wait returns.
+        holder.close()
+    out, err = sync.communicate(timeout=120)
+
+    assert sync.returncode != 0, err
+    assert err.rstrip().endswith("KeyboardInterrupt"), err
+    assert recorded_runs() == [("railway_sync", "interrupted", True)]
+    assert SyncRun.objects.using("default").get().error == "Interrupted (KeyboardInterrupt)"
+    assert scalar("railway", 'SELECT count(*) FROM "organizations"') == 0
+    out, err, code = run("railway_status")
+    assert [line for line in out.splitlines() if line.startswith("Last successful")] == []
+    dashboard = admin_client.get("/admin/railway_sync/syncrun/").content.decode()
+    assert [row[4] for row in dashboard_rows(dashboard)] == ["never"] * 5
+    assert "interrupted" in dashboard
+
+
+@DB
+def test_a_sync_failing_outside_the_engine_is_recorded_as_failed_with_its_line(seeded):
+    holder = raw_railway_connection()
+    try:
+        sync = start_waiting_sync(holder)
+        # Whoever read the progress went away (``railway_sync -v 2 2>&1 | head``): the next
+        # progress line fails with BrokenPipeError, which no engine error stands for.
+        sync.stderr.close()
+    finally:
+        holder.close()
+    sync.wait(timeout=120)
+
+    assert sync.returncode != 0
+    assert recorded_runs() == [("railway_sync", "failed", True)]
+    assert SyncRun.objects.using("default").get().error == "BrokenPipeError: [Errno 32] Broken pipe"
+    assert scalar("railway", 'SELECT count(*) FROM "organizations"') == 0

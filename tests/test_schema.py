@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from django.db import models
+import json
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
+from django.core.management import call_command
+from django.db import connections, models
+
+from railway_sync import embedded
 from railway_sync.models import SYNCED_MODELS, SYNCED_TABLES
 from railway_sync.sample import SOURCE_SCHEMA
 from railway_sync.schema import compare_schemas, live_columns
-from tests.conftest import DB, fetch
+from tests.conftest import DB, database_url, execute, fetch, run_process
 
 POSTGRES_TYPES = {
     models.AutoField: "integer",
@@ -103,4 +110,109 @@ def test_migrate_adopts_tables_an_earlier_tool_created(clean):
         "SELECT bool_and(condeferrable) FROM pg_constraint "
         "WHERE contype = 'u' AND conrelid::regclass::text = ANY(%s)",
         [list(SYNCED_TABLES)],
+    )
+
+
+EMPTY_LOCAL = "railway_sync_empty_local"
+NO_LOCAL_TABLES = (
+    "The local database has no table organizations, animals, animal_images, scrape_logs, "
+    "service_regions. Check DATABASE_URL points at the scrapers' database."
+)
+
+
+@pytest.fixture
+def empty_local() -> Iterator[dict[str, str]]:
+    """The environment of a user whose DATABASE_URL names a database without the scrapers'
+    tables (a fresh database on the embedded server), with the real Railway test database."""
+    socket_dir = Path(connections["default"].settings_dict["HOST"])
+    embedded.drop_database(socket_dir, EMPTY_LOCAL)
+    embedded.ensure_database(socket_dir, EMPTY_LOCAL)
+    try:
+        yield {
+            "DATABASE_URL": embedded.database_url(socket_dir, EMPTY_LOCAL),
+            "RAILWAY_DATABASE_URL": database_url("railway"),
+        }
+    finally:
+        embedded.drop_database(socket_dir, EMPTY_LOCAL)
+
+
+@pytest.fixture
+def bare_railway(clean) -> Iterator[None]:
+    """Railway as before the first setup: no railway_sync migrations, no tables."""
+    call_command("migrate", "railway_sync", "zero", database="railway", verbosity=0)
+    execute("railway", "DROP TABLE IF EXISTS " + ", ".join(reversed(SYNCED_TABLES)) + " CASCADE")
+    try:
+        yield
+    finally:
+        call_command("migrate", "railway_sync", database="railway", verbosity=0)
+
+
+@DB
+def test_status_against_a_local_database_without_the_tables_says_so_in_one_line(clean, empty_local):
+    out, err, code = run_process("railway_status", env=empty_local)
+
+    assert (out, err.splitlines(), code) == (
+        "",
+        [f"CommandError: ❌ Railway status failed: {NO_LOCAL_TABLES}"],
+        1,
+    )
+
+    out, err, code = run_process("railway_status", "--format", "json", env=empty_local)
+
+    document = json.loads(out)
+    assert code == 1, err
+    assert set(document) == {
+        "command",
+        "outcome",
+        "exit_code",
+        "railway",
+        "connected",
+        "in_sync",
+        "tables",
+        "recommendation",
+        "last_successful_sync",
+        "error",
+    }
+    assert (document["outcome"], document["exit_code"], document["error"]) == (
+        "failed",
+        1,
+        NO_LOCAL_TABLES,
+    )
+    assert err.splitlines() == [f"CommandError: ❌ Railway status failed: {NO_LOCAL_TABLES}"]
+
+
+@DB
+def test_setup_against_a_local_database_without_the_tables_leaves_railway_untouched(
+    bare_railway, empty_local
+):
+    out, err, code = run_process("railway_setup", env=empty_local)
+
+    assert (out.splitlines(), err.splitlines(), code) == (
+        ["🚀 Starting Railway setup..."],
+        [f"CommandError: ❌ Railway setup failed: {NO_LOCAL_TABLES}"],
+        1,
+    )
+    assert fetch("railway", "SELECT name FROM django_migrations WHERE app = 'railway_sync'") == []
+    assert (
+        fetch(
+            "railway",
+            "SELECT relname FROM pg_class WHERE relname = ANY(%s) OR relname = %s",
+            [list(SYNCED_TABLES), "railway_sync_state"],
+        )
+        == []
+    )
+
+
+@DB
+def test_a_dry_run_against_a_local_database_without_the_tables_says_so(bare_railway, empty_local):
+    out, err, code = run_process("railway_sync", "--dry-run", env=empty_local)
+
+    assert (out.splitlines(), err.splitlines(), code) == (
+        ["🚀 Starting Railway data sync... (dry run)"],
+        [
+            # This database has no history table either: the first line says so.
+            "Sync history not recorded: run python manage.py migrate to create it.",
+            f"CommandError: ❌ Railway data sync failed: {NO_LOCAL_TABLES}",
+        ],
+        1,
     )

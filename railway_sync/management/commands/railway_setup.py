@@ -26,6 +26,8 @@ class Command(RailwayCommand):
     def handle(self, *args: Any, dry_run: bool = False, **options: Any) -> None:
         suffix = " (dry run)" if dry_run else ""
         self.stdout.write(f"🚀 Starting Railway setup{suffix}...")
+        # A wrong DATABASE_URL must fail before step 1 changes Railway's schema.
+        engine.check_local()
         self.stdout.write("Step 1/4: Database schema migration")
         migration = engine.migrate(dry_run=dry_run, progress=self.on_progress)
         verb = "Would apply" if dry_run else "Applied"
@@ -36,13 +38,13 @@ class Command(RailwayCommand):
         else:
             self.stdout.write("  Schema is up to date: no migrations to apply")
         self.stdout.write("Step 2/4: Initial data synchronization")
-        run = history.start("railway_setup", "incremental", dry_run, {})
         try:
-            report = engine.sync(mode="incremental", dry_run=dry_run, progress=self.on_progress)
+            with history.recording("railway_setup", "incremental", dry_run, {}) as run:
+                report = run.report = engine.sync(
+                    mode="incremental", dry_run=dry_run, progress=self.on_progress
+                )
         except RailwaySyncError as exc:
-            history.finish(run, None, str(exc))
             raise CommandError(f"{self.failure_line}: {exc}", returncode=1) from None
-        history.finish(run, report)
         self.render_sync(report)
         self.stdout.write("Step 3/4: Data integrity validation")
         if dry_run:

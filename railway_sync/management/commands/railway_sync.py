@@ -88,42 +88,36 @@ class Command(RailwayCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         mode = options["mode"]
         dry_run = options["dry_run"]
-        run = history.start(
-            "railway_sync",
-            mode,
-            dry_run,
-            {
-                key: options[key]
-                for key in (
-                    "confirm_destructive",
-                    "skip_validation",
-                    "verify_all",
-                    "prune",
-                    "batch_size",
-                )
-            },
-        )
-        if self.verbosity >= 1:
-            self.stdout.write(
-                "🚀 Starting Railway data sync..." + (" (dry run)" if dry_run else "")
+        recorded_options = {
+            key: options[key]
+            for key in (
+                "confirm_destructive",
+                "skip_validation",
+                "verify_all",
+                "prune",
+                "batch_size",
             )
+        }
         try:
-            report = engine.sync(
-                mode=mode,
-                dry_run=dry_run,
-                confirm_destructive=options["confirm_destructive"],
-                skip_validation=options["skip_validation"],
-                verify_all=options["verify_all"],
-                prune=options["prune"],
-                batch_size=options["batch_size"],
-                progress=self.on_progress,
-            )
+            with history.recording("railway_sync", mode, dry_run, recorded_options) as run:
+                if self.verbosity >= 1:
+                    self.stdout.write(
+                        "🚀 Starting Railway data sync..." + (" (dry run)" if dry_run else "")
+                    )
+                report = run.report = engine.sync(
+                    mode=mode,
+                    dry_run=dry_run,
+                    confirm_destructive=options["confirm_destructive"],
+                    skip_validation=options["skip_validation"],
+                    verify_all=options["verify_all"],
+                    prune=options["prune"],
+                    batch_size=options["batch_size"],
+                    progress=self.on_progress,
+                )
         except RailwaySyncError as exc:
-            history.finish(run, None, str(exc))
             if self.as_json:
                 self.emit_json(sync_document(mode, dry_run, None, str(exc)))
             raise self.fail(str(exc)) from None
-        history.finish(run, report)
         if self.as_json:
             self.emit_json(sync_document(mode, dry_run, report))
             return
