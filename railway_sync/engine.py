@@ -13,7 +13,14 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.utils import DatabaseError, Error, InterfaceError, OperationalError
 
 from railway_sync import conf, tracking
-from railway_sync.connection import connect, describe, explain, lock_holder, server_version
+from railway_sync.connection import (
+    connect,
+    describe,
+    explain,
+    lock_holder,
+    refuse_same_database,
+    server_version,
+)
 from railway_sync.diff import IdSurvey, TableDiff, count_rows, survey_ids
 from railway_sync.errors import (
     AnotherSyncRunning,
@@ -317,6 +324,7 @@ def sync(
     started = time.monotonic()
     connect(local)
     connect(railway)
+    refuse_same_database(local, railway)
     options = dict(
         mode=mode,
         dry_run=dry_run,
@@ -672,6 +680,7 @@ def status(
             problem=str(exc),
             recommendation="Fix the connection, then run: python manage.py railway_test_connection",
         )
+    refuse_same_database(local, railway)
     target = describe(railway)
     if not railway_tables_present(railway, SYNCED_TABLES):
         tables = tuple(TableStatus(t, count_rows(local, t), None) for t in SYNCED_TABLES)
@@ -734,11 +743,19 @@ def _recommend(tables: list[TableStatus]) -> str:
 
 
 def migrate(
-    *, dry_run: bool = False, railway: str | None = None, progress: ProgressCallback = no_progress
+    *,
+    dry_run: bool = False,
+    local: str | None = None,
+    railway: str | None = None,
+    progress: ProgressCallback = no_progress,
 ) -> MigrateReport:
-    """Apply railway_sync's migrations to Railway (never to the local database)."""
+    """Apply railway_sync's migrations to Railway (never to the local database, which is
+    connected only to make sure Railway is not that database)."""
+    local = local or conf.local_alias()
     railway = railway or conf.railway_alias()
     connect(railway)
+    connect(local)
+    refuse_same_database(local, railway)
     connection = connections[railway]
     executor = MigrationExecutor(connection)
     targets = executor.loader.graph.leaf_nodes(APP_LABEL)
