@@ -375,10 +375,11 @@ def _sync(
     with local_snapshot(local):
         progress(Progress("schema"))
         columns = compare_schemas(local, railway, SYNCED_TABLES)
-        if not dry_run and not tracking.state_table_present(railway):
+        behind = None if dry_run else tracking.state_table_behind(railway)
+        if behind:
             raise SchemaMismatch(
-                "Railway's schema is behind this version of railway_sync (no "
-                f"{tracking.STATE_TABLE} table). Run: python manage.py railway_migrate",
+                f"Railway's schema is behind this version of railway_sync ({behind}). Run: "
+                "python manage.py railway_migrate",
                 [],
             )
         planner = Planner.open(local, railway)
@@ -444,6 +445,7 @@ def _sync(
         verified=not skip_validation,
         seconds=time.monotonic() - started,
         pruned=prune,
+        notices=planner.notices(),
     )
 
 
@@ -503,6 +505,7 @@ def _dry_run(
         needs_confirmation=needs_confirmation,
         seconds=time.monotonic() - started,
         pruned=bool(prune_ids),
+        notices=planner.notices(),
     )
 
 
@@ -723,7 +726,14 @@ def status(
                     compared=diff.method,
                 )
             )
-    return StatusReport(target, True, tuple(tables), recommendation=_recommend(tables), deep=deep)
+    return StatusReport(
+        target,
+        True,
+        tuple(tables),
+        recommendation=_recommend(tables),
+        deep=deep,
+        notices=planner.notices(),
+    )
 
 
 def _recommend(tables: list[TableStatus]) -> str:
