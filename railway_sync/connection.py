@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connections
@@ -11,7 +13,7 @@ from django.db.utils import DatabaseError, InterfaceError, OperationalError
 
 from railway_sync import conf
 from railway_sync.dburl import scrub
-from railway_sync.errors import ConnectionFailed, NotConfigured
+from railway_sync.errors import ConnectionFailed, NotConfigured, SameDatabase
 
 logger = logging.getLogger(__name__)
 
@@ -155,3 +157,87 @@ def server_version(alias: str) -> tuple[str, str]:
         cursor.execute("SELECT current_setting('server_version'), current_database()")
         version, database = cursor.fetchone()
     return version, database
+
+
+@dataclass(frozen=True)
+class ServerIdentity:
+    """Which PostgreSQL cluster, server and database a connection reached, and where the
+    cluster's WAL stood when asked."""
+
+    # Chosen by initdb; copies of the data folder (backups, replicas) keep it. None when not
+    # asked for, or when the role may not call pg_control_system() (some hosted servers
+    # revoke it).
+    system_identifier: int | None
+    database_oid: int
+    database: str
+    started_at: datetime
+    # pg_current_wal_lsn(), or pg_last_wal_replay_lsn() on a standby, as pg_lsn text.
+    wal_position: str
+
+    def same_database(self, other: ServerIdentity) -> bool:
+        """Whether both were read from one database of one running server.
+
+        The start time of the server tells it from a copy (which shares the system identifier
+        and every oid), and stands in for the system identifier where it cannot be read.
+        """
+        if (
+            self.system_identifier is not None
+            and other.system_identifier is not None
+            and self.system_identifier != other.system_identifier
+        ):
+            return False
+        return (self.database_oid, self.database, self.started_at) == (
+            other.database_oid,
+            other.database,
+            other.started_at,
+        )
+
+
+def server_identity(alias: str, *, system_identifier: bool = True) -> ServerIdentity:
+    """What the server behind ``alias`` (connected) says about itself; read-only, and safe
+    inside a transaction: nothing here can fail for want of a privilege.
+
+    The system identifier takes a second round trip; without ``system_identifier`` it is
+    not read (None).
+    """
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE'), "
+            "(SELECT oid FROM pg_database WHERE datname = current_database()), "
+            "current_database(), pg_postmaster_start_time(), "
+            "(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
+            "ELSE pg_current_wal_lsn() END)::text"
+        )
+        may_read_control, oid, database, started_at, wal_position = cursor.fetchone()
+        identifier = None
+        if system_identifier and may_read_control:
+            # A separate statement: a refused function call would abort the transaction.
+            cursor.execute("SELECT system_identifier FROM pg_control_system()")
+            identifier = int(cursor.fetchone()[0])
+    return ServerIdentity(identifier, int(oid), database, started_at, wal_position)
+
+
+def refuse_same_database(local: str, railway: str) -> None:
+    """Raise :class:`SameDatabase` when ``railway`` reaches the very database ``local`` does.
+
+    Settings cannot tell (a socket path and a host name, two names for one host); what the
+    two servers say about themselves can. Both aliases must be connected.
+    """
+
+    def identity(alias: str, *, system_identifier: bool = True) -> ServerIdentity:
+        try:
+            return server_identity(alias, system_identifier=system_identifier)
+        except (OperationalError, InterfaceError) as exc:
+            raise ConnectionFailed(explain(alias, exc)) from None
+
+    here = identity(local)
+    # Railway is far away: its system identifier (a second round trip) is read only to
+    # confirm a match.
+    if here.same_database(identity(railway, system_identifier=False)) and here.same_database(
+        identity(railway)
+    ):
+        raise SameDatabase(
+            f"{url_variable(railway)} reaches the local database ({here.database} on the same "
+            f"PostgreSQL server as {url_variable(local)}); nothing was changed. Point "
+            f"{url_variable(railway)} at the Railway database, not the local one."
+        )

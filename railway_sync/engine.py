@@ -13,7 +13,14 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.utils import DatabaseError, Error, InterfaceError, OperationalError
 
 from railway_sync import conf, tracking
-from railway_sync.connection import connect, describe, explain, lock_holder, server_version
+from railway_sync.connection import (
+    connect,
+    describe,
+    explain,
+    lock_holder,
+    refuse_same_database,
+    server_version,
+)
 from railway_sync.diff import IdSurvey, TableDiff, count_rows, survey_ids
 from railway_sync.errors import (
     AnotherSyncRunning,
@@ -333,6 +340,7 @@ def sync(
     started = time.monotonic()
     check_local(local=local)
     connect(railway)
+    refuse_same_database(local, railway)
     options = dict(
         mode=mode,
         dry_run=dry_run,
@@ -383,10 +391,11 @@ def _sync(
     with local_snapshot(local):
         progress(Progress("schema"))
         columns = compare_schemas(local, railway, SYNCED_TABLES)
-        if not dry_run and not tracking.state_table_present(railway):
+        behind = None if dry_run else tracking.state_table_behind(railway)
+        if behind:
             raise SchemaMismatch(
-                "Railway's schema is behind this version of railway_sync (no "
-                f"{tracking.STATE_TABLE} table). Run: python manage.py railway_migrate",
+                f"Railway's schema is behind this version of railway_sync ({behind}). Run: "
+                "python manage.py railway_migrate",
                 [],
             )
         planner = Planner.open(local, railway)
@@ -452,6 +461,7 @@ def _sync(
         verified=not skip_validation,
         seconds=time.monotonic() - started,
         pruned=prune,
+        notices=planner.notices(),
     )
 
 
@@ -511,6 +521,7 @@ def _dry_run(
         needs_confirmation=needs_confirmation,
         seconds=time.monotonic() - started,
         pruned=bool(prune_ids),
+        notices=planner.notices(),
     )
 
 
@@ -688,6 +699,7 @@ def status(
             problem=str(exc),
             recommendation="Fix the connection, then run: python manage.py railway_test_connection",
         )
+    refuse_same_database(local, railway)
     target = describe(railway)
     if not railway_tables_present(railway, SYNCED_TABLES):
         tables = tuple(TableStatus(t, count_rows(local, t), None) for t in SYNCED_TABLES)
@@ -730,7 +742,14 @@ def status(
                     compared=diff.method,
                 )
             )
-    return StatusReport(target, True, tuple(tables), recommendation=_recommend(tables), deep=deep)
+    return StatusReport(
+        target,
+        True,
+        tuple(tables),
+        recommendation=_recommend(tables),
+        deep=deep,
+        notices=planner.notices(),
+    )
 
 
 def _recommend(tables: list[TableStatus]) -> str:
@@ -750,11 +769,19 @@ def _recommend(tables: list[TableStatus]) -> str:
 
 
 def migrate(
-    *, dry_run: bool = False, railway: str | None = None, progress: ProgressCallback = no_progress
+    *,
+    dry_run: bool = False,
+    local: str | None = None,
+    railway: str | None = None,
+    progress: ProgressCallback = no_progress,
 ) -> MigrateReport:
-    """Apply railway_sync's migrations to Railway (never to the local database)."""
+    """Apply railway_sync's migrations to Railway (never to the local database, which is
+    connected only to make sure Railway is not that database)."""
+    local = local or conf.local_alias()
     railway = railway or conf.railway_alias()
     connect(railway)
+    connect(local)
+    refuse_same_database(local, railway)
     connection = connections[railway]
     executor = MigrationExecutor(connection)
     targets = executor.loader.graph.leaf_nodes(APP_LABEL)

@@ -15,6 +15,10 @@ class ConnectionFailed(RailwaySyncError):
     """A database could not be reached, or the connection was lost."""
 
 
+class SameDatabase(RailwaySyncError):
+    """The Railway alias reaches the local database itself: a sync would copy it onto itself."""
+
+
 class SchemaMismatch(RailwaySyncError):
     """Tables or columns differ between local and Railway; ``lines`` names each difference."""
 

@@ -13,6 +13,7 @@ from array import array
 from dataclasses import dataclass, field
 
 from railway_sync import tracking
+from railway_sync.connection import ServerIdentity, server_identity
 from railway_sync.diff import (
     IdSurvey,
     TableDiff,
@@ -44,6 +45,9 @@ class Planner:
     railway_next: int = 0
     states: dict[str, tracking.Watermark] = field(default_factory=dict)
     tracked_tables: set[str] = field(default_factory=set)
+    local_server: ServerIdentity | None = None
+    # Why each table's watermark was not trusted (so every row was compared), for the report.
+    untrusted: dict[str, str] = field(default_factory=dict)
     # id_differences per (table, survey): --prune and planning ask the same question.
     _id_answers: dict[str, tuple[IdSurvey, tuple[array, array]]] = field(default_factory=dict)
 
@@ -54,6 +58,7 @@ class Planner:
         planner.local_watermark = tracking.snapshot_xmin(local)
         planner.local_next = tracking.next_xid(local)
         planner.railway_next = tracking.next_xid(railway)
+        planner.local_server = server_identity(local)
         planner.identity = tracking.local_identity(local)
         planner.states = tracking.read_state(railway)
         planner.kind = choose_hash(local, railway)
@@ -73,13 +78,33 @@ class Planner:
         return cached[1]
 
     def is_tracked(self, table: str, columns: list[Column]) -> bool:
-        return not self.full and tracking.usable(
+        if self.full:
+            return False
+        assert self.local_server is not None, "Planner.open sets it"
+        reason = tracking.why_untrusted(
             self.states.get(table),
             identity=self.identity,
+            local_server=self.local_server,
             signature=tracking.columns_signature(columns),
             local_next=self.local_next,
             railway_next=self.railway_next,
         )
+        if reason:
+            self.untrusted[table] = reason
+        return reason is None
+
+    def notices(self) -> tuple[str, ...]:
+        """One line per reason change tracking was not trusted, naming the tables it concerned
+        unless it concerned every table that tracking was asked about."""
+        judged = self.tracked_tables | set(self.untrusted)
+        tables_by_reason: dict[str, list[str]] = {}
+        for table, reason in self.untrusted.items():
+            tables_by_reason.setdefault(reason, []).append(table)
+        lines = []
+        for reason, tables in tables_by_reason.items():
+            which = "" if set(tables) == judged else " of " + ", ".join(tables)
+            lines.append(f"{reason[0].upper()}{reason[1:]}: compared every row{which}")
+        return tuple(lines)
 
     def plan(
         self,
@@ -170,10 +195,12 @@ class Planner:
 
     def record(self, table: str, columns: list[Column], railway_watermark: int) -> None:
         """Store ``table``'s watermarks in the Railway transaction that wrote it."""
+        assert self.local_server is not None, "Planner.open sets it"
         tracking.write_state(
             self.railway,
             table,
             identity=self.identity,
+            local_server=self.local_server,
             local_watermark=self.local_watermark,
             railway_watermark=railway_watermark,
             signature=tracking.columns_signature(columns),

@@ -55,6 +55,9 @@ class SyncReport:
     schema_missing: bool = False
     seconds: float = 0.0
     pruned: bool = False
+    # Why some tables were compared row by row instead of through change tracking (a local
+    # database restored from a backup, ...): one line each.
+    notices: tuple[str, ...] = ()
 
     @property
     def written(self) -> int:
@@ -90,6 +93,7 @@ class StatusReport:
     problem: str = ""
     recommendation: str = ""
     deep: bool = False
+    notices: tuple[str, ...] = ()  # as SyncReport.notices
 
     @property
     def in_sync(self) -> bool:

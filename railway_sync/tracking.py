@@ -12,6 +12,16 @@ is only trusted while fewer than 2**31 transactions separate the watermark from 
 than between syncs). Freezing keeps the raw ``xmin`` (PostgreSQL 9.4+), so frozen rows still compare
 correctly. A watermark that is missing, too old, from another local database, or for other
 columns makes the engine fall back to comparing every row.
+
+Transaction ids only ever grow on one live cluster, but a local cluster restored from an
+older backup starts again from the backup's ids, and after a few transactions its ids pass
+the watermark while its rows are older than what Railway holds: nothing would look changed.
+So each watermark also records local's WAL position and ``system_identifier``; a WAL position
+behind the recorded one, another system identifier, or a watermark recorded before these were
+(migration 0004) is not trusted, and every row is compared. One limit remains: WAL written
+after the restore can pass the recorded position before the next sync looks (a restore
+followed by much writing), and then only a full comparison (``railway_status --deep``,
+``railway_sync --verify-all``) sees the difference.
 """
 
 from __future__ import annotations
@@ -22,9 +32,22 @@ from dataclasses import dataclass
 from django.db import connections
 from django.db.utils import DatabaseError
 
+from railway_sync.connection import ServerIdentity
+from railway_sync.diff import quote_name
 from railway_sync.schema import Column
 
 STATE_TABLE = "railway_sync_state"
+# Watermark's fields as columns of the state table; the last two came with migration 0004.
+STATE_COLUMNS = (
+    "local_database",
+    "local_watermark",
+    "railway_watermark",
+    "railway_xid",
+    "columns_signature",
+    "local_system_identifier",
+    "local_wal_lsn",
+)
+POSITION_COLUMN = "local_wal_lsn"
 XID_SPACE = 2**32
 # Trust a watermark only this far back: well inside the 2**31 that modular comparison allows.
 MAX_WATERMARK_AGE = 2**31 - 2**26
@@ -39,6 +62,9 @@ class Watermark:
     railway_watermark: int
     railway_xid: int | None
     columns_signature: str
+    # Where local's WAL stood and which cluster it was; None in rows written before 0004.
+    local_system_identifier: int | None = None
+    local_wal_position: str | None = None
 
 
 def columns_signature(columns: list[Column]) -> str:
@@ -70,36 +96,93 @@ def next_xid(alias: str) -> int:
         return int(cursor.fetchone()[0])
 
 
-def read_state(railway: str) -> dict[str, Watermark]:
-    """Every table's watermark on Railway ({} before the first sync or migration 0003)."""
+def state_columns(railway: str) -> set[str]:
+    """The columns of Railway's state table (none before migration 0003)."""
     with connections[railway].cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [STATE_TABLE])
-        if not cursor.fetchone()[0]:
-            return {}
         cursor.execute(
-            f"SELECT table_name, local_database, local_watermark, railway_watermark, "
-            f"railway_xid, columns_signature FROM {STATE_TABLE}"
+            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) "
+            "AND attnum > 0 AND NOT attisdropped",
+            [quote_name(STATE_TABLE)],
         )
-        return {row[0]: Watermark(*row[1:]) for row in cursor.fetchall()}
+        return {row[0] for row in cursor.fetchall()}
 
 
-def usable(
+def read_state(railway: str) -> dict[str, Watermark]:
+    """Every table's watermark on Railway ({} before the first sync or migration 0003).
+
+    Before migration 0004 the WAL position and system identifier read as None.
+    """
+    present = state_columns(railway)
+    if not present:
+        return {}
+    selected = []
+    for column in STATE_COLUMNS:
+        if column not in present:
+            selected.append("NULL")  # Railway is not migrated yet; the sync will refuse
+        elif column == POSITION_COLUMN:
+            selected.append(f"{quote_name(column)}::text")
+        else:
+            selected.append(quote_name(column))
+    with connections[railway].cursor() as cursor:
+        cursor.execute(f"SELECT table_name, {', '.join(selected)} FROM {quote_name(STATE_TABLE)}")
+        return {table: Watermark(*values) for table, *values in cursor.fetchall()}
+
+
+def wal_offset(position: str) -> int:
+    """A pg_lsn's text (``16/B374D848``) as the byte offset it stands for, to compare."""
+    high, _, low = position.partition("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+def why_untrusted(
     state: Watermark | None,
     *,
     identity: str,
+    local_server: ServerIdentity,
     signature: str,
     local_next: int,
     railway_next: int,
-) -> bool:
-    """Whether ``state`` can be trusted to name every row changed since it was written."""
+) -> str | None:
+    """Why ``state`` cannot be trusted to name every row changed since it was written, as a
+    phrase for the report; None when it can."""
     if state is None:
-        return False
-    return (
-        state.local_database == identity
-        and state.columns_signature == signature
-        and 0 <= local_next - state.local_watermark < MAX_WATERMARK_AGE
-        and 0 <= railway_next - state.railway_watermark < MAX_WATERMARK_AGE
-    )
+        return "no earlier sync of this table is recorded"
+    if state.local_database != identity:
+        return f"the last sync read another local database ({state.local_database}, now {identity})"
+    if state.local_wal_position is None:
+        return "the last sync did not record local's WAL position (an older railway_sync)"
+    if (
+        state.local_system_identifier is not None
+        and local_server.system_identifier is not None
+        and state.local_system_identifier != local_server.system_identifier
+    ):
+        return (
+            f"local database is another PostgreSQL cluster (system identifier "
+            f"{local_server.system_identifier}, {state.local_system_identifier} at the last "
+            "sync; restored or recreated?)"
+        )
+    if wal_offset(local_server.wal_position) < wal_offset(state.local_wal_position):
+        return (
+            f"local database went back in time (WAL {local_server.wal_position} < "
+            f"{state.local_wal_position} at the last sync; restored from a backup?)"
+        )
+    if local_next < state.local_watermark:
+        return (
+            f"local transaction ids went backwards ({local_next} < {state.local_watermark} at "
+            "the last sync; restored from a backup?)"
+        )
+    if local_next - state.local_watermark >= MAX_WATERMARK_AGE:
+        return "the last sync was more than two billion local transactions ago"
+    if railway_next < state.railway_watermark:
+        return (
+            f"Railway's transaction ids went backwards ({railway_next} < "
+            f"{state.railway_watermark} at the last sync; Railway restored from a backup?)"
+        )
+    if railway_next - state.railway_watermark >= MAX_WATERMARK_AGE:
+        return "the last sync was more than two billion Railway transactions ago"
+    if state.columns_signature != signature:
+        return "the table's columns changed since the last sync"
+    return None
 
 
 def changed_since(watermark: int, exclude_xid: int | None = None) -> str:
@@ -125,6 +208,7 @@ def write_state(
     table: str,
     *,
     identity: str,
+    local_server: ServerIdentity,
     local_watermark: int,
     railway_watermark: int,
     signature: str,
@@ -136,25 +220,41 @@ def write_state(
     with connections[railway].cursor() as cursor:
         cursor.execute(
             f"""
-            INSERT INTO {STATE_TABLE} (table_name, local_database, local_watermark,
-                railway_watermark, railway_xid, columns_signature, synced_at)
-            VALUES (%s, %s, %s, %s, pg_current_xact_id()::text::bigint, %s, now())
+            INSERT INTO {quote_name(STATE_TABLE)} (table_name, local_database, local_watermark,
+                railway_watermark, railway_xid, columns_signature, local_system_identifier,
+                local_wal_lsn, synced_at)
+            VALUES (%s, %s, %s, %s, pg_current_xact_id()::text::bigint, %s, %s, %s::pg_lsn,
+                now())
             ON CONFLICT (table_name) DO UPDATE SET
                 local_database = EXCLUDED.local_database,
                 local_watermark = EXCLUDED.local_watermark,
                 railway_watermark = EXCLUDED.railway_watermark,
                 railway_xid = EXCLUDED.railway_xid,
                 columns_signature = EXCLUDED.columns_signature,
+                local_system_identifier = EXCLUDED.local_system_identifier,
+                local_wal_lsn = EXCLUDED.local_wal_lsn,
                 synced_at = EXCLUDED.synced_at
             """,
-            [table, identity, local_watermark, railway_watermark, signature],
+            [
+                table,
+                identity,
+                local_watermark,
+                railway_watermark,
+                signature,
+                local_server.system_identifier,
+                local_server.wal_position,
+            ],
         )
 
 
-def state_table_present(railway: str) -> bool:
+def state_table_behind(railway: str) -> str | None:
+    """What Railway's state table lacks that this version writes; None when it is current."""
     try:
-        with connections[railway].cursor() as cursor:
-            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [STATE_TABLE])
-            return bool(cursor.fetchone()[0])
+        present = state_columns(railway)
     except DatabaseError:
-        return False
+        present = set()
+    if not present:
+        return f"no {STATE_TABLE} table"
+    if POSITION_COLUMN not in present:
+        return f"{STATE_TABLE} has no {POSITION_COLUMN} column"
+    return None

