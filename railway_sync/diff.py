@@ -21,20 +21,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.db import connections
-from django.db.utils import DatabaseError
 
 from railway_sync.schema import Column
 
 FETCH_ROWS = 20_000
 COMPARE_BATCH = 20_000
 MAX_BUCKETS = 4096
-# A probe row of the column types the synced tables use: where both servers hash it alike,
-# the fast type-aware row hash is safe to compare across them.
-HASH_PROBE = (
-    "SELECT hash_record_extended(ROW('Zoë 🐕'::text, 12.50::numeric(10,2), "
-    "'{\"a\": [1, 2.5, null]}'::jsonb, '2024-02-29 23:59:59.123456'::timestamp, true, 7, "
-    "NULL::text), 0)"
-)
 
 
 def quote_name(name: str) -> str:
@@ -45,27 +37,31 @@ def column_list(columns: list[Column], prefix: str = "") -> str:
     return ", ".join(prefix + quote_name(column.name) for column in columns)
 
 
-def row_hash(columns: list[Column], kind: str) -> str:
-    """SQL for a row's content hash: ``record`` (type-aware, fast) or ``md5`` of its text."""
-    if kind == "record":
-        return f"hash_record_extended(ROW({column_list(columns)}), 0)"
-    return f"md5(ROW({column_list(columns)})::text)"
+def row_text(columns: list[Column], prefix: str = "") -> str:
+    """SQL for a row's text form: two rows are the same only if these texts are the same.
+
+    Every comparison of rows goes through this, directly (the upsert) or hashed (``row_hash``).
+    ``ROW(...)::text`` quotes each field that needs it and writes NULL as nothing (``''`` is
+    ``""``), so rows whose columns differ in any text form have different texts. Type-aware
+    equality is not enough: ``hash_record_extended`` hashes jsonb ``[[1],2]`` and ``[[1,2]]``
+    alike (it skips where arrays and objects end) and numeric ``5.5`` like ``5.50``, so such
+    an edit never reached Railway. Both servers write the same text for the same value
+    because ``connection.SESSION_SETTINGS`` fixes datestyle, intervalstyle,
+    extra_float_digits and bytea_output, and Django sets TimeZone from ``TIME_ZONE``.
+    """
+    return f"ROW({column_list(columns, prefix)})::text"
 
 
-def choose_hash(local: str, railway: str) -> str:
-    """``record`` when both servers have ``hash_record_extended`` and agree on it, else ``md5``."""
-    values = []
-    for alias in (local, railway):
-        try:
-            with connections[alias].cursor() as cursor:
-                cursor.execute("SELECT to_regproc('hash_record_extended') IS NOT NULL")
-                if not cursor.fetchone()[0]:
-                    return "md5"
-                cursor.execute(HASH_PROBE)
-                values.append(cursor.fetchone()[0])
-        except DatabaseError:
-            return "md5"
-    return "record" if values[0] == values[1] else "md5"
+def row_hash(columns: list[Column]) -> str:
+    """SQL for a row's content hash, computed by the server that holds the row.
+
+    SHA-256, because a hash that may call different rows equal is not a comparison: md5 has
+    known collisions and a 64-bit hash collides by chance at millions of rows, while no
+    SHA-256 collision is known. It is built into PostgreSQL 11+, and only its 32 bytes per
+    row cross the network. ``convert_to(..., 'UTF8')`` gives the same bytes whatever each
+    server's encoding; ``::text::bytea`` would not do, as it reads backslashes as escapes.
+    """
+    return f"sha256(convert_to({row_text(columns)}, 'UTF8'))"
 
 
 @dataclass
@@ -163,10 +159,10 @@ def _both(local_alias: str, railway_alias: str, sql: str) -> tuple[Iterator, Ite
 
 
 def diff_table(
-    local_alias: str, railway_alias: str, table: str, columns: list[Column], kind: str = "md5"
+    local_alias: str, railway_alias: str, table: str, columns: list[Column]
 ) -> TableDiff:
     """Compare every row of ``table`` on both databases by id and content hash."""
-    sql = f"SELECT id, {row_hash(columns, kind)} FROM {quote_name(table)} ORDER BY id"
+    sql = f"SELECT id, {row_hash(columns)} FROM {quote_name(table)} ORDER BY id"
     result = TableDiff()
     local_rows, railway_rows = _both(local_alias, railway_alias, sql)
     local = next(local_rows, None)
@@ -300,14 +296,13 @@ def compare_rows(
     table: str,
     columns: list[Column],
     ids: array,
-    kind: str,
 ) -> tuple[array, array]:
     """Among local rows ``ids``: (those missing on Railway, those whose content differs)."""
     missing, differing = array("q"), array("q")
     for start in range(0, len(ids), COMPARE_BATCH):
         batch = ids[start : start + COMPARE_BATCH]
         sql = (
-            f"SELECT id, {row_hash(columns, kind)} FROM {quote_name(table)} "
+            f"SELECT id, {row_hash(columns)} FROM {quote_name(table)} "
             f"WHERE id = ANY({id_array_literal(batch)})"
         )
         local_rows, railway_rows = _both(local_alias, railway_alias, sql)
