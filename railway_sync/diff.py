@@ -27,6 +27,7 @@ from railway_sync.schema import Column
 FETCH_ROWS = 20_000
 COMPARE_BATCH = 20_000
 MAX_BUCKETS = 4096
+BIGINT_SPAN = 2**63
 
 
 def quote_name(name: str) -> str:
@@ -187,8 +188,12 @@ def diff_table(
 @dataclass(frozen=True)
 class IdSurvey:
     """Per id range, (count, sum of ids, sum of id hashes) on each side: counts for free, and
-    the ranges whose ids differ."""
+    the ranges whose ids differ.
 
+    Range ``b`` holds the ids from ``origin + b * width`` to ``origin + (b + 1) * width - 1``.
+    """
+
+    origin: int
     width: int
     local: dict[int, tuple]
     railway: dict[int, tuple]
@@ -208,21 +213,54 @@ class IdSurvey:
             if self.local.get(bucket) != self.railway.get(bucket)
         )
 
+    def id_range(self, first: int, last: int) -> str:
+        """A WHERE clause for the ids of ranges ``first`` to ``last``.
+
+        The outermost ranges are left open: a row the site inserts on Railway between the
+        survey's two queries may lie outside the span its origin and width were made for.
+        Every bound written lies between two surveyed ids, so it fits the id column's type.
+        """
+        buckets = self.local.keys() | self.railway.keys()
+        bounds = []
+        if first > min(buckets):
+            bounds.append(f"id >= {self.origin + first * self.width}")
+        if last < max(buckets):
+            bounds.append(f"id < {self.origin + (last + 1) * self.width}")
+        return " AND ".join(bounds) or "TRUE"
+
 
 def survey_ids(local_alias: str, railway_alias: str, table: str) -> IdSurvey:
-    """Checksums of the ids per range on both databases, computed by both at once."""
-    top_sql = f"SELECT coalesce(max(id), 0) FROM {quote_name(table)}"
-    local_top, railway_top = _both(local_alias, railway_alias, top_sql)
-    top = max(list(local_top)[0][0], list(railway_top)[0][0])
-    width = max(1, top // MAX_BUCKETS + 1)
+    """Checksums of the ids per range on both databases, computed by both at once.
+
+    Ranges count from the smallest id on either side, so negative ids survey like any
+    other: ``id - origin`` is never negative, and integer division, which rounds toward
+    zero, puts each id in the range the lookups read. There are at most ``MAX_BUCKETS``
+    ranges whatever the ids, so the survey's size does not grow with the rows.
+    """
+    bounds_sql = f"SELECT min(id), max(id) FROM {quote_name(table)}"
+    ends = [
+        end
+        for rows in _both(local_alias, railway_alias, bounds_sql)
+        for end in list(rows)[0]
+        if end is not None
+    ]
+    origin, top = min(ends, default=0), max(ends, default=0)
+    width = (top - origin) // MAX_BUCKETS + 1
+    # Parenthesised so that a negative origin reads as one constant.
+    if top - origin < BIGINT_SPAN:
+        bucket = f"(id::bigint - ({origin})) / {width}"
+    else:
+        # Only bigint ids spread over more than half their type's range: id - origin would
+        # overflow bigint, so numeric does the arithmetic (slower, never wrong).
+        bucket = f"div(id::numeric - ({origin}), {width})::bigint"
     sql = (
-        f"SELECT id / {width}, count(*), sum(id), sum(hashint8(id::bigint)::bigint) "
+        f"SELECT {bucket}, count(*), sum(id), sum(hashint8(id::bigint)::bigint) "
         f"FROM {quote_name(table)} GROUP BY 1"
     )
     local_rows, railway_rows = _both(local_alias, railway_alias, sql)
     local = {row[0]: row[1:] for row in local_rows}
     railway = {row[0]: row[1:] for row in railway_rows}
-    return IdSurvey(width, local, railway)
+    return IdSurvey(origin, width, local, railway)
 
 
 def _ranges(buckets: list[int]) -> Iterator[tuple[int, int]]:
@@ -247,10 +285,7 @@ def id_differences(
     survey = survey or survey_ids(local_alias, railway_alias, table)
     missing, railway_only = array("q"), array("q")
     for first, last in _ranges(survey.differing()):
-        sql = (
-            f"SELECT id FROM {quote_name(table)} "
-            f"WHERE id >= {first * survey.width} AND id < {(last + 1) * survey.width} ORDER BY id"
-        )
+        sql = f"SELECT id FROM {quote_name(table)} WHERE {survey.id_range(first, last)} ORDER BY id"
         local_rows, railway_rows = _both(local_alias, railway_alias, sql)
         _merge_ids(
             (row[0] for row in local_rows), (row[0] for row in railway_rows), missing, railway_only

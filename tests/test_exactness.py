@@ -1,5 +1,5 @@
 """Exact, whatever the data: two rows are the same only if every column's text form is the
-same.
+same, and ids anywhere in the integer range survey, sync and verify.
 
 Each value pair below is a local edit from the first value to the second. The sync must carry
 it to Railway, and ``railway_status`` (change tracking and ``--deep``) must see it before.
@@ -15,12 +15,14 @@ to write nothing and to leave status in sync.
 from __future__ import annotations
 
 import json
+from array import array
+from collections.abc import Iterator
 
 import pytest
 
-from railway_sync.diff import quote_name
+from railway_sync.diff import id_differences, quote_name, survey_ids
 from railway_sync.tracking import STATE_TABLE
-from tests.conftest import DB, execute, run, scalar
+from tests.conftest import DB, execute, fetch, run, scalar
 
 # Columns as (table, column, SQL type); every edit is made to the row with id 1.
 PROPERTIES = ("animals", "properties", "jsonb")
@@ -145,3 +147,102 @@ def test_values_the_column_stores_alike_write_nothing(
     lines, code = status_check("--deep")
     assert code == 0, lines
     assert f"  {table}: {rows_in(table)} → {rows_in(table)} (✅ content matches)" in lines
+
+
+IDS = [-2147483648, -5, 0, 1, 5000, 2147483647]
+
+
+def add_organizations(ids: list[int]) -> None:
+    for organization_id in ids:
+        execute(
+            "default",
+            "INSERT INTO organizations (id, name, website_url) VALUES (%s, %s, 'https://e.org')",
+            [organization_id, f"Org {organization_id}"],
+        )
+
+
+def organization_ids(alias: str) -> list[int]:
+    return [row[0] for row in fetch(alias, "SELECT id FROM organizations ORDER BY id")]
+
+
+@DB
+def test_ids_across_the_integer_range_set_up_sync_and_verify(clean):
+    # With an id above 4096 (MAX_BUCKETS) each id range of the survey spans several ids.
+    add_organizations([-5, 0, 1, 5000])
+
+    out, err, code = run("railway_setup")
+
+    assert code == 0, err
+    assert out.rstrip().endswith("✅ Railway setup completed successfully")
+    assert "  organizations: 4 → 4 (✅ content matches)" in out.splitlines()
+    assert organization_ids("railway") == [-5, 0, 1, 5000]
+
+    add_organizations([-2147483648, 2147483647])
+    assert sync_tables()["organizations"]["inserted"] == 2
+    assert organization_ids("railway") == IDS
+
+    # The site deletes rows at both ends and adds one of its own below every local id.
+    execute("railway", "DELETE FROM organizations WHERE id IN (-2147483648, -5, 2147483647)")
+    execute(
+        "railway",
+        "INSERT INTO organizations (id, name, website_url) VALUES (-2147483647, 'Site', 'u')",
+    )
+    lines, code = status_check()
+    assert code == 1
+    assert "  organizations: 6 → 4 (⚠ 3 missing on Railway, 1 only on Railway)" in lines
+
+    tables = sync_tables("--verify-all")
+
+    assert (tables["organizations"]["inserted"], tables["organizations"]["kept"]) == (3, 1)
+    assert organization_ids("railway") == sorted([*IDS, -2147483647])
+
+    tables = sync_tables("--prune", "--confirm-destructive")
+
+    assert tables["organizations"]["deleted"] == 1
+    assert organization_ids("railway") == IDS
+    for args in ((), ("--deep",)):
+        lines, code = status_check(*args)
+        assert code == 0, lines
+        assert "  organizations: 6 → 6 (✅ content matches)" in lines
+
+    # A destructive sync re-checks the ids on both sides before commit.
+    execute("railway", "DELETE FROM organizations WHERE id = -5")
+    tables = sync_tables("--mode", "force", "--confirm-destructive")
+    assert tables["organizations"]["inserted"] == 1
+    assert organization_ids("railway") == IDS
+
+
+BIGINT_TABLE = "exactness_bigint_ids"
+
+
+@pytest.fixture
+def bigint_table() -> Iterator[str]:
+    """A table with bigint ids on both databases (the synced tables' ids are integers)."""
+    for alias in ("default", "railway"):
+        execute(alias, f"CREATE TABLE {quote_name(BIGINT_TABLE)} (id bigint PRIMARY KEY)")
+    yield BIGINT_TABLE
+    for alias in ("default", "railway"):
+        execute(alias, f"DROP TABLE {quote_name(BIGINT_TABLE)}")
+
+
+@DB
+@pytest.mark.parametrize(
+    ("local_ids", "railway_ids"),
+    [
+        # Spread over more than half the bigint range: id - origin would overflow bigint.
+        ([-(2**63), -5, 0, 2**63 - 1], [-(2**63), 0, 7, 2**63 - 1]),
+        ([-(2**40), -5, 0, 2**62], [-(2**40), 0, 7, 2**62]),
+    ],
+    ids=["whole-bigint-range", "beyond-integer-range"],
+)
+def test_bigint_ids_survey_without_overflow(bigint_table, local_ids, railway_ids):
+    for alias, ids in (("default", local_ids), ("railway", railway_ids)):
+        execute(alias, f"INSERT INTO {quote_name(bigint_table)} SELECT unnest(%s::bigint[])", [ids])
+
+    survey = survey_ids("default", "railway", bigint_table)
+
+    assert (survey.local_count, survey.railway_count) == (4, 4)
+    assert id_differences("default", "railway", bigint_table, survey) == (
+        array("q", [-5]),
+        array("q", [7]),
+    )
