@@ -56,12 +56,13 @@ def row_text(columns: list[Column], prefix: str = "") -> str:
 def row_hash(columns: list[Column]) -> str:
     """SQL for a row's content hash, computed by the server that holds the row.
 
-    SHA-256, because a hash that may call different rows equal is not a comparison: md5 has
-    known collisions and a 64-bit hash collides by chance at millions of rows, while no
-    SHA-256 collision is known. It is built into PostgreSQL 11+. ``convert_to(..., 'UTF8')``
-    gives the same bytes whatever each server's encoding; ``::text::bytea`` would not do, as
-    it reads backslashes as escapes. Sent as base64 text (44 characters a row): a third less
-    than bytea's hex, and as a Python str less than half the memory of a memoryview.
+    SHA-256, because a hash that may call different rows equal is not a comparison: md5
+    collisions are made on purpose with little effort and a 64-bit hash falls to brute
+    force, while no SHA-256 collision is known. It is built into PostgreSQL 11+.
+    ``convert_to(..., 'UTF8')`` gives the same bytes whatever each server's encoding;
+    ``::text::bytea`` would not do, as it reads backslashes as escapes. Sent as base64 text
+    (44 characters a row): a third less than bytea's hex, and as a Python str less than half
+    the memory of a memoryview.
     """
     return f"encode(sha256(convert_to({row_text(columns)}, 'UTF8')), 'base64')"
 
