@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 from django.db import connections
 
-from railway_sync.diff import column_list, id_array_literal, quote_name
+from railway_sync.diff import column_list, id_array_literal, quote_name, row_text
 from railway_sync.schema import Column
 
 
@@ -115,8 +115,8 @@ def upsert(
             INSERT INTO {target} ({names})
             SELECT {names} FROM {stage}
             ON CONFLICT (id) DO UPDATE SET {assignments}
-            WHERE ROW({column_list(columns, f"{target}.")})::text
-                  IS DISTINCT FROM ROW({column_list(columns, "EXCLUDED.")})::text
+            WHERE {row_text(columns, f"{target}.")}
+                  IS DISTINCT FROM {row_text(columns, "EXCLUDED.")}
             RETURNING (xmax = 0) AS inserted
         )
         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)

@@ -18,7 +18,6 @@ from railway_sync.diff import (
     IdSurvey,
     TableDiff,
     changed_ids,
-    choose_hash,
     compare_rows,
     diff_table,
     id_differences,
@@ -38,7 +37,6 @@ class Planner:
     local: str
     railway: str
     full: bool = False
-    kind: str = "md5"
     identity: str = ""
     local_watermark: int = 0
     local_next: int = 0
@@ -61,7 +59,6 @@ class Planner:
         planner.local_server = server_identity(local)
         planner.identity = tracking.local_identity(local)
         planner.states = tracking.read_state(railway)
-        planner.kind = choose_hash(local, railway)
         return planner
 
     def id_differences(self, table: str, survey: IdSurvey | None) -> tuple[array, array]:
@@ -123,7 +120,7 @@ class Planner:
             missing, _ = self.id_differences(table, survey)
             return TableDiff(to_insert=missing, method="empty")
         if not self.is_tracked(table, columns):
-            return diff_table(self.local, self.railway, table, columns, self.kind)
+            return diff_table(self.local, self.railway, table, columns)
         self.tracked_tables.add(table)
         state = self.states[table]
         missing, railway_only = self.id_differences(table, survey)
@@ -137,9 +134,9 @@ class Planner:
         candidates.difference_update(missing)
         candidates.difference_update(railway_only)
         if len(candidates) > FULL_SCAN_SHARE * max(local_count, 1):
-            return diff_table(self.local, self.railway, table, columns, self.kind)
+            return diff_table(self.local, self.railway, table, columns)
         more_missing, differing = compare_rows(
-            self.local, self.railway, table, columns, array("q", sorted(candidates)), self.kind
+            self.local, self.railway, table, columns, array("q", sorted(candidates))
         )
         to_insert = array("q", sorted({*missing, *more_missing}))
         return TableDiff(
@@ -170,12 +167,10 @@ class Planner:
         to_write = written.to_write
         extra = array("q")
         if verify_all or len(to_write) > FULL_SCAN_SHARE * max(local_count, 1):
-            after = diff_table(self.local, self.railway, table, columns, self.kind)
+            after = diff_table(self.local, self.railway, table, columns)
             missing, differing, extra = after.to_insert, after.to_update, after.railway_only
         else:
-            missing, differing = compare_rows(
-                self.local, self.railway, table, columns, to_write, self.kind
-            )
+            missing, differing = compare_rows(self.local, self.railway, table, columns, to_write)
             if exact:
                 more_missing, extra = self.id_differences(table, None)
                 missing = array("q", sorted({*missing, *more_missing}))
