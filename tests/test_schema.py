@@ -171,6 +171,7 @@ def test_status_against_a_local_database_without_the_tables_says_so_in_one_line(
         "tables",
         "recommendation",
         "last_successful_sync",
+        "notices",
         "error",
     }
     assert (document["outcome"], document["exit_code"], document["error"]) == (
