@@ -59,8 +59,15 @@ class Step:
 
 
 class Bench:
-    def __init__(self, animals: int) -> None:
+    """Two databases on the embedded server, filled with ``animals`` animals locally, and the
+    real commands run against them; shared with the round-trip benchmark, which passes its
+    own database names so the two never touch each other's data."""
+
+    def __init__(
+        self, animals: int, local_db: str = LOCAL_DB, railway_db: str = RAILWAY_DB
+    ) -> None:
         self.animals = animals
+        self.local_db, self.railway_db = local_db, railway_db
         self.socket_dir = embedded.ensure_server(PROJECT_DIR / ".embedded-postgres" / "data")
         self.bin = self._binaries()
 
@@ -84,21 +91,23 @@ class Bench:
         finally:
             connection.close()
 
-    def env(self) -> dict[str, str]:
+    def env(self, railway_url: str | None = None) -> dict[str, str]:
         environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
         environment.update(
-            DATABASE_URL=embedded.database_url(self.socket_dir, LOCAL_DB),
-            RAILWAY_DATABASE_URL=embedded.database_url(self.socket_dir, RAILWAY_DB),
+            DATABASE_URL=embedded.database_url(self.socket_dir, self.local_db),
+            RAILWAY_DATABASE_URL=railway_url
+            or embedded.database_url(self.socket_dir, self.railway_db),
             RAILWAY_SYNC_ENV_FILE=os.devnull,
         )
         return environment
 
-    def manage(self, *args: str) -> tuple[float, float, str]:
-        """Run manage.py; return (wall seconds, peak RSS in MB, stdout)."""
+    def manage(self, *args: str, railway_url: str | None = None) -> tuple[float, float, str]:
+        """Run manage.py, reaching Railway at ``railway_url`` if given (else straight at the
+        embedded server); return (wall seconds, peak RSS in MB, stdout)."""
         started = time.monotonic()
         process = subprocess.Popen(
             [sys.executable, str(PROJECT_DIR / "manage.py"), *args],
-            env=self.env(),
+            env=self.env(railway_url),
             cwd=PROJECT_DIR,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -111,23 +120,30 @@ class Bench:
             raise RuntimeError(f"{' '.join(args)} failed:\n{err.decode()}")
         return seconds, usage.ru_maxrss / 1024, out.decode()
 
-    def prepare(self) -> None:
-        embedded.drop_database(self.socket_dir, LOCAL_DB)
-        embedded.drop_database(self.socket_dir, RAILWAY_DB)
-        embedded.ensure_database(self.socket_dir, LOCAL_DB)
-        embedded.ensure_database(self.socket_dir, RAILWAY_DB)
+    def create(self) -> None:
+        """Both databases afresh: local with the scrapers' tables and generated rows, Railway
+        empty (no schema yet)."""
+        embedded.drop_database(self.socket_dir, self.local_db)
+        embedded.drop_database(self.socket_dir, self.railway_db)
+        embedded.ensure_database(self.socket_dir, self.local_db)
+        embedded.ensure_database(self.socket_dir, self.railway_db)
         schema = (PROJECT_DIR / "railway_sync" / "sql" / "source_schema.sql").read_text()
-        self.sql(LOCAL_DB, schema)
+        self.sql(self.local_db, schema)
         started = time.monotonic()
-        generate(dict(host=str(self.socket_dir), user="postgres", dbname=LOCAL_DB), self.animals)
-        self.sql(LOCAL_DB, "VACUUM ANALYZE")
+        generate(
+            dict(host=str(self.socket_dir), user="postgres", dbname=self.local_db), self.animals
+        )
+        self.sql(self.local_db, "VACUUM ANALYZE")
         print(f"generated {self.animals} animals in {time.monotonic() - started:.1f} s", flush=True)
+
+    def prepare(self) -> None:
+        self.create()
         self.manage("railway_migrate")
 
     def empty_railway(self) -> None:
-        self.sql(RAILWAY_DB, f"TRUNCATE {', '.join(TABLES)} CASCADE")
-        self.sql(RAILWAY_DB, "TRUNCATE railway_sync_state")
-        self.sql(RAILWAY_DB, "VACUUM ANALYZE")
+        self.sql(self.railway_db, f"TRUNCATE {', '.join(TABLES)} CASCADE")
+        self.sql(self.railway_db, "TRUNCATE railway_sync_state")
+        self.sql(self.railway_db, "VACUUM ANALYZE")
 
     def content(self, database: str) -> list[tuple]:
         return [
@@ -142,8 +158,8 @@ class Bench:
         """Same content on both sides; then vacuum, so autovacuum does not land in the next
         timed step (both outside the timed part)."""
         with ThreadPoolExecutor(2) as pool:
-            local, railway = pool.map(self.content, (LOCAL_DB, RAILWAY_DB))
-        for database in (LOCAL_DB, RAILWAY_DB):
+            local, railway = pool.map(self.content, (self.local_db, self.railway_db))
+        for database in (self.local_db, self.railway_db):
             self.sql(database, "VACUUM ANALYZE")
         return local == railway
 
@@ -160,7 +176,7 @@ class Bench:
                 "-U",
                 "postgres",
                 *tables,
-                LOCAL_DB,
+                self.local_db,
             ],
             stdout=subprocess.PIPE,
         )
@@ -174,7 +190,7 @@ class Bench:
                 str(self.socket_dir),
                 "-U",
                 "postgres",
-                RAILWAY_DB,
+                self.railway_db,
             ],
             stdin=dump.stdout,
             check=True,
@@ -183,7 +199,7 @@ class Bench:
         dump.stdout.close()
         dump.wait()
         seconds = time.monotonic() - started
-        rows = sum(self.sql(LOCAL_DB, f"SELECT count(*) FROM {t}")[0][0] for t in TABLES)
+        rows = sum(self.sql(self.local_db, f"SELECT count(*) FROM {t}")[0][0] for t in TABLES)
         return Step("baseline: pg_dump --data-only | psql", seconds, rows, None, self.equal())
 
     def sync_step(self, name: str, *args: str) -> Step:
@@ -199,14 +215,14 @@ class Bench:
     def change_one_percent(self) -> None:
         every = 125  # 0.8% of animals updated in several columns ...
         self.sql(
-            LOCAL_DB,
+            self.local_db,
             f"UPDATE animals SET status = 'adopted', updated_at = updated_at + interval '1 hour', "
             f"properties = properties || '{{\"seen_again\": true}}' WHERE id % {every} = 0",
         )
-        first = self.sql(LOCAL_DB, "SELECT max(id) + 1 FROM animals")[0][0]
+        first = self.sql(self.local_db, "SELECT max(id) + 1 FROM animals")[0][0]
         added = max(self.animals // 500, 1)  # ... and 0.2% new animals
         sizes = scale(self.animals)
-        self.sql(LOCAL_DB, ANIMALS_SQL, {**sizes, "first": first, "last": first + added - 1})
+        self.sql(self.local_db, ANIMALS_SQL, {**sizes, "first": first, "last": first + added - 1})
 
     def run(self) -> list[Step]:
         self.prepare()
@@ -234,12 +250,12 @@ class Bench:
         self.change_one_percent()
         steps.append(self.sync_step("sync after 1% of animals changed"))
         self.sql(
-            LOCAL_DB,
+            self.local_db,
             "UPDATE animals SET age_text = 'changed' "
             "WHERE id IN (SELECT id FROM animals ORDER BY id DESC LIMIT 100)",
         )
         steps.append(self.sync_step("sync after 100 animals changed"))
-        self.sql(RAILWAY_DB, "UPDATE animals SET name = 'edited by the site' WHERE id = 7")
+        self.sql(self.railway_db, "UPDATE animals SET name = 'edited by the site' WHERE id = 7")
         steps.append(self.sync_step("sync after one row changed on Railway"))
         steps.append(self.status_step("railway_status"))
         steps.append(self.status_step("railway_status --deep", "--deep"))

@@ -48,3 +48,64 @@ def test_benchmark_runs_every_step_and_content_matches(tmp_path):
     )
     assert all(step["peak_rss_mb"] > 0 for step in list(steps.values())[1:])
     assert "ratio" in finished.stdout and "baseline" in finished.stdout
+
+
+def test_round_trip_benchmark_measures_every_command_through_the_proxy(tmp_path):
+    results = tmp_path / "roundtrips.json"
+    environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+
+    finished = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.roundtrips",
+            "--animals",
+            "50",
+            "--rtt",
+            "0",
+            "--json",
+            str(results),
+        ],
+        cwd=PROJECT_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert (
+        "| command | RTT | round trips | target | bytes to Railway | bytes from Railway "
+        "| connections | wall time | target | content equal |"
+    ) in finished.stdout.splitlines()
+    report = json.loads(results.read_text())
+    assert report["animals"] == 50 and report["rtt_ms"] == [0]
+    measurements = report["measurements"]
+    assert [m["command"] for m in measurements] == [
+        "railway_test_connection",
+        "railway_status",
+        "no-op railway_sync",
+        "railway_sync, 10 animals changed",
+    ]
+    assert set(measurements[0]) == {
+        "command",
+        "rtt_ms",
+        "round_trips",
+        "bytes_to_railway",
+        "bytes_from_railway",
+        "connections",
+        "seconds",
+        "rows_written",
+        "content_equal",
+        "target_round_trips",
+        "target_seconds",
+        "round_trips_met",
+        "seconds_met",
+    }
+    assert [m["rows_written"] for m in measurements] == [0, 0, 0, 10]
+    for m in measurements:
+        assert m["content_equal"], m
+        # Every command reached Railway through the proxy, and only through it.
+        assert m["connections"] >= 1 and m["round_trips"] >= m["connections"], m
+        assert m["bytes_to_railway"] > 0 and m["bytes_from_railway"] > 0, m
+        assert m["seconds_met"] is None  # wall time is judged at 100 ms only

@@ -1,0 +1,165 @@
+"""The link that stands for the internet in the round-trip benchmark counts exactly and delays
+at least as much as asked: real PostgreSQL through it, no mocks. Times are lower bounds only;
+the machine is shared."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import socket
+import struct
+import time
+from collections.abc import Iterator
+
+import psycopg2
+import pytest
+from django.conf import settings
+
+from benchmarks.link import Counts, Link, server_socket
+from railway_sync import embedded
+
+PROTOCOL_3 = 196608
+
+
+@pytest.fixture
+def link() -> Iterator[Link]:
+    with Link(server_socket(embedded.ensure_server(settings.EMBEDDED_DATA_DIR))) as link:
+        yield link
+
+
+def message(kind: bytes, body: bytes) -> bytes:
+    return kind + struct.pack("!I", len(body) + 4) + body
+
+
+def query(sql: str) -> bytes:
+    return message(b"Q", sql.encode() + b"\0")
+
+
+def receive(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        assert chunk, "the server closed the connection"
+        data += chunk
+    return data
+
+
+def until_ready(sock: socket.socket, answers: int = 1) -> bytes:
+    """Every byte up to and including the ``answers``-th ReadyForQuery."""
+    received = b""
+    while answers:
+        header = receive(sock, 5)
+        body = receive(sock, struct.unpack("!I", header[1:])[0] - 4)
+        assert header[:1] != b"E", body
+        received += header + body
+        answers -= header[:1] == b"Z"
+    return received
+
+
+def psycopg2_connection(link: Link):
+    connection = psycopg2.connect(link.url("postgres"))
+    connection.autocommit = True  # no BEGIN before the first statement
+    return connection
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.02])
+def test_counts_equal_what_a_raw_client_sent_and_received(link, delay):
+    link.delay = delay
+    sent, received = [], []
+    with socket.create_connection(("127.0.0.1", link.port)) as sock:
+        startup = b"user\0postgres\0database\0postgres\0\0"
+        for request, answers in (
+            (struct.pack("!II", len(startup) + 8, PROTOCOL_3) + startup, 1),
+            (query("SELECT 1"), 1),
+            # Two queries sent before either answer: the client waits once.
+            (query("SELECT 2") + query("SELECT 'three'"), 2),
+        ):
+            sock.sendall(request)
+            sent.append(request)
+            received.append(until_ready(sock, answers))
+        sock.sendall(message(b"X", b""))  # Terminate: nothing answers it
+        sent.append(message(b"X", b""))
+        assert sock.recv(1) == b""  # the server closed after Terminate
+
+    assert link.wait_idle()
+    assert link.counts() == Counts(
+        connections=1,
+        round_trips=3,
+        bytes_to_server=sum(map(len, sent)),
+        bytes_to_client=sum(map(len, received)),
+    )
+
+
+def test_each_execute_is_one_round_trip_and_a_multi_statement_execute_is_one(link):
+    connection = psycopg2_connection(link)
+    connected = link.counts()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        one = link.counts() - connected
+        for _ in range(5):
+            cursor.execute("SELECT 1")
+        five = link.counts() - connected - one
+        cursor.execute("SELECT 1; SELECT 2; SELECT 3")
+        batch = link.counts() - connected - one - five
+    connection.close()
+    assert link.wait_idle()
+
+    assert connected.round_trips == 1  # trust authentication, no TLS
+    assert connected.bytes_to_server > 0 and connected.bytes_to_client > 0
+    assert one == Counts(0, 1, len(query("SELECT 1")), one.bytes_to_client)
+    assert one.bytes_to_client > 0
+    assert five == Counts(0, 5, 5 * one.bytes_to_server, 5 * one.bytes_to_client)
+    assert batch.round_trips == 1
+    assert batch.bytes_to_server == len(query("SELECT 1; SELECT 2; SELECT 3"))
+    assert link.per_connection() == [link.counts()]
+
+
+def test_large_transfers_arrive_intact_and_are_one_burst_each_way(link):
+    link.delay = 0.01
+    rows = "".join(f"{i}\t{hashlib.md5(str(i).encode()).hexdigest() * 4}\n" for i in range(30000))
+    connection = psycopg2_connection(link)
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE copied (id int, text text)")
+        before = link.counts()
+        cursor.copy_expert("COPY copied FROM STDIN", io.StringIO(rows))
+        copied = link.counts() - before
+        cursor.execute(
+            "SELECT md5(string_agg(id || E'\\t' || text || E'\\n', '' ORDER BY id)) FROM copied"
+        )
+        (digest,) = cursor.fetchone()
+        before = link.counts()
+        cursor.execute(
+            "SELECT string_agg(md5(g::text), '' ORDER BY g) FROM generate_series(1, 100000) g"
+        )
+        (text,) = cursor.fetchone()
+        selected = link.counts() - before
+    connection.close()
+
+    # CopyInResponse, then the answer to CopyDone; the 4 MB between is one burst.
+    assert copied.round_trips == 2
+    assert copied.bytes_to_server > len(rows)
+    assert digest == hashlib.md5(rows.encode()).hexdigest()  # in order, nothing lost
+    # A 3 MB answer arrives in many chunks, after one request.
+    assert selected.round_trips == 1
+    assert selected.bytes_to_client > len(text)
+    assert text == "".join(hashlib.md5(str(g).encode()).hexdigest() for g in range(1, 100001))
+
+
+def test_a_delay_makes_every_round_trip_take_at_least_twice_as_long(link):
+    link.delay = 0.05
+    started = time.monotonic()
+    connection = psycopg2_connection(link)
+    connect_seconds = time.monotonic() - started
+    with connection.cursor() as cursor:
+        started = time.monotonic()
+        cursor.execute("SELECT 1")
+        one_seconds = time.monotonic() - started
+        started = time.monotonic()
+        for _ in range(3):
+            cursor.execute("SELECT 1")
+        three_seconds = time.monotonic() - started
+    connection.close()
+
+    assert connect_seconds >= 2 * 0.05
+    assert one_seconds >= 2 * 0.05
+    assert three_seconds >= 3 * 2 * 0.05
