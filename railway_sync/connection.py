@@ -1,4 +1,4 @@
-"""Opening the two databases, and turning driver errors into one line that names the fix."""
+"""Opening the two databases, retrying transient failures, the session set up the same way."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from django.db import connections
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 
 from railway_sync import conf
-from railway_sync.dburl import scrub
 from railway_sync.errors import ConnectionFailed, NotConfigured, SameDatabase
+from railway_sync.failures import explain, lock_holder, url_variable
 
 logger = logging.getLogger(__name__)
 
@@ -24,11 +24,6 @@ SESSION_SETTINGS = (
     "SET extra_float_digits TO 3",
     "SET bytea_output TO 'hex'",
 )
-
-
-def url_variable(alias: str) -> str:
-    """The environment variable that configures ``alias`` in this project."""
-    return "RAILWAY_DATABASE_URL" if alias == conf.railway_alias() else "DATABASE_URL"
 
 
 def require_configured(alias: str) -> None:
@@ -52,36 +47,6 @@ def describe(alias: str) -> str:
     port = f":{entry['PORT']}" if entry.get("PORT") else ""
     at = f"{user}{password}@" if user else ""
     return f"postgresql://{at}{host}{port}/{entry.get('NAME', '')}"
-
-
-def _password(alias: str) -> str | None:
-    return (settings.DATABASES.get(alias) or {}).get("PASSWORD") or None
-
-
-def explain(alias: str, exc: BaseException) -> str:
-    """A one-line, password-free explanation of a driver error on ``alias``, with the fix."""
-    variable = url_variable(alias)
-    raw = str(exc).strip()
-    first_line = next((line.strip() for line in raw.splitlines() if line.strip()), repr(exc))
-    text = scrub(first_line, _password(alias))
-    lowered = raw.lower()
-    if "password authentication failed" in lowered or "no password supplied" in lowered:
-        hint = f"Check the user and password in {variable}."
-    elif "database" in lowered and "does not exist" in lowered:
-        hint = f"Check the database name at the end of {variable}."
-    elif "timeout expired" in lowered:
-        timeout = (settings.DATABASES[alias].get("OPTIONS") or {}).get("connect_timeout")
-        hint = (
-            f"No answer within {timeout} s: check the host and port in {variable} and the "
-            "network, or raise RAILWAY_CONNECTION_TIMEOUT."
-        )
-    elif "could not translate host name" in lowered or "connection refused" in lowered:
-        hint = f"Check the host and port in {variable} and that the database is running."
-    elif "server closed the connection" in lowered or "connection already closed" in lowered:
-        hint = "The connection was lost; run the command again once the database is reachable."
-    else:
-        hint = f"Check {variable} and that the database is reachable."
-    return f"{text} ({hint})"
 
 
 TRANSIENT_MARKERS = (
@@ -137,18 +102,6 @@ def connect(alias: str) -> None:
                 continue
             tries = f" after {attempt} attempts" if attempt > 1 else ""
             raise ConnectionFailed(explain(alias, exc) + tries) from None
-
-
-def lock_holder(exc: BaseException) -> str | None:
-    """The alias whose connection raised a lock timeout (``55P03``), or None if it is not one."""
-    cause = exc.__cause__ or exc
-    if getattr(cause, "pgcode", None) != "55P03":
-        return None
-    raw_connection = getattr(getattr(cause, "cursor", None), "connection", None)
-    for alias in (conf.railway_alias(), conf.local_alias()):
-        if alias in settings.DATABASES and connections[alias].connection is raw_connection:
-            return alias
-    return conf.railway_alias()
 
 
 def server_version(alias: str) -> tuple[str, str]:
@@ -241,3 +194,17 @@ def refuse_same_database(local: str, railway: str) -> None:
             f"PostgreSQL server as {url_variable(local)}); nothing was changed. Point "
             f"{url_variable(railway)} at the Railway database, not the local one."
         )
+
+
+# explain, lock_holder and url_variable live in failures.py; callers still find them here.
+__all__ = [
+    "connect",
+    "describe",
+    "explain",
+    "lock_holder",
+    "refuse_same_database",
+    "require_configured",
+    "server_identity",
+    "server_version",
+    "url_variable",
+]

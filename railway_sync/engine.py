@@ -17,7 +17,6 @@ from railway_sync.connection import (
     connect,
     describe,
     explain,
-    lock_holder,
     refuse_same_database,
     server_version,
 )
@@ -26,11 +25,11 @@ from railway_sync.errors import (
     AnotherSyncRunning,
     ConnectionFailed,
     GuardRefused,
-    LockTimedOut,
     RailwaySyncError,
     SchemaMismatch,
     WriteFailed,
 )
+from railway_sync.failures import lock_holder, translate
 from railway_sync.load import copy_into_empty, delete, upsert
 from railway_sync.models import SYNCED_MODELS, SYNCED_TABLES
 from railway_sync.plan import Planner
@@ -133,36 +132,16 @@ def _write_error(
     table: str, exc: BaseException, railway: str, atomic_all: bool
 ) -> RailwaySyncError:
     where = "Railway was left unchanged" if atomic_all else f"nothing in {table} was written"
-    if isinstance(exc, DatabaseError) and not isinstance(exc, OperationalError | InterfaceError):
-        cause = getattr(exc, "__cause__", None) or exc
-        diag = getattr(cause, "diag", None)
-        primary = (getattr(diag, "message_primary", None) or str(exc).splitlines()[0]).strip()
-        detail = (getattr(diag, "message_detail", None) or "").strip()
-        text = f"{primary}. {detail}".strip() if detail else primary
-        return WriteFailed(
-            f"Railway rejected a row of {table}: {text} ({where}; fix the row locally, or the "
-            "constraint on Railway, then sync again)."
-        )
-    return ConnectionFailed(
-        f"Lost the Railway connection while writing {table}: {explain(railway, exc)} ({where})."
-    )
+    return translate(exc, table=table, outcome=where)
 
 
 @contextmanager
 def _on_table(table: str, where: str) -> Iterator[None]:
-    """Name the table when a statement gave up waiting for a lock another session holds."""
+    """Name the table, the database and the cause when a statement on ``table`` fails."""
     try:
         yield
-    except OperationalError as exc:
-        holder = lock_holder(exc)
-        if holder is None:
-            raise
-        side = "Railway" if holder == conf.railway_alias() else "The local"
-        raise LockTimedOut(
-            f"{side} table {table} is locked by another session; gave up after "
-            f"{conf.lock_timeout():g} s (RAILWAY_LOCK_TIMEOUT) and {where}. Run the sync again "
-            "once the lock is released (pg_stat_activity shows who holds it)."
-        ) from None
+    except (DatabaseError, InterfaceError) as exc:
+        raise translate(exc, table=table, outcome=where) from None
 
 
 @contextmanager
@@ -359,10 +338,8 @@ def sync(
             return _sync(**options)
         with _exclusive_run(railway, progress):
             return _sync(**options)
-    except (OperationalError, InterfaceError) as exc:
-        raise ConnectionFailed(
-            f"Lost a database connection during the sync: {explain(railway, exc)}"
-        ) from None
+    except (DatabaseError, InterfaceError) as exc:
+        raise translate(exc) from None
 
 
 def _sync(
@@ -543,7 +520,7 @@ def _sync_table_by_table(
         try:
             with (
                 transaction.atomic(using=railway),
-                _on_table(table, f"{table} was left as it was"),
+                _on_table(table, f"nothing in {table} was written"),
             ):
                 railway_watermark = tracking.snapshot_xmin(railway)
                 progress(Progress("diff", table))

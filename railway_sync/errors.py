@@ -43,5 +43,22 @@ class LockTimedOut(RailwaySyncError):
     """A table stayed locked by another session for longer than the lock timeout."""
 
 
+class StatementCancelled(RailwaySyncError):
+    """A database cancelled a statement: its statement_timeout, or another session's cancel."""
+
+
+class TransactionConflict(RailwaySyncError):
+    """A database ended the sync's transaction over a deadlock or a serialization failure with
+    another session; running the sync again resolves it."""
+
+
+class OutOfResources(RailwaySyncError):
+    """A database ran out of disk space, memory or connection slots."""
+
+
+class QueryFailed(RailwaySyncError):
+    """A database raised an error none of the more specific types describe."""
+
+
 class AnotherSyncRunning(RailwaySyncError):
     """Another sync held the run lock on Railway for longer than the wait timeout."""

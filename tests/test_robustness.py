@@ -103,7 +103,7 @@ def test_connection_cut_mid_transfer_rolls_back_and_the_next_sync_converges(clea
     assert code == 1
     assert proxy.cuts == 1
     assert (
-        "❌ Railway data sync failed: Lost the Railway connection while writing animals: "
+        "❌ Railway data sync failed: Lost the connection to Railway while syncing animals: "
         "server closed the connection unexpectedly"
     ) in err
     assert "(nothing in animals was written)." in err
@@ -138,7 +138,7 @@ def test_rebuild_cut_mid_transfer_leaves_railway_exactly_as_it_was(seeded, proxy
     )
 
     assert code == 1
-    assert "Lost the Railway connection while writing" in err
+    assert "Lost the connection to Railway while syncing" in err
     assert "(Railway was left unchanged)." in err
     assert checksum("railway") == before
 
