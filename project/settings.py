@@ -3,7 +3,8 @@
 DATABASE_URL          the local database (``default``); unset: an embedded PostgreSQL under
                       ``.embedded-postgres/`` in this folder, started on first use.
 RAILWAY_DATABASE_URL  the Railway database (``railway``).
-RAILWAY_CONNECTION_TIMEOUT  connect timeout in seconds (default 30).
+RAILWAY_CONNECTION_TIMEOUT  seconds to connect, all retries included (default 30).
+RAILWAY_ADMIN_TIMEOUT       the same for admin pages (default 3).
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ RAILWAY_CONNECTION_TIMEOUT = int(
 RAILWAY_SYNC_CONNECT_ATTEMPTS = int(_positive_number("RAILWAY_CONNECT_ATTEMPTS", 3, whole=True))
 RAILWAY_SYNC_CONNECT_RETRY_DELAY = _positive_number("RAILWAY_CONNECT_RETRY_DELAY", 1.0)
 RAILWAY_SYNC_LOCK_TIMEOUT = _positive_number("RAILWAY_LOCK_TIMEOUT", 30)
+RAILWAY_SYNC_ADMIN_TIMEOUT = _positive_number("RAILWAY_ADMIN_TIMEOUT", 3)
 RAILWAY_SYNC_WAIT_TIMEOUT = _positive_number("RAILWAY_SYNC_WAIT_TIMEOUT", 60)
 RAILWAY_SYNC_PRUNE_MAX_SHARE = _positive_number("RAILWAY_PRUNE_MAX_SHARE", 0.10)
 RAILWAY_SYNC_URL_ERRORS: dict[str, str] = {}

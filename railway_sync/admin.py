@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any
 
 from django.contrib import admin
@@ -11,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from railway_sync import conf, engine, history
-from railway_sync.connection import connect
+from railway_sync.connection import connect, connecting_within
 from railway_sync.errors import RailwaySyncError
 from railway_sync.models import (
     Animal,
@@ -26,6 +27,11 @@ from railway_sync.models import (
     ServiceRegion,
     SyncRun,
 )
+
+
+def admin_time_limit() -> AbstractContextManager[None]:
+    """Connecting gives up after RAILWAY_SYNC_ADMIN_TIMEOUT: a page must not hold a worker."""
+    return connecting_within(conf.admin_timeout(), "RAILWAY_ADMIN_TIMEOUT")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -54,7 +60,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         try:
-            connect(self.alias())
+            with admin_time_limit():
+                connect(self.alias())
             return super().changelist_view(request, extra_context)
         except (RailwaySyncError, DatabaseError) as exc:
             return TemplateResponse(
@@ -115,7 +122,8 @@ class SyncRunAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         try:
-            report = engine.status()
+            with admin_time_limit():
+                report = engine.status()
             problem = "" if report.connected else report.problem
         except (RailwaySyncError, DatabaseError) as exc:
             report, problem = None, str(exc).splitlines()[0]

@@ -73,6 +73,13 @@ def connect_retry_delay() -> float:
     return float(getattr(settings, "RAILWAY_SYNC_CONNECT_RETRY_DELAY", 1.0))
 
 
+def admin_timeout() -> float:
+    """``RAILWAY_SYNC_ADMIN_TIMEOUT``: seconds an admin page spends, in all, connecting to a
+    database before it shows the problem instead, so an unreachable Railway never holds a web
+    worker for long. Default 3 (libpq cannot wait less than 2)."""
+    return float(getattr(settings, "RAILWAY_SYNC_ADMIN_TIMEOUT", 3))
+
+
 def lock_timeout() -> float:
     """``RAILWAY_SYNC_LOCK_TIMEOUT``: seconds a statement waits for a table lock held by another
     session before the sync gives up, naming the table. Default 30."""

@@ -1,17 +1,22 @@
-"""Opening the two databases, retrying transient failures, the session set up the same way."""
+"""Opening the two databases: retries within one deadline, the session set up the same way."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 
 from railway_sync import conf
+from railway_sync.dburl import DEFAULT_CONNECTION_TIMEOUT
 from railway_sync.errors import ConnectionFailed, NotConfigured, SameDatabase
 from railway_sync.failures import explain, lock_holder, url_variable
 
@@ -23,6 +28,14 @@ SESSION_SETTINGS = (
     "SET intervalstyle TO 'postgres'",
     "SET extra_float_digits TO 3",
     "SET bytea_output TO 'hex'",
+)
+
+# libpq treats a connect_timeout below 2 s as 2 s.
+MIN_CONNECT_TIMEOUT = 2
+
+# (seconds, setting) while inside connecting_within(); per thread, so per admin request.
+_time_limit: ContextVar[tuple[float, str] | None] = ContextVar(
+    "railway_sync_time_limit", default=None
 )
 
 
@@ -68,18 +81,62 @@ def is_transient(exc: BaseException) -> bool:
     return any(marker in text for marker in TRANSIENT_MARKERS)
 
 
+@contextmanager
+def connecting_within(seconds: float, setting: str) -> Iterator[None]:
+    """Connections opened inside give up after ``seconds`` in all, retries included, instead
+    of the configured connection timeout; failures name ``setting`` as the one to raise.
+
+    The admin uses it so that an unreachable Railway never holds a web worker for long.
+    """
+    token = _time_limit.set((seconds, setting))
+    try:
+        yield
+    finally:
+        _time_limit.reset(token)
+
+
+def _time_allowed(alias: str) -> tuple[float, str]:
+    """(seconds to spend connecting to ``alias`` in all, the setting that says so)."""
+    limit = _time_limit.get()
+    if limit is not None:
+        return limit
+    options = connections[alias].settings_dict.get("OPTIONS") or {}
+    seconds = float(options.get("connect_timeout") or DEFAULT_CONNECTION_TIMEOUT)
+    return seconds, "RAILWAY_CONNECTION_TIMEOUT"
+
+
+@contextmanager
+def _connect_timeout(connection: BaseDatabaseWrapper, seconds: int) -> Iterator[None]:
+    """Open ``connection`` with libpq's ``connect_timeout`` at ``seconds``."""
+    shared = connection.settings_dict
+    # DATABASES is shared by every thread's connection: this one gets a copy of its own.
+    options = {**(shared.get("OPTIONS") or {}), "connect_timeout": seconds}
+    connection.settings_dict = {**shared, "OPTIONS": options}
+    try:
+        yield
+    finally:
+        connection.settings_dict = shared
+
+
 def connect(alias: str) -> None:
     """Open ``alias``, retrying transient failures with backoff; set the session up.
 
-    Raises :class:`ConnectionFailed` (or :class:`NotConfigured`) with a one-line reason.
+    All attempts and the pauses between them share one deadline, the connection timeout
+    (``RAILWAY_CONNECTION_TIMEOUT``, or :func:`connecting_within`'s), so a host that never
+    answers fails within the time the message states. Raises :class:`ConnectionFailed` (or
+    :class:`NotConfigured`) with a one-line reason.
     """
     require_configured(alias)
     connection = connections[alias]
+    allowed, setting = _time_allowed(alias)
+    deadline = time.monotonic() + allowed
     attempts = conf.connect_attempts()
     delay = conf.connect_retry_delay()
+    timeout = max(MIN_CONNECT_TIMEOUT, int(allowed))
     for attempt in range(1, attempts + 1):
         try:
-            connection.ensure_connection()
+            with _connect_timeout(connection, timeout):
+                connection.ensure_connection()
             with connection.cursor() as cursor:
                 for statement in SESSION_SETTINGS:
                     cursor.execute(statement)
@@ -89,7 +146,10 @@ def connect(alias: str) -> None:
             return
         except (OperationalError, InterfaceError, DatabaseError) as exc:
             connection.close()
-            if attempt < attempts and is_transient(exc):
+            # The time left after the pause; libpq cannot wait less than 2 s, so below that
+            # another attempt would overrun the deadline.
+            timeout = int(deadline - time.monotonic() - delay)
+            if attempt < attempts and is_transient(exc) and timeout >= MIN_CONNECT_TIMEOUT:
                 logger.warning(
                     "Connecting to %s failed (attempt %d of %d); retrying in %.1f s",
                     alias,
@@ -101,7 +161,8 @@ def connect(alias: str) -> None:
                 delay *= 2
                 continue
             tries = f" after {attempt} attempts" if attempt > 1 else ""
-            raise ConnectionFailed(explain(alias, exc) + tries) from None
+            reason = explain(alias, exc, timeout=allowed, timeout_setting=setting)
+            raise ConnectionFailed(reason + tries) from None
 
 
 def server_version(alias: str) -> tuple[str, str]:
@@ -199,6 +260,7 @@ def refuse_same_database(local: str, railway: str) -> None:
 # explain, lock_holder and url_variable live in failures.py; callers still find them here.
 __all__ = [
     "connect",
+    "connecting_within",
     "describe",
     "explain",
     "lock_holder",

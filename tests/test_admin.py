@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import connections
 
 from railway_sync.models import SyncRun
 from tests.conftest import DB, execute, run
+from tests.proxy import SilentServer
 
 
 def dashboard_rows(html: str) -> list[list[str]]:
@@ -128,3 +135,52 @@ def test_staff_with_view_permissions_see_the_dashboard(seeded, client, django_us
         "6",
     ]
     assert dashboard_rows(response.content.decode())[0][4] == "never"
+
+
+@contextmanager
+def railway_settings(**changes: Any) -> Iterator[None]:
+    """Point the ``railway`` alias elsewhere for the duration, as a changed .env would."""
+    original = connections["railway"].settings_dict.copy()
+    connections["railway"].close()
+    connections["railway"].settings_dict.update(changes)
+    try:
+        yield
+    finally:
+        connections["railway"].close()
+        connections["railway"].settings_dict.clear()
+        connections["railway"].settings_dict.update(original)
+
+
+@DB
+def test_admin_pages_give_up_on_a_hung_railway_within_the_admin_timeout(seeded, admin_client):
+    """A host that accepts and never answers held each page for 3 attempts of the 10 s
+    connect timeout; the admin waits RAILWAY_SYNC_ADMIN_TIMEOUT (3 s) once, in total."""
+    hung = SilentServer()
+    problem = (
+        f"connection to server at &quot;127.0.0.1&quot;, port {hung.port} failed: timeout "
+        "expired (No answer within 3 s: check the host and port in RAILWAY_DATABASE_URL and "
+        "the network, or raise RAILWAY_ADMIN_TIMEOUT.)"
+    )
+    try:
+        with railway_settings(HOST="127.0.0.1", PORT=hung.port, OPTIONS={"connect_timeout": 10}):
+            started = time.monotonic()
+            dashboard = admin_client.get("/admin/railway_sync/syncrun/")
+            dashboard_seconds = time.monotonic() - started
+            started = time.monotonic()
+            browse = admin_client.get("/admin/railway_sync/railwayanimal/")
+            browse_seconds = time.monotonic() - started
+    finally:
+        hung.close()
+
+    assert dashboard.status_code == 200
+    assert f'<p class="errornote">Railway: {problem}</p>' in dashboard.content.decode()
+    assert browse.status_code == 200
+    assert (
+        f'<p class="errornote">This database cannot be read right now: {problem}</p>'
+        in browse.content.decode()
+    )
+    # One attempt per page, none after the 3 s were spent; generous bounds for a busy machine
+    # (the old way took more than 30 s per page).
+    assert len(hung.accepted) == 2
+    assert dashboard_seconds < 3 + 5
+    assert browse_seconds < 3 + 5

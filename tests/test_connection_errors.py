@@ -3,8 +3,7 @@ fresh process with the project's real settings. Each gives one line, exit 1, no 
 
 from __future__ import annotations
 
-import socket
-import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from django.db import connections
 
 from railway_sync import embedded
 from tests.conftest import DB, PASSWORD, ROLE, checksum, closed_port, run_process, socket_host
+from tests.proxy import SilentServer
 
 RAILWAY_COMMANDS = [
     ["railway_test_connection"],
@@ -33,30 +33,11 @@ def local_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def silent_server() -> Iterator[int]:
+def silent_server() -> Iterator[SilentServer]:
     """A TCP port on loopback that accepts connections and never answers."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join()
-    for connection in accepted:
-        connection.close()
-    listener.close()
+    server = SilentServer()
+    yield server
+    server.close()
 
 
 def assert_one_clear_failure(out: str, err: str, code: int, expected: str) -> None:
@@ -187,7 +168,7 @@ def test_connection_refused(clean):
 
 @DB
 def test_unresponsive_host_fails_after_the_configured_timeout(clean, silent_server):
-    url = f"postgresql://user:{PASSWORD}@127.0.0.1:{silent_server}/railway"
+    url = f"postgresql://user:{PASSWORD}@127.0.0.1:{silent_server.port}/railway"
     env = {
         **local_env(),
         "RAILWAY_DATABASE_URL": url,
@@ -218,3 +199,28 @@ def test_bad_connection_timeout_setting():
         code,
         "❌ RAILWAY_CONNECTION_TIMEOUT must be a whole number above 0, not 'soon'.",
     )
+
+
+@DB
+def test_retries_share_one_deadline_so_a_hung_host_fails_within_the_stated_time(
+    clean, silent_server
+):
+    """Three attempts of 4 s each (plus 1 s and 2 s between them) took 15 s while the
+    message said 4 s: the attempts now share the one RAILWAY_CONNECTION_TIMEOUT."""
+    url = f"postgresql://user:{PASSWORD}@127.0.0.1:{silent_server.port}/railway"
+    env = {**local_env(), "RAILWAY_DATABASE_URL": url, "RAILWAY_CONNECTION_TIMEOUT": "4"}
+
+    started = time.monotonic()
+    out, err, code = run_process("railway_test_connection", env=env, timeout=120)
+    elapsed = time.monotonic() - started
+
+    assert (out, code) == ("", 1)
+    assert err == (
+        f'CommandError: ❌ Railway connection failed: connection to server at "127.0.0.1", port '
+        f"{silent_server.port} failed: timeout expired (No answer within 4 s: check the host "
+        "and port in RAILWAY_DATABASE_URL and the network, or raise RAILWAY_CONNECTION_TIMEOUT.)\n"
+    )
+    # The first attempt used the whole 4 s, so none followed. The old way took 15 s and
+    # more; the bound leaves a busy machine 8 s to start Python and Django.
+    assert len(silent_server.accepted) == 1
+    assert elapsed < 3 * 4
