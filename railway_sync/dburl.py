@@ -43,12 +43,25 @@ def url_password(url: str) -> str | None:
         return match.group(1) if match else None
 
 
+# The two places a password stands in text: a URL's user information (scheme://user:PW@)
+# and a libpq connection string's field (password=PW, or password='P W' with \' escapes).
+URL_PASSWORD = re.compile(r"([a-zA-Z][\w+.-]*://[^:/@\s]*:)[^@\s]*@")
+DSN_PASSWORD = re.compile(r"(\bpassword\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s']+)")
+
+
 def scrub(text: str, *secrets: str | None) -> str:
-    """Replace every secret in ``text`` with ``***``; also masks any URL-embedded password."""
+    """``text`` with every password masked as ``***`` where one stands: in a URL or in a
+    ``password=`` field. Everything else is left as the driver wrote it, even when a short
+    password such as ``a`` or ``password`` occurs in its words.
+
+    ``secrets`` are passwords known to be in play; where one stands in a URL it is masked
+    whole, even when it holds an unescaped ``@`` or ``/``.
+    """
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "***")
-    return re.sub(r"([a-zA-Z][\w+.-]*://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+            text = re.sub(r"(://[^:/@\s]*:)" + re.escape(secret) + "@", r"\1***@", text)
+    text = URL_PASSWORD.sub(r"\1***@", text)
+    return DSN_PASSWORD.sub(r"\1***", text)
 
 
 def database_config(

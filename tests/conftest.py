@@ -7,7 +7,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from io import StringIO
 from pathlib import Path
 
@@ -140,17 +140,29 @@ def socket_host() -> str:
     return connections["railway"].settings_dict["HOST"].replace("/", "%2F")
 
 
-@pytest.fixture
-def password_role() -> Iterator[str]:
-    """A role that must give its password on the embedded server (others keep trust)."""
+def _require_password(password: str) -> str:
+    """Make ROLE log in with ``password`` only; return its Railway URL with a placeholder."""
     hba_file = Path(scalar("default", "SHOW hba_file"))
     rule = f"local all {ROLE} scram-sha-256\n"
     text = hba_file.read_text()
     if rule not in text:
         hba_file.write_text(rule + text)
     execute("default", f"DROP ROLE IF EXISTS {ROLE}")
-    execute("default", f"CREATE ROLE {ROLE} SUPERUSER LOGIN PASSWORD '{PASSWORD}'")
+    execute("default", f"CREATE ROLE {ROLE} SUPERUSER LOGIN PASSWORD %s", [password])
     execute("default", "SELECT pg_reload_conf()")
     railway_name = connections["railway"].settings_dict["NAME"]
-    yield f"postgresql://{ROLE}:{{password}}@{socket_host()}/{railway_name}"
+    return f"postgresql://{ROLE}:{{password}}@{socket_host()}/{railway_name}"
+
+
+@pytest.fixture
+def password_role() -> Iterator[str]:
+    """A role that must give its password on the embedded server (others keep trust)."""
+    yield _require_password(PASSWORD)
+    execute("default", f"DROP ROLE IF EXISTS {ROLE}")
+
+
+@pytest.fixture
+def role_with_password() -> Iterator[Callable[[str], str]]:
+    """``password_role`` with a password the test chooses (short ones, words)."""
+    yield _require_password
     execute("default", f"DROP ROLE IF EXISTS {ROLE}")

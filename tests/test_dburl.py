@@ -21,9 +21,36 @@ def test_mask_url_hides_the_whole_password(url, masked):
     assert mask_url(url) == masked
 
 
-def test_scrub_removes_known_secrets_and_url_passwords():
-    text = "failed for postgresql://bob:hunter2@h/db with hunter2"
-    assert scrub(text, "hunter2") == "failed for postgresql://bob:***@h/db with ***"
+@pytest.mark.parametrize(
+    ("text", "secret", "scrubbed"),
+    [
+        (
+            "failed for postgresql://bob:hunter2@h/db",
+            "hunter2",
+            "failed for postgresql://bob:***@h/db",
+        ),
+        ("postgresql://bob:p@ss/w@rd@h/db", "p@ss/w@rd", "postgresql://bob:***@h/db"),
+        (
+            "invalid dsn: user=bob password=hunter2 host=h",
+            None,
+            "invalid dsn: user=bob password=*** host=h",
+        ),
+        ("dsn password = 'it\\'s a secret' host=h", None, "dsn password = *** host=h"),
+        (
+            'connection to server at "127.0.0.1", port 1 failed: Connection refused',
+            "a",
+            'connection to server at "127.0.0.1", port 1 failed: Connection refused',
+        ),
+        (
+            'FATAL:  password authentication failed for user "password"',
+            "password",
+            'FATAL:  password authentication failed for user "password"',
+        ),
+    ],
+    ids=["url", "url-with-at-and-slash", "dsn", "dsn-quoted", "short", "word"],
+)
+def test_scrub_masks_passwords_only_where_they_stand(text, secret, scrubbed):
+    assert scrub(text, secret) == scrubbed
 
 
 def test_remote_hosts_get_sslmode_require_unless_the_url_says_otherwise():

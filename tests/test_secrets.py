@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
+from django.db import connections
 
 from railway_sync.models import SyncRun
 from tests.conftest import (
     DB,
     PASSWORD,
+    ROLE,
     closed_port,
     database_url,
     execute,
@@ -80,3 +85,52 @@ def test_bad_urls_in_either_variable_never_echo_the_password(variable):
         out, err, code = run_process("railway_status", env={variable: url})
         assert code == 1
         assert PASSWORD not in out + err
+
+
+@DB
+@pytest.mark.parametrize(("password", "wrong"), [("a", "password"), ("password", "a")])
+def test_a_short_or_common_password_is_masked_only_where_it_stands_in_the_url(
+    clean, role_with_password, password, wrong
+):
+    """Masking the password wherever its letters occur would garble the driver's words
+    ("connection to server ***t", "FATAL: *** authentication failed"); only the URL's
+    password field is masked."""
+    template = role_with_password(password)
+    railway_name = connections["railway"].settings_dict["NAME"]
+    socket = Path(connections["railway"].settings_dict["HOST"]) / ".s.PGSQL.5432"
+    base = {"DATABASE_URL": database_url("default"), "RAILWAY_CONNECT_ATTEMPTS": "1"}
+
+    out, err, code = run_process(
+        "railway_test_connection",
+        env={**base, "RAILWAY_DATABASE_URL": template.format(password=password)},
+    )
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == "✅ Railway connection successful"
+    assert re.fullmatch(
+        rf"   postgresql://{ROLE}:\*\*\*@{re.escape(str(socket.parent))}/{railway_name}: "
+        rf"PostgreSQL [\d.]+, database {railway_name} \(\d+\.\d\d s\)",
+        out.splitlines()[1],
+    ), out
+
+    out, err, code = run_process(
+        "railway_test_connection",
+        env={**base, "RAILWAY_DATABASE_URL": template.format(password=wrong)},
+    )
+    assert (out, code) == ("", 1)
+    assert err == (
+        f'CommandError: ❌ Railway connection failed: connection to server on socket "{socket}" '
+        f'failed: FATAL:  password authentication failed for user "{ROLE}" (Check the user and '
+        "password in RAILWAY_DATABASE_URL.)\n"
+    )
+
+    port = closed_port()
+    out, err, code = run_process(
+        "railway_test_connection",
+        env={**base, "RAILWAY_DATABASE_URL": f"postgresql://{ROLE}:{password}@127.0.0.1:{port}/db"},
+    )
+    assert (out, code) == ("", 1)
+    assert err == (
+        f'CommandError: ❌ Railway connection failed: connection to server at "127.0.0.1", port '
+        f"{port} failed: Connection refused (Check the host and port in RAILWAY_DATABASE_URL "
+        "and that the database is running.)\n"
+    )
