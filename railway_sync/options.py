@@ -1,0 +1,68 @@
+"""What a sync is asked to do: one frozen value, checked once when it is made."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from railway_sync import conf
+from railway_sync.errors import GuardRefused
+
+MODES = ("incremental", "rebuild", "force")
+DESTRUCTIVE_MODES = ("rebuild", "force")
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """The options of one sync; an invalid combination raises :class:`GuardRefused`.
+
+    ``incremental`` inserts and updates and keeps Railway-only rows (``prune`` deletes them
+    afterwards); ``rebuild`` and ``force`` make Railway hold exactly the local rows in one
+    transaction and need ``confirm_destructive`` unless it is a dry run.
+    """
+
+    mode: str = "incremental"
+    dry_run: bool = False
+    confirm_destructive: bool = False
+    skip_validation: bool = False
+    verify_all: bool = False
+    prune: bool = False
+    batch_size: int = field(default_factory=conf.batch_size)
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise GuardRefused(f"Unknown mode {self.mode!r}; choose one of {', '.join(MODES)}.")
+        if self.batch_size <= 0:
+            raise GuardRefused(
+                f"--batch-size must be a positive number of rows, not {self.batch_size}."
+            )
+        if self.destructive and not self.confirm_destructive and not self.dry_run:
+            raise GuardRefused(
+                f"--mode {self.mode} replaces Railway's data and needs --confirm-destructive; "
+                "nothing was touched. Preview it with: python manage.py railway_sync "
+                f"--mode {self.mode} --dry-run"
+            )
+        if self.prune and self.destructive:
+            raise GuardRefused(
+                f"--prune goes with --mode incremental; --mode {self.mode} already deletes the "
+                "rows that are not in local."
+            )
+
+    @property
+    def destructive(self) -> bool:
+        return self.mode in DESTRUCTIVE_MODES
+
+    @property
+    def verify(self) -> bool:
+        return not self.skip_validation
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """A dry run of a mode that, run for real, would also need --confirm-destructive."""
+        return self.destructive and not self.confirm_destructive
+
+    def recorded(self) -> dict[str, Any]:
+        """The options as the run history keeps them (mode and dry run have columns of their own)."""
+        return {
+            key: value for key, value in asdict(self).items() if key not in ("mode", "dry_run")
+        }
