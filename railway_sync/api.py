@@ -1,28 +1,63 @@
 """What the commands (and any Python caller) run: one function per operation, each returning
-a report. Nothing here prints; every function takes its databases explicitly or from conf."""
+a report. Nothing here prints; every function takes its databases explicitly or from conf.
+
+A sync, phase by phase: connect both databases and make sure they are two; take Railway's
+run lock; open one consistent local snapshot; compare the schemas; survey the ids of every
+table on both sides; run the guards; then either report what would happen (``preview``) or
+write (``write``), each layout in its own transactions, and return the report.
+"""
 
 from __future__ import annotations
 
-from railway_sync import engine
+import time
+from array import array
+from contextlib import nullcontext
+
+from django.db.utils import DatabaseError, InterfaceError, OperationalError
+
+from railway_sync import conf, guards, preview, tracking, write
+from railway_sync import migrate as migrations
+from railway_sync import status as status_report
+from railway_sync.connection import connect, describe, refuse_same_database, server_version
+from railway_sync.diff import IdSurvey, survey_ids
+from railway_sync.errors import ConnectionFailed, SchemaMismatch
+from railway_sync.failures import explain, on_table, translate
+from railway_sync.locks import exclusive_run, local_snapshot
+from railway_sync.models import SYNCED_TABLES
 from railway_sync.options import SyncOptions
+from railway_sync.plan import Planner
 from railway_sync.report import (
     ConnectionReport,
     MigrateReport,
+    Progress,
     ProgressCallback,
     StatusReport,
     SyncReport,
     no_progress,
 )
+from railway_sync.schema import compare_schemas, railway_tables_present, require_local_tables
 
 
 def test_connection(*, railway: str | None = None) -> ConnectionReport:
     """Connect to Railway and read its server version."""
-    return engine.test_connection(railway=railway)
+    railway = railway or conf.railway_alias()
+    started = time.monotonic()
+    connect(railway)
+    try:
+        version, database = server_version(railway)
+    except (OperationalError, InterfaceError) as exc:
+        raise ConnectionFailed(explain(railway, exc)) from None
+    return ConnectionReport(describe(railway), version, database, time.monotonic() - started)
 
 
 def check_local(*, local: str | None = None) -> None:
-    """Connect to the local database and check it holds the synced tables."""
-    engine.check_local(local=local)
+    """Connect to the local database and check it holds the synced tables.
+
+    Raises :class:`SchemaMismatch` naming the missing tables; call it before touching Railway.
+    """
+    local = local or conf.local_alias()
+    connect(local)
+    require_local_tables(local, SYNCED_TABLES)
 
 
 def migrate(
@@ -32,8 +67,14 @@ def migrate(
     local: str | None = None,
     railway: str | None = None,
 ) -> MigrateReport:
-    """Apply railway_sync's migrations to Railway, never to the local database."""
-    return engine.migrate(dry_run=dry_run, progress=progress, local=local, railway=railway)
+    """Apply railway_sync's migrations to Railway (never to the local database, which is
+    connected only to make sure Railway is not that database)."""
+    local = local or conf.local_alias()
+    railway = railway or conf.railway_alias()
+    connect(railway)
+    connect(local)
+    refuse_same_database(local, railway)
+    return migrations.apply(railway, dry_run=dry_run, progress=progress)
 
 
 def sync(
@@ -43,23 +84,79 @@ def sync(
     local: str | None = None,
     railway: str | None = None,
 ) -> SyncReport:
-    """Make Railway's synced tables hold the local rows, as ``options`` say."""
-    return engine.sync(
-        mode=options.mode,
-        dry_run=options.dry_run,
-        confirm_destructive=options.confirm_destructive,
-        skip_validation=options.skip_validation,
-        verify_all=options.verify_all,
-        prune=options.prune,
-        batch_size=options.batch_size,
-        progress=progress,
-        local=local,
-        railway=railway,
-    )
+    """Make Railway's synced tables hold the local rows, by primary key, as ``options`` say.
+
+    ``incremental`` inserts and updates, keeps Railway-only rows (or, with ``prune``, deletes
+    them afterwards, children first), and commits each table on its own; ``rebuild`` and
+    ``force`` make Railway hold exactly the local rows in one transaction, so a failure
+    leaves Railway as it was. Unless ``skip_validation``, what was written is read back and
+    compared before commit (every row with ``verify_all``); change tracking vouches for the
+    rows it did not name. Only one sync writes to a Railway at a time.
+    """
+    local = local or conf.local_alias()
+    railway = railway or conf.railway_alias()
+    started = time.monotonic()
+    check_local(local=local)
+    connect(railway)
+    refuse_same_database(local, railway)
+    try:
+        with nullcontext() if options.dry_run else exclusive_run(railway, progress):
+            if options.dry_run and not railway_tables_present(railway, SYNCED_TABLES):
+                return preview.before_first_migrate(local, options)
+            with local_snapshot(local):
+                progress(Progress("schema"))
+                columns = compare_schemas(local, railway, SYNCED_TABLES)
+                behind = None if options.dry_run else tracking.state_table_behind(railway)
+                if behind:
+                    raise SchemaMismatch(
+                        f"Railway's schema is behind this version of railway_sync ({behind}). "
+                        "Run: python manage.py railway_migrate",
+                        [],
+                    )
+                planner = Planner.open(local, railway)
+                surveys: dict[str, IdSurvey] = {}
+                for table in SYNCED_TABLES:
+                    with on_table(table, "nothing was written"):
+                        surveys[table] = survey_ids(local, railway, table)
+                counts = {t: (s.local_count, s.railway_count) for t, s in surveys.items()}
+                prune_ids: dict[str, array] = {}
+                if options.prune:
+                    for table in SYNCED_TABLES:
+                        with on_table(table, "nothing was written"):
+                            prune_ids[table] = planner.id_differences(table, surveys[table])[1]
+                findings = guards.inspect(options, counts, prune_ids, local=local)
+                if options.dry_run:
+                    return preview.report(
+                        planner, columns, surveys, prune_ids, findings, options, started
+                    )
+                guards.enforce(options, findings)
+                if options.destructive:
+                    results = write.all_at_once(planner, columns, counts, options, progress)
+                else:
+                    results = write.table_by_table(planner, columns, surveys, options, progress)
+                    if options.prune:
+                        results = write.prune(railway, results, prune_ids, options, progress)
+        return SyncReport(
+            options.mode,
+            False,
+            results,
+            verified=options.verify,
+            seconds=time.monotonic() - started,
+            pruned=options.prune,
+            notices=planner.notices(),
+        )
+    except (DatabaseError, InterfaceError) as exc:
+        raise translate(exc) from None
 
 
 def status(
     *, deep: bool = False, local: str | None = None, railway: str | None = None
 ) -> StatusReport:
-    """Counts on both sides and whether every row's content matches."""
-    return engine.status(deep=deep, local=local, railway=railway)
+    """Counts on both sides and whether every row's content matches.
+
+    Change tracking names the rows to compare; ``deep`` hashes and compares every row.
+    """
+    local = local or conf.local_alias()
+    railway = railway or conf.railway_alias()
+    check_local(local=local)
+    return status_report.report(deep=deep, local=local, railway=railway)

@@ -18,55 +18,19 @@ import threading
 import uuid
 import weakref
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from railway_sync.schema import Column
+from railway_sync.sql import id_array_literal, quote_name, row_hash
 
 FETCH_ROWS = 20_000
 COMPARE_BATCH = 20_000
 MAX_BUCKETS = 4096
 BIGINT_SPAN = 2**63
-
-
-def quote_name(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def column_list(columns: list[Column], prefix: str = "") -> str:
-    return ", ".join(prefix + quote_name(column.name) for column in columns)
-
-
-def row_text(columns: list[Column], prefix: str = "") -> str:
-    """SQL for a row's text form: two rows are the same only if these texts are the same.
-
-    Every comparison of rows goes through this, directly (the upsert) or hashed (``row_hash``).
-    ``ROW(...)::text`` quotes each field that needs it and writes NULL as nothing (``''`` is
-    ``""``), so rows whose columns differ in any text form have different texts. Type-aware
-    equality is not enough: ``hash_record_extended`` hashes jsonb ``[[1],2]`` and ``[[1,2]]``
-    alike (it skips where arrays and objects end) and numeric ``5.5`` like ``5.50``, so such
-    an edit never reached Railway. Both servers write the same text for the same value
-    because ``connection.SESSION_SETTINGS`` fixes datestyle, intervalstyle,
-    extra_float_digits and bytea_output, and Django sets TimeZone from ``TIME_ZONE``.
-    """
-    return f"ROW({column_list(columns, prefix)})::text"
-
-
-def row_hash(columns: list[Column]) -> str:
-    """SQL for a row's content hash, computed by the server that holds the row.
-
-    SHA-256, because a hash that may call different rows equal is not a comparison: md5
-    collisions are made on purpose with little effort and a 64-bit hash falls to brute
-    force, while no SHA-256 collision is known. It is built into PostgreSQL 11+.
-    ``convert_to(..., 'UTF8')`` gives the same bytes whatever each server's encoding;
-    ``::text::bytea`` would not do, as it reads backslashes as escapes. Sent as base64 text
-    (44 characters a row): a third less than bytea's hex, and as a Python str less than half
-    the memory of a memoryview.
-    """
-    return f"encode(sha256(convert_to({row_text(columns)}, 'UTF8')), 'base64')"
 
 
 @dataclass
@@ -374,11 +338,6 @@ def changed_ids(
         return {row[0] for row in local_rows} | {row[0] for row in railway_rows}
 
 
-def id_array_literal(ids: Iterable[int]) -> str:
-    # ids are machine integers from our own queries, so formatting them is injection-free.
-    return "'{" + ",".join(str(value) for value in ids) + "}'::bigint[]"
-
-
 def compare_rows(
     local_alias: str,
     railway_alias: str,
@@ -403,10 +362,3 @@ def compare_rows(
                 elif railway_hashes[row_id] != local_hash:
                     differing.append(row_id)
     return array("q", sorted(missing)), array("q", sorted(differing))
-
-
-def count_rows(alias: str, table: str) -> int:
-    with connections[alias].cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {quote_name(table)}")
-        (count,) = cursor.fetchone()
-    return int(count)

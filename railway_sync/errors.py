@@ -1,4 +1,4 @@
-"""Typed failures the engine raises; each message is one line that names the fix."""
+"""Typed failures railway_sync raises; each message is one line that names the fix."""
 
 from __future__ import annotations
 

@@ -7,12 +7,14 @@ libpq raises while connecting, which carry no SQLSTATE, only words.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import connections
-from django.db.utils import InterfaceError, OperationalError
+from django.db.utils import DatabaseError, InterfaceError, OperationalError
 from psycopg2.extensions import parse_dsn
 
 from railway_sync import conf
@@ -274,3 +276,15 @@ __all__ = [
     "translate",
     "url_variable",
 ]
+
+
+@contextmanager
+def on_table(table: str, outcome: str) -> Iterator[None]:
+    """Name the table, the database and the cause when a statement on ``table`` fails;
+    ``outcome`` says what is left written ("nothing in animals was written")."""
+    try:
+        yield
+    except RailwaySyncError:
+        raise
+    except (DatabaseError, InterfaceError) as exc:
+        raise translate(exc, table=table, outcome=outcome) from None

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 
 from django.db import connections
 
-from railway_sync.diff import column_list, id_array_literal, quote_name, row_text
 from railway_sync.schema import Column
+from railway_sync.sql import column_list, id_array_literal, quote_name, row_text
 
 
 def batches(ids: array, size: int) -> Iterator[array]:

@@ -63,6 +63,4 @@ class SyncOptions:
 
     def recorded(self) -> dict[str, Any]:
         """The options as the run history keeps them (mode and dry run have columns of their own)."""
-        return {
-            key: value for key, value in asdict(self).items() if key not in ("mode", "dry_run")
-        }
+        return {key: value for key, value in asdict(self).items() if key not in ("mode", "dry_run")}

@@ -1,4 +1,4 @@
-"""What the engine returns: frozen dataclasses that the commands turn into text."""
+"""What the api returns: frozen dataclasses that the commands turn into text."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from railway_sync import conf
 class RailwayRouter:
     """Migrations hinted ``railway_schema=True`` run only on Railway; nothing else does.
 
-    The engine names its database on every query, so reads and writes are not routed.
+    railway_sync names its database on every query, so reads and writes are not routed.
     """
 
     def allow_migrate(

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from django.db import connections
 
+from railway_sync.sql import quote_name
+
 SOURCE_SCHEMA = Path(__file__).parent / "sql" / "source_schema.sql"
 
 COUNTRIES = ["GB", "DE", "NL", "IE", "FR", "ES", "IT", "SE", "DK", "BE", "AT", "PL", "CZ", "RO"]
@@ -230,10 +232,13 @@ def insert(alias: str, rows: dict[str, list[tuple]]) -> dict[str, int]:
                 counts[table] = 0
                 continue
             placeholders = ", ".join(["%s"] * len(table_rows[0]))
-            cursor.executemany(f"INSERT INTO {table} VALUES ({placeholders})", table_rows)
+            cursor.executemany(
+                f"INSERT INTO {quote_name(table)} VALUES ({placeholders})", table_rows
+            )
             cursor.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"(SELECT COALESCE(max(id), 1) FROM {table}))"
+                "SELECT setval(pg_get_serial_sequence(%s, 'id'), "
+                f"(SELECT COALESCE(max(id), 1) FROM {quote_name(table)}))",
+                [quote_name(table)],
             )
             counts[table] = len(table_rows)
     return counts

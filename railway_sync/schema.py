@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db import connections
 
-from railway_sync.errors import SchemaMismatch, WriteFailed
+from railway_sync.errors import SchemaMismatch
 
 
 @dataclass(frozen=True)
@@ -126,31 +126,3 @@ def require_local_tables(alias: str, tables: tuple[str, ...]) -> None:
 def railway_tables_present(alias: str, tables: tuple[str, ...]) -> bool:
     """Whether every synced table exists on ``alias``."""
     return all(live_columns(alias, table) is not None for table in tables)
-
-
-def reset_sequence(alias: str, table: str) -> int:
-    """Move ``table``'s id sequence past max(id), never backwards; return the next id.
-
-    setval is not transactional, so it only ever moves forward: a rolled-back sync may leave
-    a gap in ids but can never make the site's next insert collide.
-    """
-    with connections[alias].cursor() as cursor:
-        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
-        (sequence,) = cursor.fetchone()
-        if sequence is None:
-            raise WriteFailed(
-                f"{table}.id on Railway has no sequence, so the site's inserts would fail. "
-                "Run: python manage.py railway_migrate"
-            )
-        cursor.execute(
-            f"""
-            SELECT setval(%s::regclass, GREATEST(
-                (SELECT COALESCE(max(id), 0) FROM {table}),
-                (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END
-                 FROM {sequence}),
-                1))
-            """,
-            [sequence],
-        )
-        (value,) = cursor.fetchone()
-    return int(value) + 1

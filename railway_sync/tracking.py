@@ -11,7 +11,7 @@ comparing id checksums per id range. Everything else is unchanged by constructio
 is only trusted while fewer than 2**31 transactions separate the watermark from now (far more
 than between syncs). Freezing keeps the raw ``xmin`` (PostgreSQL 9.4+), so frozen rows still compare
 correctly. A watermark that is missing, too old, from another local database, or for other
-columns makes the engine fall back to comparing every row.
+columns makes the planner fall back to comparing every row.
 
 Transaction ids only ever grow on one live cluster, but a local cluster restored from an
 older backup starts again from the backup's ids, and after a few transactions its ids pass
@@ -33,8 +33,8 @@ from django.db import connections
 from django.db.utils import DatabaseError
 
 from railway_sync.connection import ServerIdentity
-from railway_sync.diff import quote_name
 from railway_sync.schema import Column
+from railway_sync.sql import quote_name
 
 STATE_TABLE = "railway_sync_state"
 # Watermark's fields as columns of the state table; the last two came with migration 0004.

@@ -20,7 +20,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from railway_sync.diff import id_differences, quote_name, survey_ids
+from railway_sync.diff import id_differences, survey_ids
+from railway_sync.sql import quote_name
 from railway_sync.tracking import STATE_TABLE
 from tests.conftest import DB, execute, fetch, run, scalar
 

@@ -18,7 +18,7 @@ from typing import Any
 from django.core.checks import run_checks
 from django.test import override_settings
 
-from railway_sync.engine import RUN_LOCK_KEY
+from railway_sync.locks import RUN_LOCK_KEY
 from railway_sync.models import SyncRun
 from tests.conftest import DB, PROJECT_DIR, database_url, execute, run, run_process, scalar
 from tests.test_admin import dashboard_rows

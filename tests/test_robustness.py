@@ -14,7 +14,7 @@ import pytest
 from django.db import connections
 
 from railway_sync import sample
-from railway_sync.engine import RUN_LOCK_KEY
+from railway_sync.locks import RUN_LOCK_KEY
 from railway_sync.models import SYNCED_TABLES
 from tests.conftest import (
     DB,

@@ -23,7 +23,7 @@ from railway_sync.report import (
 
 
 class RailwayCommand(BaseCommand):
-    """A command that turns engine errors into ``CommandError`` lines (exit 1)."""
+    """A command that turns railway_sync's errors into ``CommandError`` lines (exit 1)."""
 
     failure_line = "❌ Railway command failed"
 

@@ -11,10 +11,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError, CommandParser
 
 from railway_sync import conf, embedded, sample
-from railway_sync.diff import count_rows
 from railway_sync.management.base import RailwayCommand
 from railway_sync.models import SYNCED_TABLES
 from railway_sync.schema import railway_tables_present
+from railway_sync.sql import count_rows
 
 DEMO_RAILWAY_DATABASE = "railway_demo"
 

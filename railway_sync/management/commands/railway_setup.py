@@ -4,9 +4,10 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from railway_sync import engine, history
+from railway_sync import api, history
 from railway_sync.errors import RailwaySyncError
 from railway_sync.management.base import RailwayCommand
+from railway_sync.options import SyncOptions
 
 
 class Command(RailwayCommand):
@@ -27,9 +28,9 @@ class Command(RailwayCommand):
         suffix = " (dry run)" if dry_run else ""
         self.stdout.write(f"🚀 Starting Railway setup{suffix}...")
         # A wrong DATABASE_URL must fail before step 1 changes Railway's schema.
-        engine.check_local()
+        api.check_local()
         self.stdout.write("Step 1/4: Database schema migration")
-        migration = engine.migrate(dry_run=dry_run, progress=self.on_progress)
+        migration = api.migrate(dry_run=dry_run, progress=self.on_progress)
         verb = "Would apply" if dry_run else "Applied"
         if migration.planned:
             self.stdout.write(
@@ -40,8 +41,8 @@ class Command(RailwayCommand):
         self.stdout.write("Step 2/4: Initial data synchronization")
         try:
             with history.recording("railway_setup", "incremental", dry_run, {}) as run:
-                report = run.report = engine.sync(
-                    mode="incremental", dry_run=dry_run, progress=self.on_progress
+                report = run.report = api.sync(
+                    SyncOptions(dry_run=dry_run), progress=self.on_progress
                 )
         except RailwaySyncError as exc:
             raise CommandError(f"{self.failure_line}: {exc}", returncode=1) from None
@@ -55,7 +56,7 @@ class Command(RailwayCommand):
             return
         self.stdout.write("  Every local row is on Railway with identical content.")
         self.stdout.write("Step 4/4: Final status report")
-        status = engine.status()
+        status = api.status()
         self.render_status(status)
         if not status.connected or any(t.missing_on_railway or t.differing for t in status.tables):
             raise self.fail("Railway does not match local after setup: " + status.recommendation)

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
-from railway_sync import engine, history
+from railway_sync import api, history
 from railway_sync.errors import RailwaySyncError
 from railway_sync.management.base import RailwayCommand, status_document
 
@@ -36,7 +36,7 @@ class Command(RailwayCommand):
 
     def handle(self, *args: Any, check: bool = False, deep: bool = False, **options: Any) -> None:
         try:
-            report = engine.status(deep=deep)
+            report = api.status(deep=deep)
         except RailwaySyncError as exc:
             if self.as_json:
                 self.emit_json(status_document(None, None, 1, str(exc)))

@@ -4,9 +4,10 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from railway_sync import engine, history
+from railway_sync import api, history
 from railway_sync.errors import RailwaySyncError
 from railway_sync.management.base import RailwayCommand, sync_document
+from railway_sync.options import MODES, SyncOptions
 
 
 def positive_int(value: str) -> int:
@@ -29,7 +30,7 @@ class Command(RailwayCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--mode",
-            choices=engine.MODES,
+            choices=MODES,
             default="incremental",
             help=(
                 "incremental (default): insert new and update changed rows, keep rows that "
@@ -104,14 +105,16 @@ class Command(RailwayCommand):
                     self.stdout.write(
                         "🚀 Starting Railway data sync..." + (" (dry run)" if dry_run else "")
                     )
-                report = run.report = engine.sync(
-                    mode=mode,
-                    dry_run=dry_run,
-                    confirm_destructive=options["confirm_destructive"],
-                    skip_validation=options["skip_validation"],
-                    verify_all=options["verify_all"],
-                    prune=options["prune"],
-                    batch_size=options["batch_size"],
+                report = run.report = api.sync(
+                    SyncOptions(
+                        mode=mode,
+                        dry_run=dry_run,
+                        confirm_destructive=options["confirm_destructive"],
+                        skip_validation=options["skip_validation"],
+                        verify_all=options["verify_all"],
+                        prune=options["prune"],
+                        **({"batch_size": options["batch_size"]} if options["batch_size"] else {}),
+                    ),
                     progress=self.on_progress,
                 )
         except RailwaySyncError as exc:

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from railway_sync import engine
+from railway_sync import api
 from railway_sync.errors import RailwaySyncError
 from railway_sync.management.base import RailwayCommand, connection_document
 
@@ -21,7 +21,7 @@ class Command(RailwayCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            report = engine.test_connection()
+            report = api.test_connection()
         except RailwaySyncError as exc:
             if self.as_json:
                 self.emit_json(connection_document(None, str(exc)))

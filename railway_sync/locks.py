@@ -1,0 +1,67 @@
+"""What a sync holds while it runs: a consistent snapshot of local, and Railway's run lock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import connections, transaction
+from django.db.utils import Error, OperationalError
+
+from railway_sync import conf
+from railway_sync.errors import AnotherSyncRunning
+from railway_sync.failures import lock_holder
+from railway_sync.report import Progress, ProgressCallback
+
+# The advisory lock key that serialises syncs (and migrations) on one Railway ("rail").
+RUN_LOCK_KEY = 0x7261696C
+
+
+@contextmanager
+def local_snapshot(local: str) -> Iterator[None]:
+    """Read the local database in one consistent snapshot, so concurrent scrapes can't tear it."""
+    with transaction.atomic(using=local):
+        with connections[local].cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+        # Nothing was written locally; ending read-only snapshots with rollback is cheapest.
+        transaction.set_rollback(True, using=local)
+
+
+@contextmanager
+def exclusive_run(railway: str, progress: ProgressCallback) -> Iterator[None]:
+    """Hold Railway's run lock (a session advisory lock), so two syncs never interleave writes.
+
+    A second sync waits up to the wait timeout, then fails; a killed sync's lock goes with its
+    connection.
+    """
+    connection = connections[railway]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [RUN_LOCK_KEY])
+        if not cursor.fetchone()[0]:
+            wait = conf.wait_timeout()
+            progress(
+                Progress(
+                    "wait", message=f"another railway_sync is running; waiting up to {wait:g} s"
+                )
+            )
+            cursor.execute("SET lock_timeout = %s", [f"{int(wait * 1000)}ms"])
+            try:
+                cursor.execute("SELECT pg_advisory_lock(%s)", [RUN_LOCK_KEY])
+            except OperationalError as exc:
+                if lock_holder(exc) is None:
+                    raise
+                raise AnotherSyncRunning(
+                    f"another railway_sync is running (waited {wait:g} s for it to finish); "
+                    "nothing was written. Try again later, or raise RAILWAY_SYNC_WAIT_TIMEOUT."
+                ) from None
+            finally:
+                cursor.execute("SET lock_timeout = %s", [f"{int(conf.lock_timeout() * 1000)}ms"])
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [RUN_LOCK_KEY])
+        except Error:
+            pass  # the connection is gone, and the lock with it

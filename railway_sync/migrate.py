@@ -1,0 +1,50 @@
+"""``railway_migrate``: railway_sync's Django migrations, applied to Railway only."""
+
+from __future__ import annotations
+
+from django.db import connections
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.migration import Migration
+from django.db.utils import DatabaseError, InterfaceError, OperationalError
+
+from railway_sync.errors import ConnectionFailed, WriteFailed
+from railway_sync.failures import explain
+from railway_sync.locks import exclusive_run
+from railway_sync.report import MigrateReport, Progress, ProgressCallback
+
+APP_LABEL = "railway_sync"
+
+
+def apply(railway: str, *, dry_run: bool, progress: ProgressCallback) -> MigrateReport:
+    """Apply (or, in a dry run, list with their SQL) the migrations Railway lacks.
+
+    Each migration is atomic; the run lock keeps a sync from running meanwhile.
+    """
+    executor = MigrationExecutor(connections[railway])
+    targets = executor.loader.graph.leaf_nodes(APP_LABEL)
+    plan = executor.migration_plan(targets)
+    planned = tuple(f"{m.app_label}.{m.name}" for m, backwards in plan if not backwards)
+    if dry_run:
+        sql = tuple(executor.loader.collect_sql(plan)) if plan else ()  # type: ignore[attr-defined]
+        return MigrateReport(planned, sql=sql, dry_run=True)
+    applied: list[str] = []
+    if not plan:
+        return MigrateReport(planned)
+
+    def record(action: str, migration: Migration | None = None, fake: bool = False) -> None:
+        if action == "apply_success" and migration is not None:
+            applied.append(f"{migration.app_label}.{migration.name}")
+            progress(Progress("migrate", message=applied[-1]))
+
+    executor.progress_callback = record
+    try:
+        with exclusive_run(railway, progress):
+            executor.migrate(targets, plan=plan)
+    except (OperationalError, InterfaceError) as exc:
+        raise ConnectionFailed(f"Railway migration failed: {explain(railway, exc)}") from None
+    except DatabaseError as exc:
+        raise WriteFailed(
+            f"Railway migration failed: {str(exc).splitlines()[0]} (Railway's schema was "
+            "left as it was; fix the cause above, then run railway_migrate again)."
+        ) from None
+    return MigrateReport(planned, applied=tuple(applied))

@@ -1,0 +1,72 @@
+"""What a dry run reports: per table what a sync would write, and what its guards would say.
+
+It plans exactly as the sync would, inside the same local snapshot, and writes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+
+from railway_sync.diff import IdSurvey
+from railway_sync.guards import Findings
+from railway_sync.models import SYNCED_TABLES
+from railway_sync.options import SyncOptions
+from railway_sync.plan import Planner
+from railway_sync.report import SyncReport, TableResult
+from railway_sync.schema import Column
+from railway_sync.sql import count_rows
+
+
+def before_first_migrate(local: str, options: SyncOptions) -> SyncReport:
+    """Railway has no schema yet: every local row would be inserted."""
+    results = tuple(
+        TableResult(table, count, 0, inserted=count)
+        for table, count in ((t, count_rows(local, t)) for t in SYNCED_TABLES)
+    )
+    return SyncReport(options.mode, True, results, verified=False, schema_missing=True)
+
+
+def report(
+    planner: Planner,
+    columns: dict[str, list[Column]],
+    surveys: dict[str, IdSurvey],
+    prune_ids: dict[str, array],
+    findings: Findings,
+    options: SyncOptions,
+    started: float,
+) -> SyncReport:
+    """The sync ``options`` describe, planned table by table but not written."""
+    results = []
+    for table in SYNCED_TABLES:
+        table_started = time.monotonic()
+        survey = surveys[table]
+        counts = (survey.local_count, survey.railway_count)
+        diff = planner.plan(table, columns[table], counts, survey)
+        railway_only = len(diff.railway_only)
+        deletes = options.destructive or table in prune_ids
+        results.append(
+            TableResult(
+                table=table,
+                local_count=counts[0],
+                railway_count=counts[1],
+                inserted=len(diff.to_insert),
+                updated=len(diff.to_update),
+                unchanged=diff.unchanged,
+                kept=0 if deletes else railway_only,
+                deleted=railway_only if deletes else 0,
+                seconds=time.monotonic() - table_started,
+                compared=diff.method,
+            )
+        )
+    return SyncReport(
+        options.mode,
+        True,
+        tuple(results),
+        verified=False,
+        guard_problems=findings.all,
+        needs_confirmation=options.needs_confirmation,
+        seconds=time.monotonic() - started,
+        pruned=bool(prune_ids),
+        notices=planner.notices(),
+    )

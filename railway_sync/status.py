@@ -1,0 +1,99 @@
+"""``railway_status``: counts on both sides, whether every row's content matches, and what
+to run next. It reads both databases and writes neither."""
+
+from __future__ import annotations
+
+from railway_sync.connection import connect, describe, refuse_same_database
+from railway_sync.diff import survey_ids
+from railway_sync.errors import ConnectionFailed, SchemaMismatch
+from railway_sync.locks import local_snapshot
+from railway_sync.models import SYNCED_TABLES
+from railway_sync.plan import Planner
+from railway_sync.report import StatusReport, TableStatus
+from railway_sync.schema import compare_schemas, railway_tables_present
+from railway_sync.sql import count_rows
+
+
+def report(*, deep: bool, local: str, railway: str) -> StatusReport:
+    """Compare both sides; ``deep`` hashes every row instead of those tracking names.
+
+    The local database must be connected and hold the synced tables; Railway being
+    unreachable or without a schema is a report, not an error.
+    """
+    try:
+        connect(railway)
+    except ConnectionFailed as exc:
+        return StatusReport(
+            describe(railway),
+            False,
+            problem=str(exc),
+            recommendation="Fix the connection, then run: python manage.py railway_test_connection",
+        )
+    refuse_same_database(local, railway)
+    target = describe(railway)
+    if not railway_tables_present(railway, SYNCED_TABLES):
+        tables = tuple(TableStatus(t, count_rows(local, t), None) for t in SYNCED_TABLES)
+        return StatusReport(
+            target,
+            True,
+            tables,
+            problem="Railway has no schema yet.",
+            recommendation="Run: python manage.py railway_setup",
+        )
+    with local_snapshot(local):
+        try:
+            columns = compare_schemas(local, railway, SYNCED_TABLES)
+        except SchemaMismatch as exc:
+            tables = tuple(
+                TableStatus(t, count_rows(local, t), count_rows(railway, t)) for t in SYNCED_TABLES
+            )
+            return StatusReport(
+                target,
+                True,
+                tables,
+                problem=str(exc).replace("\n", " "),
+                recommendation="Run: python manage.py railway_migrate, or add "
+                "a migration that makes Railway match the local schema",
+            )
+        planner = Planner.open(local, railway, full=deep)
+        found = []
+        for table in SYNCED_TABLES:
+            survey = survey_ids(local, railway, table)
+            counts = (survey.local_count, survey.railway_count)
+            diff = planner.plan(table, columns[table], counts, survey)
+            found.append(
+                TableStatus(
+                    table=table,
+                    local_count=counts[0],
+                    railway_count=counts[1],
+                    missing_on_railway=len(diff.to_insert),
+                    differing=len(diff.to_update),
+                    railway_only=len(diff.railway_only),
+                    compared=diff.method,
+                )
+            )
+    return StatusReport(
+        target,
+        True,
+        tuple(found),
+        recommendation=recommend(found),
+        deep=deep,
+        notices=planner.notices(),
+    )
+
+
+def recommend(tables: list[TableStatus]) -> str:
+    """The least destructive command that brings Railway in line, or "Nothing to do."."""
+    if all(t.in_sync for t in tables):
+        return "Nothing to do."
+    if any((t.railway_count or 0) > (t.local_count or 0) for t in tables):
+        return (
+            "Railway has more rows than local in some tables. If local is right, run: "
+            "python manage.py railway_sync --mode rebuild --confirm-destructive"
+        )
+    if any(t.missing_on_railway or t.differing for t in tables):
+        return "Run: python manage.py railway_sync"
+    return (
+        "Railway has rows that are not in local (kept by incremental syncs). To remove them, "
+        "run: python manage.py railway_sync --mode rebuild --confirm-destructive"
+    )
