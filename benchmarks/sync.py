@@ -106,6 +106,7 @@ class Bench:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
+        assert process.stdout is not None and process.stderr is not None
         out, err = process.stdout.read(), process.stderr.read()
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.monotonic() - started
@@ -190,6 +191,7 @@ class Bench:
             check=True,
             stdout=subprocess.DEVNULL,
         )
+        assert dump.stdout is not None
         dump.stdout.close()
         dump.wait()
         seconds = time.monotonic() - started

@@ -15,4 +15,4 @@ DATABASES = {
     "default": embedded.database_settings(EMBEDDED_DATA_DIR, "railway_sync_local"),
     "railway": embedded.database_settings(EMBEDDED_DATA_DIR, "railway_sync_railway"),
 }
-RAILWAY_SYNC_URL_ERRORS: dict[str, str] = {}
+RAILWAY_SYNC_URL_ERRORS = {}  # both aliases are the embedded server's, never a URL

@@ -115,4 +115,4 @@ def database_config(
     if host not in LOCAL_HOSTS and not host.startswith("/") and "sslmode" not in options:
         options["sslmode"] = "require"
     config["OPTIONS"] = options
-    return config
+    return dict(config)

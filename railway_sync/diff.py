@@ -82,7 +82,7 @@ class _Stream:
         # reading (an exception came first) is closed as soon as it is garbage. Not at exit:
         # a daemon thread inside a long query must not hold up the end of the process.
         self._closer = weakref.finalize(self, self._stop, worker, stop, self.chunks)
-        self._closer.atexit = False
+        self._closer.atexit = False  # type: ignore[misc]  # a documented attribute
 
     @staticmethod
     def _fetch(
@@ -185,13 +185,13 @@ def diff_table(
         local = next(local_rows, None)
         railway = next(railway_rows, None)
         while local is not None or railway is not None:
-            if railway is None or (local is not None and local[0] < railway[0]):
+            if local is not None and (railway is None or local[0] < railway[0]):
                 result.to_insert.append(local[0])
                 local = next(local_rows, None)
-            elif local is None or railway[0] < local[0]:
+            elif railway is not None and (local is None or railway[0] < local[0]):
                 result.railway_only.append(railway[0])
                 railway = next(railway_rows, None)
-            else:
+            elif local is not None and railway is not None:
                 if local[1] == railway[1]:
                     result.unchanged += 1
                 else:
@@ -281,17 +281,16 @@ def survey_ids(local_alias: str, railway_alias: str, table: str) -> IdSurvey:
 
 def _ranges(buckets: list[int]) -> Iterator[tuple[int, int]]:
     """Contiguous runs of bucket numbers as (first, last)."""
-    start = previous = None
-    for bucket in buckets:
-        if start is None:
-            start = previous = bucket
-        elif bucket == previous + 1:
+    if not buckets:
+        return
+    start = previous = buckets[0]
+    for bucket in buckets[1:]:
+        if bucket == previous + 1:
             previous = bucket
         else:
             yield start, previous
             start = previous = bucket
-    if start is not None:
-        yield start, previous
+    yield start, previous
 
 
 def id_differences(
@@ -355,7 +354,7 @@ def compare_rows(
         )
         local_rows, railway_rows = _both(local_alias, railway_alias, sql)
         with local_rows, railway_rows:
-            railway_hashes = dict(railway_rows)
+            railway_hashes: dict[int, str] = dict(railway_rows)
             for row_id, local_hash in local_rows:
                 if row_id not in railway_hashes:
                     missing.append(row_id)

@@ -31,7 +31,7 @@ def _package() -> ModuleType:
 
 def binaries() -> Path:
     """The folder of the embedded server's programs (initdb, pg_ctl, pg_dump, psql...)."""
-    return Path(_package().__file__).parent / "pginstall" / "bin"
+    return Path(str(_package().__file__)).parent / "pginstall" / "bin"
 
 
 def ensure_server(data_dir: Path) -> Path:

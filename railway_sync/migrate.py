@@ -36,7 +36,7 @@ def apply(railway: str, *, dry_run: bool, progress: ProgressCallback) -> Migrate
             applied.append(f"{migration.app_label}.{migration.name}")
             progress(Progress("migrate", message=applied[-1]))
 
-    executor.progress_callback = record
+    executor.progress_callback = record  # type: ignore[assignment]  # Django calls it so
     try:
         with exclusive_run(railway, progress):
             executor.migrate(targets, plan=plan)
