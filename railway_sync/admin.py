@@ -11,7 +11,7 @@ from django.db.utils import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from railway_sync import conf, engine, history
+from railway_sync import api, conf, history
 from railway_sync.connection import connect, connecting_within
 from railway_sync.errors import RailwaySyncError
 from railway_sync.models import (
@@ -123,7 +123,7 @@ class SyncRunAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         try:
             with admin_time_limit():
-                report = engine.status()
+                report = api.status()
             problem = "" if report.connected else report.problem
         except (RailwaySyncError, DatabaseError) as exc:
             report, problem = None, str(exc).splitlines()[0]

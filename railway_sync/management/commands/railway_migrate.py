@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from railway_sync import engine
+from railway_sync import api
 from railway_sync.management.base import RailwayCommand
 
 
@@ -25,7 +25,7 @@ class Command(RailwayCommand):
     def handle(self, *args: Any, dry_run: bool = False, **options: Any) -> None:
         if not dry_run:
             self.stdout.write("🚀 Running Railway database migration...")
-        report = engine.migrate(dry_run=dry_run, progress=self.on_progress)
+        report = api.migrate(dry_run=dry_run, progress=self.on_progress)
         if dry_run:
             if not report.planned:
                 self.stdout.write("Railway schema is up to date: no migrations would be applied.")

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import CommandParser
 
-from railway_sync import engine, history
-from railway_sync.errors import RailwaySyncError
+from railway_sync import api, history
 from railway_sync.management.base import RailwayCommand
+from railway_sync.management.render import render_status, render_sync
+from railway_sync.options import SyncOptions
 
 
 class Command(RailwayCommand):
@@ -27,9 +28,9 @@ class Command(RailwayCommand):
         suffix = " (dry run)" if dry_run else ""
         self.stdout.write(f"🚀 Starting Railway setup{suffix}...")
         # A wrong DATABASE_URL must fail before step 1 changes Railway's schema.
-        engine.check_local()
+        api.check_local()
         self.stdout.write("Step 1/4: Database schema migration")
-        migration = engine.migrate(dry_run=dry_run, progress=self.on_progress)
+        migration = api.migrate(dry_run=dry_run, progress=self.on_progress)
         verb = "Would apply" if dry_run else "Applied"
         if migration.planned:
             self.stdout.write(
@@ -38,14 +39,11 @@ class Command(RailwayCommand):
         else:
             self.stdout.write("  Schema is up to date: no migrations to apply")
         self.stdout.write("Step 2/4: Initial data synchronization")
-        try:
-            with history.recording("railway_setup", "incremental", dry_run, {}) as run:
-                report = run.report = engine.sync(
-                    mode="incremental", dry_run=dry_run, progress=self.on_progress
-                )
-        except RailwaySyncError as exc:
-            raise CommandError(f"{self.failure_line}: {exc}", returncode=1) from None
-        self.render_sync(report)
+        with history.recording("railway_setup", "incremental", dry_run, {}) as run:
+            report = run.report = api.sync(
+                SyncOptions(mode="incremental", dry_run=dry_run), progress=self.on_progress
+            )
+        render_sync(self.stdout, self.style, report, self.verbosity)
         self.stdout.write("Step 3/4: Data integrity validation")
         if dry_run:
             self.stdout.write("  Would compare every local row with Railway after the sync.")
@@ -55,8 +53,8 @@ class Command(RailwayCommand):
             return
         self.stdout.write("  Every local row is on Railway with identical content.")
         self.stdout.write("Step 4/4: Final status report")
-        status = engine.status()
-        self.render_status(status)
+        status = api.status()
+        render_status(self.stdout, self.style, status, self.verbosity)
         if not status.connected or any(t.missing_on_railway or t.differing for t in status.tables):
             raise self.fail("Railway does not match local after setup: " + status.recommendation)
         kept = sum(t.railway_only for t in status.tables)
