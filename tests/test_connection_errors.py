@@ -216,7 +216,7 @@ def test_retries_share_one_deadline_so_a_hung_host_fails_within_the_stated_time(
 
     assert (out, code) == ("", 1)
     assert err == (
-        f'CommandError: ❌ Railway connection failed: connection to server at "127.0.0.1", port '
+        f'❌ Railway connection failed: connection to server at "127.0.0.1", port '
         f"{silent_server.port} failed: timeout expired (No answer within 4 s: check the host "
         "and port in RAILWAY_DATABASE_URL and the network, or raise RAILWAY_CONNECTION_TIMEOUT.)\n"
     )

@@ -142,7 +142,7 @@ def test_a_local_statement_timeout_names_the_local_database(synced, locked_anima
 
     assert code == 1
     assert err == (
-        "CommandError: ❌ Railway data sync failed: The local database cancelled a statement "
+        "❌ Railway data sync failed: The local database cancelled a statement "
         "while reading animals: canceling statement due to statement timeout (nothing was "
         "written). Raise statement_timeout for the user in DATABASE_URL, or run the sync "
         "again.\n"
@@ -163,7 +163,7 @@ def test_a_railway_statement_timeout_names_railway(synced, locked_animals):
 
     assert code == 1
     assert err == (
-        "CommandError: ❌ Railway data sync failed: Railway cancelled a statement while "
+        "❌ Railway data sync failed: Railway cancelled a statement while "
         "syncing animals: canceling statement due to statement timeout (nothing was written). "
         "Raise statement_timeout for the user in RAILWAY_DATABASE_URL, or run the sync again.\n"
     )
@@ -186,7 +186,7 @@ def test_a_terminated_local_session_is_a_lost_local_connection(synced, locked_an
 
     assert sync.returncode == 1
     assert err == (
-        "CommandError: ❌ Railway data sync failed: Lost the connection to the local database "
+        "❌ Railway data sync failed: Lost the connection to the local database "
         "while reading animals: server closed the connection unexpectedly (nothing was "
         "written). Run the sync again once the local database is reachable (check "
         "DATABASE_URL and the network).\n"
@@ -233,7 +233,7 @@ def test_a_deadlock_on_railway_fails_the_table_and_says_run_again(synced):
 
     assert sync.returncode == 1
     assert err == (
-        "CommandError: ❌ Railway data sync failed: Railway ended the sync's transaction to "
+        "❌ Railway data sync failed: Railway ended the sync's transaction to "
         "break a deadlock while syncing organizations: deadlock detected (nothing in "
         "organizations was written). Another session was locking the same rows; run the sync "
         "again.\n"
@@ -267,7 +267,7 @@ def test_a_serialization_failure_on_railway_says_run_again(synced):
 
     assert sync.returncode == 1
     assert err == (
-        "CommandError: ❌ Railway data sync failed: Railway could not serialize the sync with "
+        "❌ Railway data sync failed: Railway could not serialize the sync with "
         "another session's writes while syncing organizations: could not serialize access due "
         "to concurrent update (nothing in organizations was written). Another session changed "
         "the same rows meanwhile; run the sync again.\n"

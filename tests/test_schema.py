@@ -153,7 +153,7 @@ def test_status_against_a_local_database_without_the_tables_says_so_in_one_line(
 
     assert (out, err.splitlines(), code) == (
         "",
-        [f"CommandError: ❌ Railway status failed: {NO_LOCAL_TABLES}"],
+        [f"❌ Railway status failed: {NO_LOCAL_TABLES}"],
         1,
     )
 
@@ -179,7 +179,7 @@ def test_status_against_a_local_database_without_the_tables_says_so_in_one_line(
         1,
         NO_LOCAL_TABLES,
     )
-    assert err.splitlines() == [f"CommandError: ❌ Railway status failed: {NO_LOCAL_TABLES}"]
+    assert err.splitlines() == [f"❌ Railway status failed: {NO_LOCAL_TABLES}"]
 
 
 @DB
@@ -190,7 +190,7 @@ def test_setup_against_a_local_database_without_the_tables_leaves_railway_untouc
 
     assert (out.splitlines(), err.splitlines(), code) == (
         ["🚀 Starting Railway setup..."],
-        [f"CommandError: ❌ Railway setup failed: {NO_LOCAL_TABLES}"],
+        [f"❌ Railway setup failed: {NO_LOCAL_TABLES}"],
         1,
     )
     assert fetch("railway", "SELECT name FROM django_migrations WHERE app = 'railway_sync'") == []
@@ -213,7 +213,7 @@ def test_a_dry_run_against_a_local_database_without_the_tables_says_so(bare_rail
         [
             # This database has no history table either: the first line says so.
             "Sync history not recorded: run python manage.py migrate to create it.",
-            f"CommandError: ❌ Railway data sync failed: {NO_LOCAL_TABLES}",
+            f"❌ Railway data sync failed: {NO_LOCAL_TABLES}",
         ],
         1,
     )

@@ -118,7 +118,7 @@ def test_a_short_or_common_password_is_masked_only_where_it_stands_in_the_url(
     )
     assert (out, code) == ("", 1)
     assert err == (
-        f'CommandError: ❌ Railway connection failed: connection to server on socket "{socket}" '
+        f'❌ Railway connection failed: connection to server on socket "{socket}" '
         f'failed: FATAL:  password authentication failed for user "{ROLE}" (Check the user and '
         "password in RAILWAY_DATABASE_URL.)\n"
     )
@@ -130,7 +130,7 @@ def test_a_short_or_common_password_is_masked_only_where_it_stands_in_the_url(
     )
     assert (out, code) == ("", 1)
     assert err == (
-        f'CommandError: ❌ Railway connection failed: connection to server at "127.0.0.1", port '
+        f'❌ Railway connection failed: connection to server at "127.0.0.1", port '
         f"{port} failed: Connection refused (Check the host and port in RAILWAY_DATABASE_URL "
         "and that the database is running.)\n"
     )

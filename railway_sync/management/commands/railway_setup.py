@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import CommandParser
 
 from railway_sync import api, history
-from railway_sync.errors import RailwaySyncError
 from railway_sync.management.base import RailwayCommand
+from railway_sync.management.render import render_status, render_sync
 from railway_sync.options import SyncOptions
 
 
@@ -39,14 +39,11 @@ class Command(RailwayCommand):
         else:
             self.stdout.write("  Schema is up to date: no migrations to apply")
         self.stdout.write("Step 2/4: Initial data synchronization")
-        try:
-            with history.recording("railway_setup", "incremental", dry_run, {}) as run:
-                report = run.report = api.sync(
-                    SyncOptions(dry_run=dry_run), progress=self.on_progress
-                )
-        except RailwaySyncError as exc:
-            raise CommandError(f"{self.failure_line}: {exc}", returncode=1) from None
-        self.render_sync(report)
+        with history.recording("railway_setup", "incremental", dry_run, {}) as run:
+            report = run.report = api.sync(
+                SyncOptions(mode="incremental", dry_run=dry_run), progress=self.on_progress
+            )
+        render_sync(self.stdout, self.style, report, self.verbosity)
         self.stdout.write("Step 3/4: Data integrity validation")
         if dry_run:
             self.stdout.write("  Would compare every local row with Railway after the sync.")
@@ -57,7 +54,7 @@ class Command(RailwayCommand):
         self.stdout.write("  Every local row is on Railway with identical content.")
         self.stdout.write("Step 4/4: Final status report")
         status = api.status()
-        self.render_status(status)
+        render_status(self.stdout, self.style, status, self.verbosity)
         if not status.connected or any(t.missing_on_railway or t.differing for t in status.tables):
             raise self.fail("Railway does not match local after setup: " + status.recommendation)
         kept = sum(t.railway_only for t in status.tables)

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
 from railway_sync import api, history
-from railway_sync.errors import RailwaySyncError
-from railway_sync.management.base import RailwayCommand, status_document
+from railway_sync.management.base import RailwayCommand
+from railway_sync.management.documents import StatusDocument, status_document
+from railway_sync.management.render import last_sync_line, render_status
 
 
 class Command(RailwayCommand):
@@ -35,24 +37,18 @@ class Command(RailwayCommand):
         self.add_format_argument(parser)
 
     def handle(self, *args: Any, check: bool = False, deep: bool = False, **options: Any) -> None:
-        try:
-            report = api.status(deep=deep)
-        except RailwaySyncError as exc:
-            if self.as_json:
-                self.emit_json(status_document(None, None, 1, str(exc)))
-            raise self.fail(str(exc)) from None
+        report = api.status(deep=deep)
         last = history.last_success()
         failed = not report.connected or (check and not report.in_sync)
         if self.as_json:
             self.emit_json(status_document(report, last, 1 if failed else 0))
-        self.render_status(report)
+        render_status(self.stdout, self.style, report, self.verbosity)
         if last is not None and last.finished_at is not None:
-            age = timezone.now() - last.finished_at
-            self.stdout.write(
-                f"Last successful sync: {last.finished_at:%Y-%m-%d %H:%M:%S} "
-                f"({int(age.total_seconds() // 60)} minutes ago)"
-            )
+            self.stdout.write(last_sync_line(last.finished_at, timezone.now()))
         if not report.connected:
             raise CommandError(f"❌ Railway connection failed: {report.problem}", returncode=1)
         if check and not report.in_sync:
             raise CommandError("⚠ Local and Railway databases are not in sync", returncode=1)
+
+    def failure_document(self, error: str, options: Mapping[str, Any]) -> StatusDocument:
+        return status_document(None, None, 1, error)

@@ -1,13 +1,26 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.management.base import CommandParser
 
 from railway_sync import api, history
-from railway_sync.errors import RailwaySyncError
-from railway_sync.management.base import RailwayCommand, sync_document
+from railway_sync.management.base import RailwayCommand
+from railway_sync.management.documents import SyncDocument, sync_document
+from railway_sync.management.render import render_sync
 from railway_sync.options import MODES, SyncOptions
+
+# The parsed options that make a SyncOptions, each named as its field.
+OPTIONS = (
+    "mode",
+    "dry_run",
+    "confirm_destructive",
+    "skip_validation",
+    "verify_all",
+    "prune",
+    "batch_size",
+)
 
 
 def positive_int(value: str) -> int:
@@ -87,44 +100,22 @@ class Command(RailwayCommand):
         self.add_format_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        mode = options["mode"]
-        dry_run = options["dry_run"]
-        recorded_options = {
-            key: options[key]
-            for key in (
-                "confirm_destructive",
-                "skip_validation",
-                "verify_all",
-                "prune",
-                "batch_size",
-            )
-        }
-        try:
-            with history.recording("railway_sync", mode, dry_run, recorded_options) as run:
-                if self.verbosity >= 1:
-                    self.stdout.write(
-                        "🚀 Starting Railway data sync..." + (" (dry run)" if dry_run else "")
-                    )
-                report = run.report = api.sync(
-                    SyncOptions(
-                        mode=mode,
-                        dry_run=dry_run,
-                        confirm_destructive=options["confirm_destructive"],
-                        skip_validation=options["skip_validation"],
-                        verify_all=options["verify_all"],
-                        prune=options["prune"],
-                        **({"batch_size": options["batch_size"]} if options["batch_size"] else {}),
-                    ),
-                    progress=self.on_progress,
+        mode, dry_run = options["mode"], options["dry_run"]
+        # As the history has always kept them: batch_size None when not given.
+        recorded = {key: options[key] for key in OPTIONS if key not in ("mode", "dry_run")}
+        # The options are made inside the block, so a refused combination (--mode rebuild
+        # without --confirm-destructive, ...) is recorded as a failed run like any other.
+        with history.recording("railway_sync", mode, dry_run, recorded) as run:
+            if self.verbosity >= 1:
+                self.stdout.write(
+                    "🚀 Starting Railway data sync..." + (" (dry run)" if dry_run else "")
                 )
-        except RailwaySyncError as exc:
-            if self.as_json:
-                self.emit_json(sync_document(mode, dry_run, None, str(exc)))
-            raise self.fail(str(exc)) from None
+            given = {key: options[key] for key in OPTIONS if options[key] is not None}
+            report = run.report = api.sync(SyncOptions(**given), progress=self.on_progress)
         if self.as_json:
             self.emit_json(sync_document(mode, dry_run, report))
             return
-        self.render_sync(report)
+        render_sync(self.stdout, self.style, report, self.verbosity)
         if dry_run:
             self.stdout.write("✅ Railway data sync dry run completed")
         else:
@@ -134,3 +125,6 @@ class Command(RailwayCommand):
                     f"({report.written} rows written in {report.seconds:.2f} s)"
                 )
             )
+
+    def failure_document(self, error: str, options: Mapping[str, Any]) -> SyncDocument:
+        return sync_document(options["mode"], options["dry_run"], None, error)

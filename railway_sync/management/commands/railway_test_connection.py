@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.management.base import CommandParser
 
 from railway_sync import api
-from railway_sync.errors import RailwaySyncError
-from railway_sync.management.base import RailwayCommand, connection_document
+from railway_sync.management.base import RailwayCommand
+from railway_sync.management.documents import ConnectionDocument, connection_document
 
 
 class Command(RailwayCommand):
@@ -20,12 +21,7 @@ class Command(RailwayCommand):
         self.add_format_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            report = api.test_connection()
-        except RailwaySyncError as exc:
-            if self.as_json:
-                self.emit_json(connection_document(None, str(exc)))
-            raise self.fail(str(exc)) from None
+        report = api.test_connection()
         if self.as_json:
             self.emit_json(connection_document(report))
             return
@@ -34,3 +30,6 @@ class Command(RailwayCommand):
             f"   {report.target}: PostgreSQL {report.server_version}, "
             f"database {report.database} ({report.seconds:.2f} s)"
         )
+
+    def failure_document(self, error: str, options: Mapping[str, Any]) -> ConnectionDocument:
+        return connection_document(None, error)

@@ -1,0 +1,167 @@
+"""The JSON documents of ``--format json``, for cron and CI.
+
+Their shape is documented in the README and kept stable: fields may be added, never renamed
+or removed. Each key is spelled out here (not taken from the report dataclasses) so that a
+field added to a report does not silently change the documents; tests/test_outputs.py pins
+every key set. Each builder also takes ``report=None`` with an ``error``: the document a
+failed command prints.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypedDict
+
+from railway_sync.models import SyncRun
+from railway_sync.report import ConnectionReport, StatusReport, SyncReport, TableResult, TableStatus
+
+
+class SyncTableEntry(TypedDict):
+    table: str
+    local_count: int
+    railway_count: int
+    inserted: int
+    updated: int
+    unchanged: int
+    kept: int
+    deleted: int
+    seconds: float
+    compared: str
+
+
+class SyncDocument(TypedDict):
+    command: Literal["railway_sync"]
+    outcome: Literal["success", "dry_run", "failed"]
+    exit_code: int
+    mode: str
+    dry_run: bool
+    verified: bool
+    rows_written: int
+    seconds: float | None
+    guard_problems: list[str]
+    notices: list[str]
+    tables: list[SyncTableEntry]
+    error: str | None
+
+
+class StatusTableEntry(TypedDict):
+    table: str
+    local_count: int | None
+    railway_count: int | None
+    missing_on_railway: int
+    differing: int
+    railway_only: int
+    compared: str
+    in_sync: bool
+
+
+class StatusDocument(TypedDict):
+    command: Literal["railway_status"]
+    outcome: Literal["in_sync", "out_of_sync", "failed"]
+    exit_code: int
+    railway: str | None
+    connected: bool
+    in_sync: bool
+    tables: list[StatusTableEntry]
+    recommendation: str | None
+    notices: list[str]
+    last_successful_sync: str | None
+    error: str | None
+
+
+class ConnectionDocument(TypedDict):
+    command: Literal["railway_test_connection"]
+    outcome: Literal["success", "failed"]
+    exit_code: int
+    railway: str | None
+    server_version: str | None
+    database: str | None
+    seconds: float | None
+    error: str | None
+
+
+# Any of the documents, as the base command writes them.
+Document = SyncDocument | StatusDocument | ConnectionDocument
+
+
+def sync_document(
+    mode: str, dry_run: bool, report: SyncReport | None, error: str = ""
+) -> SyncDocument:
+    return {
+        "command": "railway_sync",
+        "outcome": "failed" if error else "dry_run" if dry_run else "success",
+        "exit_code": 1 if error else 0,
+        "mode": mode,
+        "dry_run": dry_run,
+        "verified": bool(report and report.verified),
+        "rows_written": report.written if report and not dry_run else 0,
+        "seconds": round(report.seconds, 3) if report else None,
+        "guard_problems": list(report.guard_problems) if report else [],
+        "notices": list(report.notices) if report else [],
+        "tables": [sync_table_entry(table) for table in (report.tables if report else ())],
+        "error": error or None,
+    }
+
+
+def sync_table_entry(table: TableResult) -> SyncTableEntry:
+    return {
+        "table": table.table,
+        "local_count": table.local_count,
+        "railway_count": table.railway_count,
+        "inserted": table.inserted,
+        "updated": table.updated,
+        "unchanged": table.unchanged,
+        "kept": table.kept,
+        "deleted": table.deleted,
+        "seconds": round(table.seconds, 3),
+        "compared": table.compared,
+    }
+
+
+def status_document(
+    report: StatusReport | None, last_success: SyncRun | None, exit_code: int, error: str = ""
+) -> StatusDocument:
+    outcome: Literal["in_sync", "out_of_sync", "failed"]
+    if error or report is None or not report.connected:
+        outcome = "failed"
+    else:
+        outcome = "in_sync" if report.in_sync else "out_of_sync"
+    finished_at = last_success.finished_at if last_success else None
+    return {
+        "command": "railway_status",
+        "outcome": outcome,
+        "exit_code": exit_code,
+        "railway": report.target if report else None,
+        "connected": bool(report and report.connected),
+        "in_sync": bool(report and report.in_sync),
+        "tables": [status_table_entry(table) for table in (report.tables if report else ())],
+        "recommendation": report.recommendation if report else None,
+        "notices": list(report.notices) if report else [],
+        "last_successful_sync": finished_at.isoformat() if finished_at else None,
+        "error": error or (report.problem if report and report.problem else None),
+    }
+
+
+def status_table_entry(table: TableStatus) -> StatusTableEntry:
+    return {
+        "table": table.table,
+        "local_count": table.local_count,
+        "railway_count": table.railway_count,
+        "missing_on_railway": table.missing_on_railway,
+        "differing": table.differing,
+        "railway_only": table.railway_only,
+        "compared": table.compared,
+        "in_sync": table.in_sync,
+    }
+
+
+def connection_document(report: ConnectionReport | None, error: str = "") -> ConnectionDocument:
+    return {
+        "command": "railway_test_connection",
+        "outcome": "failed" if error else "success",
+        "exit_code": 1 if error else 0,
+        "railway": report.target if report else None,
+        "server_version": report.server_version if report else None,
+        "database": report.database if report else None,
+        "seconds": round(report.seconds, 3) if report else None,
+        "error": error or None,
+    }

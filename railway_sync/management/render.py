@@ -1,0 +1,114 @@
+"""The text the commands print for a report: what a person reads at each verbosity.
+
+Each ``render_*`` function writes through ``out`` (a command's ``self.stdout``) with the
+command's ``style``, so ``--no-color`` and ``call_command(stdout=...)`` work; the ``*_line``
+functions return one table's line.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.management.base import OutputWrapper
+from django.core.management.color import Style
+
+from railway_sync.report import StatusReport, SyncReport, TableResult, TableStatus
+
+
+def render_sync(out: OutputWrapper, style: Style, report: SyncReport, verbosity: int) -> None:
+    if verbosity < 1:
+        return
+    render_notices(out, style, report.notices)
+    for table in report.tables:
+        out.write(sync_line(table, report.dry_run, verbosity))
+    if report.dry_run:
+        if report.schema_missing:
+            out.write("Railway has no schema yet: railway_migrate would create it.")
+        if report.guard_problems:
+            out.write(
+                style.WARNING(
+                    f"Guards: --mode {report.mode} would refuse: "
+                    + "; ".join(report.guard_problems)
+                )
+            )
+        else:
+            out.write(f"Guards: --mode {report.mode} would pass.")
+        if report.needs_confirmation:
+            out.write(f"--mode {report.mode} would also need --confirm-destructive.")
+        out.write(f"Dry run: nothing was written to Railway ({report.written} rows would be).")
+    elif report.verified:
+        out.write("Verified: every local row is on Railway with identical content.")
+    else:
+        out.write(style.WARNING("Verification skipped (--skip-validation)."))
+
+
+def render_notices(out: OutputWrapper, style: Style, notices: tuple[str, ...]) -> None:
+    for notice in notices:
+        out.write(style.WARNING(f"⚠ {notice}"))
+
+
+def render_status(out: OutputWrapper, style: Style, report: StatusReport, verbosity: int) -> None:
+    if not report.connected:
+        out.write(style.ERROR(f"❌ Railway connection failed: {report.problem}"))
+        return
+    out.write(style.SUCCESS(f"✅ Railway connection successful ({report.target})"))
+    if verbosity >= 1:
+        render_notices(out, style, report.notices)
+        for table in report.tables:
+            out.write(status_line(table))
+    if report.problem:
+        out.write(style.WARNING(f"⚠ {report.problem}"))
+    if report.in_sync:
+        out.write(style.SUCCESS("✅ Local and Railway databases are in sync"))
+    else:
+        out.write(style.WARNING("⚠ Data mismatch detected"))
+    out.write(f"Recommendation: {report.recommendation}")
+
+
+def sync_line(table: TableResult, dry_run: bool, verbosity: int = 1) -> str:
+    seconds = f" ({table.seconds:.2f} s)" if verbosity >= 2 or not dry_run else ""
+    if verbosity >= 2 and table.compared:
+        seconds += f" [{table.compared} comparison]"
+    if dry_run:
+        if table.written == 0:
+            return (
+                f"  {table.table}: up to date, would write 0 rows "
+                f"({table.unchanged} unchanged, {table.kept} kept Railway-only)"
+            )
+        return (
+            f"  {table.table}: would insert {table.inserted}, update {table.updated}, "
+            f"leave {table.unchanged} unchanged, keep {table.kept} Railway-only, "
+            f"delete {table.deleted}"
+        )
+    if table.written == 0:
+        kept = f", {table.kept} kept Railway-only" if table.kept else ""
+        return f"  {table.table}: up to date, 0 rows written{kept}{seconds}"
+    return (
+        f"  {table.table}: {table.inserted} inserted, {table.updated} updated, "
+        f"{table.unchanged} unchanged, {table.deleted} deleted"
+        + (f", {table.kept} kept Railway-only" if table.kept else "")
+        + seconds
+    )
+
+
+def status_line(table: TableStatus) -> str:
+    railway = "-" if table.railway_count is None else str(table.railway_count)
+    if table.railway_count is None:
+        verdict = "no table on Railway"
+    elif table.in_sync:
+        verdict = "✅ content matches"
+    else:
+        parts = []
+        if table.missing_on_railway:
+            parts.append(f"{table.missing_on_railway} missing on Railway")
+        if table.differing:
+            parts.append(f"{table.differing} differ")
+        if table.railway_only:
+            parts.append(f"{table.railway_only} only on Railway")
+        verdict = "⚠ " + ", ".join(parts)
+    return f"  {table.table}: {table.local_count} → {railway} ({verdict})"
+
+
+def last_sync_line(finished_at: datetime, now: datetime) -> str:
+    minutes = int((now - finished_at).total_seconds() // 60)
+    return f"Last successful sync: {finished_at:%Y-%m-%d %H:%M:%S} ({minutes} minutes ago)"
