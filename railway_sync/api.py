@@ -3,14 +3,13 @@ a report. Nothing here prints; every function takes its databases explicitly or 
 
 A sync, phase by phase: connect both databases and make sure they are two; take Railway's
 run lock; open one consistent local snapshot; compare the schemas; survey the ids of every
-table on both sides; run the guards; then either report what would happen (``preview``) or
+table on both sides and which Railway rows are the site's; run the guards; then either report what would happen (``preview``) or
 write (``write``), each layout in its own transactions, and return the report.
 """
 
 from __future__ import annotations
 
 import time
-from array import array
 from contextlib import nullcontext
 
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
@@ -25,6 +24,7 @@ from railway_sync.failures import explain, on_table, translate
 from railway_sync.locks import exclusive_run, local_snapshot
 from railway_sync.models import SYNCED_TABLES
 from railway_sync.options import SyncOptions
+from railway_sync.ownership import Ownership
 from railway_sync.plan import Planner
 from railway_sync.report import (
     ConnectionReport,
@@ -87,9 +87,11 @@ def sync(
     """Make Railway's synced tables hold the local rows, by primary key, as ``options`` say.
 
     ``incremental`` inserts and updates, keeps Railway-only rows (or, with ``prune``, deletes
-    them afterwards, children first), and commits each table on its own; ``rebuild`` and
-    ``force`` make Railway hold exactly the local rows in one transaction, so a failure
-    leaves Railway as it was. Unless ``skip_validation``, what was written is read back and
+    the ones the sync put there afterwards, children first), and commits each table on its
+    own; ``rebuild`` and ``force`` make the rows the sync owns exactly the local rows in one
+    transaction, so a failure leaves Railway as it was. Rows the site wrote are kept (but
+    for ``discard_railway_rows``); a site row at an id local also has is a conflict, kept and
+    reported unless ``on_conflict="local"``. Unless ``skip_validation``, what was written is read back and
     compared before commit (every row with ``verify_all``); change tracking vouches for the
     rows it did not name. Only one sync writes to a Railway at a time.
     """
@@ -115,27 +117,26 @@ def sync(
                     )
                 planner = Planner.open(local, railway)
                 surveys: dict[str, IdSurvey] = {}
+                owners: dict[str, Ownership] = {}
                 for table in SYNCED_TABLES:
                     with on_table(table, "nothing was written"):
                         surveys[table] = survey_ids(local, railway, table)
+                        owners[table] = planner.ownership(table, columns[table], surveys[table])
                 counts = {t: (s.local_count, s.railway_count) for t, s in surveys.items()}
-                prune_ids: dict[str, array] = {}
-                if options.prune:
-                    for table in SYNCED_TABLES:
-                        with on_table(table, "nothing was written"):
-                            prune_ids[table] = planner.id_differences(table, surveys[table])[1]
-                findings = guards.inspect(options, counts, prune_ids, local=local)
+                findings = guards.inspect(options, counts, owners, planner)
                 if options.dry_run:
                     return preview.report(
-                        planner, columns, surveys, prune_ids, findings, options, started
+                        planner, columns, surveys, owners, findings, options, started
                     )
                 guards.enforce(options, findings)
                 if options.destructive:
                     results = write.all_at_once(planner, columns, counts, options, progress)
                 else:
-                    results = write.table_by_table(planner, columns, surveys, options, progress)
+                    results = write.table_by_table(
+                        planner, columns, surveys, owners, options, progress
+                    )
                     if options.prune:
-                        results = write.prune(railway, results, prune_ids, options, progress)
+                        results = write.prune(planner, results, owners, options, progress)
         return SyncReport(
             options.mode,
             False,

@@ -96,3 +96,19 @@ def prune_max_share() -> float:
     """``RAILWAY_SYNC_PRUNE_MAX_SHARE``: the largest share of a table ``--prune`` deletes without
     ``--confirm-destructive``. Default 0.10 (10%)."""
     return float(getattr(settings, "RAILWAY_SYNC_PRUNE_MAX_SHARE", 0.10))
+
+
+def site_id_start() -> int | None:
+    """``RAILWAY_SYNC_SITE_ID_START``: the first id Railway's sequences hand out to rows the
+    site inserts, far above the ids local creates, so the two never pick the same id. Every
+    sync moves each sequence to at least this (never backwards, never below max(id)). Default
+    1_000_000_000 (a serial column ends at 2_147_483_647); None keeps the sequences just past
+    max(id)."""
+    value = getattr(settings, "RAILWAY_SYNC_SITE_ID_START", 1_000_000_000)
+    return None if value is None else int(value)
+
+
+def conflicts_shown() -> int:
+    """``RAILWAY_SYNC_CONFLICTS_SHOWN``: conflicts described row by row per table (the rest are
+    counted). Default 20."""
+    return int(getattr(settings, "RAILWAY_SYNC_CONFLICTS_SHOWN", 20))

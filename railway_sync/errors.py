@@ -28,7 +28,12 @@ class SchemaMismatch(RailwaySyncError):
 
 
 class GuardRefused(RailwaySyncError):
-    """A safety guard of the chosen sync mode refused to run."""
+    """A safety guard of the chosen sync mode refused to run; ``problems`` lists what each
+    guard found, one phrase each (empty for a refused combination of options)."""
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 class WriteFailed(RailwaySyncError):

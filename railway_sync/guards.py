@@ -1,10 +1,12 @@
 """The checks that stop a sync before it writes, and the one line each refusal prints.
 
-- incremental: Railway must not hold more rows than local (a local database cleared by
-  mistake would otherwise look like "nothing to do" while Railway keeps stale rows);
+- incremental: at most ``RAILWAY_PRUNE_MAX_SHARE`` of the rows the sync put on Railway may be
+  missing locally (a local database cleared by mistake would otherwise look like "nothing to
+  do" while Railway keeps stale rows); rows the site added never count;
 - rebuild: local must hold at least the rebuild thresholds (a rebuild from a half-empty local
   database would empty Railway);
 - ``--prune``: it may delete at most ``RAILWAY_PRUNE_MAX_SHARE`` of a table unconfirmed;
+- deleting syncs: no row of the site may point at a row about to be deleted;
 - always: no local row may point at a parent local lacks (Railway would reject it).
 """
 
@@ -12,66 +14,132 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db import connections
 
 from railway_sync import conf
 from railway_sync.errors import GuardRefused
-from railway_sync.models import SYNCED_MODELS
+from railway_sync.models import SYNCED_MODELS, SYNCED_TABLES
 from railway_sync.options import SyncOptions
+from railway_sync.ownership import Ownership, site_children_of
 from railway_sync.sql import quote_name
+
+if TYPE_CHECKING:
+    from railway_sync.plan import Planner
+
+# Beyond this share of its synced rows missing locally, a table looks rebuilt or cleared
+# rather than pruned by hand, and a refusal recommends a rebuild instead of --prune.
+REBUILT_SHARE = 0.5
 
 
 @dataclass(frozen=True)
 class Findings:
-    """What the guards found: ``problems`` refuse the mode; ``orphans`` refuse any sync."""
+    """What the guards found: ``problems`` refuse the mode; ``orphans`` (local rows pointing
+    nowhere) and ``site_children`` (the site's rows pointing at rows to delete) refuse any
+    sync. ``rebuilt``: local looks rebuilt rather than trimmed (for the advice)."""
 
     problems: tuple[str, ...] = ()
     orphans: tuple[str, ...] = ()
+    site_children: tuple[str, ...] = ()
+    rebuilt: bool = False
 
     @property
     def all(self) -> tuple[str, ...]:
-        return self.problems + self.orphans
+        return self.problems + self.site_children + self.orphans
 
 
 def inspect(
     options: SyncOptions,
     counts: dict[str, tuple[int, int]],
-    prune_ids: dict[str, array],
-    *,
-    local: str,
+    owners: dict[str, Ownership],
+    planner: Planner,
 ) -> Findings:
     """Every guard's findings for a sync with ``options`` (a dry run reports them all)."""
+    rebuilt = False
     if options.prune:
-        # The share guard replaces the count guard, which would refuse exactly the syncs that
-        # pruning exists for (local rows deleted on purpose).
-        problems = [] if options.confirm_destructive else _prune_share(prune_ids, counts)
+        # The share guard replaces the missing-rows guard, which would refuse exactly the
+        # syncs that pruning exists for (local rows deleted on purpose).
+        problems = [] if options.confirm_destructive else _prune_share(owners, counts)
+    elif options.mode == "incremental":
+        problems, rebuilt = _owned_missing(owners, counts)
     else:
-        problems = _counts(options.mode, counts)
-    return Findings(tuple(problems), tuple(local_orphans(local)))
+        problems = _thresholds(options.mode, counts)
+    leaving: dict[str, array] = {}
+    if options.prune:
+        leaving = {table: owners[table].gone for table in SYNCED_TABLES}
+    elif options.destructive:
+        leaving = {table: owners[table].deletable(options) for table in SYNCED_TABLES}
+    children = [
+        line
+        for table in SYNCED_TABLES
+        for line in site_children(planner, table, leaving.get(table, array("q")), leaving)
+    ]
+    return Findings(tuple(problems), tuple(local_orphans(planner.local)), tuple(children), rebuilt)
 
 
 def enforce(options: SyncOptions, findings: Findings) -> None:
     """Raise :class:`GuardRefused` with the line that names the fix, if anything was found."""
     if findings.problems:
-        raise GuardRefused(_refusal(options, findings.problems))
+        raise GuardRefused(_refusal(options, findings), findings.all)
+    if findings.site_children:
+        raise GuardRefused(
+            site_children_refusal(list(findings.site_children), "nothing was written"),
+            findings.all,
+        )
     if findings.orphans:
         raise GuardRefused(
             "Local data is inconsistent: " + "; ".join(findings.orphans) + ". Railway would "
             "reject these rows; fix them in the local database, then sync again. Nothing was "
-            "written."
+            "written.",
+            findings.all,
         )
 
 
-def _counts(mode: str, counts: dict[str, tuple[int, int]]) -> list[str]:
+def site_children(planner: Planner, table: str, ids: array, leaving: dict[str, array]) -> list[str]:
+    """The site's rows that point at rows ``ids`` of ``table`` about to be deleted (rows in
+    ``leaving`` go too and do not count), one phrase each."""
+    return site_children_of(
+        planner.railway,
+        table,
+        ids,
+        foreign_keys(),
+        {child: planner.local_ids(child) for child, _, parent in foreign_keys() if parent == table},
+        leaving,
+        planner.owned_present,
+    )
+
+
+def site_children_refusal(found: list[str], outcome: str) -> str:
+    """The refusal line when deleting would break (or cascade to) the site's rows."""
+    return (
+        "Refused: rows the site wrote on Railway point at rows local deleted ("
+        + "; ".join(found)
+        + f"); deleting those would break or delete the site's rows, so {outcome}. Repoint or "
+        "delete the site's rows on Railway, or restore the rows locally, then sync again."
+    )
+
+
+def _owned_missing(
+    owners: dict[str, Ownership], counts: dict[str, tuple[int, int]]
+) -> tuple[list[str], bool]:
+    share = conf.prune_max_share()
     problems = []
-    if mode == "incremental":
-        for table, (local_count, railway_count) in counts.items():
-            if local_count < railway_count:
-                problems.append(
-                    f"{table}: local has {local_count} rows but Railway has {railway_count}"
-                )
-    elif mode == "rebuild":
+    rebuilt = False
+    for table, own in owners.items():
+        missing = len(own.gone)
+        if own.owned_count and missing / own.owned_count > share:
+            problems.append(
+                f"{table}: local has {counts[table][0]} rows but Railway has "
+                f"{own.owned_count} synced rows, {missing} of them not in local"
+            )
+            rebuilt = rebuilt or missing / own.owned_count > REBUILT_SHARE
+    return problems, rebuilt
+
+
+def _thresholds(mode: str, counts: dict[str, tuple[int, int]]) -> list[str]:
+    problems = []
+    if mode == "rebuild":
         thresholds = conf.rebuild_thresholds()
         for table, (local_count, _) in counts.items():
             minimum = thresholds.get(table, 0)
@@ -82,31 +150,40 @@ def _counts(mode: str, counts: dict[str, tuple[int, int]]) -> list[str]:
     return problems
 
 
-def _prune_share(prune_ids: dict[str, array], counts: dict[str, tuple[int, int]]) -> list[str]:
+def _prune_share(owners: dict[str, Ownership], counts: dict[str, tuple[int, int]]) -> list[str]:
     share = conf.prune_max_share()
     problems = []
-    for table, ids in prune_ids.items():
+    for table, own in owners.items():
         railway_count = counts[table][1]
-        if railway_count and len(ids) / railway_count > share:
+        if railway_count and len(own.gone) / railway_count > share:
             problems.append(
-                f"{table}: --prune would delete {len(ids)} of {railway_count} rows, more than "
-                f"{share:.0%}"
+                f"{table}: --prune would delete {len(own.gone)} of {railway_count} rows, more "
+                f"than {share:.0%}"
             )
     return problems
 
 
-def _refusal(options: SyncOptions, problems: tuple[str, ...]) -> str:
-    listed = "; ".join(problems)
+def _refusal(options: SyncOptions, findings: Findings) -> str:
+    listed = "; ".join(findings.problems)
     if options.prune:
         return (
             f"--prune refused: it would delete a large share of Railway's rows ({listed}). "
             "If local is right, run: python manage.py railway_sync --prune --confirm-destructive"
         )
     if options.mode == "incremental":
+        if findings.rebuilt:
+            advice = (
+                "If local was rebuilt on purpose, run: python manage.py railway_sync --mode "
+                "rebuild --confirm-destructive (the site's rows stay)."
+            )
+        else:
+            advice = (
+                "If local deleted these rows on purpose, run: python manage.py railway_sync "
+                "--prune --confirm-destructive (it deletes only rows the sync put there)."
+            )
         return (
-            f"Incremental sync refused: Railway has more rows than local ({listed}). If local "
-            "is right, run: python manage.py railway_sync --mode rebuild --confirm-destructive "
-            "(or --mode force --confirm-destructive in an emergency)."
+            f"Incremental sync refused: rows the sync put on Railway are missing locally "
+            f"({listed}). {advice}"
         )
     return (
         f"Rebuild refused: local data is below the safety thresholds ({listed}). Check the "

@@ -10,15 +10,19 @@ from railway_sync.errors import GuardRefused
 
 MODES = ("incremental", "rebuild", "force")
 DESTRUCTIVE_MODES = ("rebuild", "force")
+ON_CONFLICT = ("report", "local")
 
 
 @dataclass(frozen=True)
 class SyncOptions:
     """The options of one sync; an invalid combination raises :class:`GuardRefused`.
 
-    ``incremental`` inserts and updates and keeps Railway-only rows (``prune`` deletes them
-    afterwards); ``rebuild`` and ``force`` make Railway hold exactly the local rows in one
-    transaction and need ``confirm_destructive`` unless it is a dry run.
+    ``incremental`` inserts and updates and keeps Railway-only rows (``prune`` deletes the
+    owned ones afterwards); ``rebuild`` and ``force`` make the owned rows exactly local's in
+    one transaction and need ``confirm_destructive`` unless it is a dry run;
+    ``discard_railway_rows`` makes them delete the site's rows too. ``on_conflict`` says who
+    wins at an id both local and a site row hold: ``report`` keeps the site's row, ``local``
+    writes local's.
     """
 
     mode: str = "incremental"
@@ -27,6 +31,8 @@ class SyncOptions:
     skip_validation: bool = False
     verify_all: bool = False
     prune: bool = False
+    on_conflict: str = "report"
+    discard_railway_rows: bool = False
     batch_size: int = field(default_factory=conf.batch_size)
 
     def __post_init__(self) -> None:
@@ -42,6 +48,16 @@ class SyncOptions:
                 "nothing was touched. Preview it with: python manage.py railway_sync "
                 f"--mode {self.mode} --dry-run"
             )
+        if self.on_conflict not in ON_CONFLICT:
+            raise GuardRefused(
+                f"Unknown --on-conflict {self.on_conflict!r}; choose one of "
+                f"{', '.join(ON_CONFLICT)}."
+            )
+        if self.discard_railway_rows and not self.destructive:
+            raise GuardRefused(
+                "--discard-railway-rows goes with --mode rebuild or --mode force "
+                "(and --confirm-destructive); nothing was touched."
+            )
         if self.prune and self.destructive:
             raise GuardRefused(
                 f"--prune goes with --mode incremental; --mode {self.mode} already deletes the "
@@ -51,6 +67,12 @@ class SyncOptions:
     @property
     def destructive(self) -> bool:
         return self.mode in DESTRUCTIVE_MODES
+
+    @property
+    def local_wins(self) -> bool:
+        """Whether local's row replaces a site row at the same id (discarding the site's rows
+        implies it)."""
+        return self.on_conflict == "local" or self.discard_railway_rows
 
     @property
     def verify(self) -> bool:

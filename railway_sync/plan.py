@@ -12,7 +12,7 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass, field
 
-from railway_sync import tracking
+from railway_sync import ownership, tracking
 from railway_sync.connection import ServerIdentity, server_identity
 from railway_sync.diff import (
     IdSurvey,
@@ -48,6 +48,10 @@ class Planner:
     untrusted: dict[str, str] = field(default_factory=dict)
     # id_differences per (table, survey): --prune and planning ask the same question.
     _id_answers: dict[str, tuple[IdSurvey, tuple[array, array]]] = field(default_factory=dict)
+    # Whether Railway has the ownership table (migration 0005; not in a dry run before it).
+    owned_present: bool = True
+    # Local's ids per table as ranges, read once in the snapshot (ownership's currency).
+    _local_ids: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def open(cls, local: str, railway: str, *, full: bool = False) -> Planner:
@@ -59,6 +63,7 @@ class Planner:
         planner.local_server = server_identity(local)
         planner.identity = tracking.local_identity(local)
         planner.states = tracking.read_state(railway)
+        planner.owned_present = ownership.present(railway)
         return planner
 
     def id_differences(self, table: str, survey: IdSurvey | None) -> tuple[array, array]:
@@ -73,6 +78,32 @@ class Planner:
             answer = id_differences(self.local, self.railway, table, survey)
             self._id_answers[table] = cached = (survey, answer)
         return cached[1]
+
+    def local_ids(self, table: str) -> str:
+        """Local's ids of ``table`` as ``int8multirange`` text, read once per snapshot."""
+        if table not in self._local_ids:
+            self._local_ids[table] = ownership.local_ids(self.local, table)
+        return self._local_ids[table]
+
+    def ownership(
+        self, table: str, columns: list[Column], survey: IdSurvey | None = None
+    ) -> ownership.Ownership:
+        """Which of ``table``'s Railway rows the sync owns and which are the site's, now
+        (``survey`` as for ``id_differences``)."""
+        railway_only = self.id_differences(table, survey)[1]
+        return ownership.survey(
+            self.local,
+            self.railway,
+            table,
+            columns,
+            self.local_ids(table),
+            railway_only,
+            self.owned_present,
+        )
+
+    def record_ownership(self, table: str, kept_conflicts: array) -> None:
+        """Store which of ``table``'s rows the sync owns, in the transaction that wrote it."""
+        ownership.record(self.railway, table, self.local_ids(table), kept_conflicts)
 
     def is_tracked(self, table: str, columns: list[Column]) -> bool:
         if self.full:
@@ -156,14 +187,18 @@ class Planner:
         local_count: int,
         exact: bool,
         verify_all: bool,
+        site_rows: array | None = None,
     ) -> None:
         """Check, before commit, that Railway now holds what was meant to be written.
 
         Routinely: every written row is on Railway and hashes alike on both sides (the plan
         vouches for the rest); ``exact`` also re-checks the ids on both sides, so Railway
-        holds no row local lacks and lacks none it has. ``verify_all`` (and any write of
-        more than a fifth of the table) compares every row instead.
+        holds no row local lacks and lacks none it has, but the site's. ``verify_all`` (and
+        any write of more than a fifth of the table) compares every row instead.
+        ``site_rows`` (sorted ids) are the site's rows the sync kept: they may differ from
+        local's row at the same id, or be absent locally.
         """
+        kept = set(site_rows or ())
         to_write = written.to_write
         extra = array("q")
         if verify_all or len(to_write) > FULL_SCAN_SHARE * max(local_count, 1):
@@ -174,6 +209,8 @@ class Planner:
             if exact:
                 more_missing, extra = self.id_differences(table, None)
                 missing = array("q", sorted({*missing, *more_missing}))
+        differing = array("q", (i for i in differing if i not in kept))
+        extra = array("q", (i for i in extra if i not in kept))
         problems = []
         if missing:
             problems.append(f"{len(missing)} local rows missing")

@@ -6,12 +6,12 @@ It plans exactly as the sync would, inside the same local snapshot, and writes n
 from __future__ import annotations
 
 import time
-from array import array
 
 from railway_sync.diff import IdSurvey
 from railway_sync.guards import Findings
 from railway_sync.models import SYNCED_TABLES
 from railway_sync.options import SyncOptions
+from railway_sync.ownership import Ownership
 from railway_sync.plan import Planner
 from railway_sync.report import SyncReport, TableResult
 from railway_sync.schema import Column
@@ -31,7 +31,7 @@ def report(
     planner: Planner,
     columns: dict[str, list[Column]],
     surveys: dict[str, IdSurvey],
-    prune_ids: dict[str, array],
+    owners: dict[str, Ownership],
     findings: Findings,
     options: SyncOptions,
     started: float,
@@ -42,9 +42,10 @@ def report(
         table_started = time.monotonic()
         survey = surveys[table]
         counts = (survey.local_count, survey.railway_count)
-        diff = planner.plan(table, columns[table], counts, survey)
+        own = owners[table]
+        diff = own.settle(planner.plan(table, columns[table], counts, survey), options, counts[0])
         railway_only = len(diff.railway_only)
-        deletes = options.destructive or table in prune_ids
+        deletes = options.destructive or options.prune
         results.append(
             TableResult(
                 table=table,
@@ -57,6 +58,9 @@ def report(
                 deleted=railway_only if deletes else 0,
                 seconds=time.monotonic() - table_started,
                 compared=diff.method,
+                site_rows=own.kept_site_rows(options, deleting=options.destructive),
+                conflicts=len(own.kept_conflicts(options)),
+                conflict_rows=() if options.local_wins else own.conflicts,
             )
         )
     return SyncReport(
@@ -67,6 +71,6 @@ def report(
         guard_problems=findings.all,
         needs_confirmation=options.needs_confirmation,
         seconds=time.monotonic() - started,
-        pruned=bool(prune_ids),
+        pruned=options.prune,
         notices=planner.notices(),
     )

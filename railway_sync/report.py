@@ -25,6 +25,16 @@ def no_progress(event: Progress) -> None:
 
 
 @dataclass(frozen=True)
+class Conflict:
+    """A site row on Railway at an id local also has, with other content: both rows' naming
+    columns (name, slug, external_id, ...) as text, to tell them apart."""
+
+    id: int
+    local: dict[str, str | None]
+    railway: dict[str, str | None]
+
+
+@dataclass(frozen=True)
 class TableResult:
     """What a sync did (or, in a dry run, would do) to one table on Railway."""
 
@@ -38,6 +48,11 @@ class TableResult:
     deleted: int = 0
     seconds: float = 0.0
     compared: str = ""  # "empty", "tracked" or "full": how the changes were found
+    # Railway rows the sync does not own (the site's), left as they were; among them the
+    # ``conflicts`` at ids local also has (local's row was not written), the first described.
+    site_rows: int = 0
+    conflicts: int = 0
+    conflict_rows: tuple[Conflict, ...] = ()
 
     @property
     def written(self) -> int:
@@ -63,6 +78,11 @@ class SyncReport:
     def written(self) -> int:
         return sum(table.written for table in self.tables)
 
+    @property
+    def conflicts(self) -> int:
+        """Site rows kept at ids local also has: the sync landed but exits 1."""
+        return sum(table.conflicts for table in self.tables)
+
 
 @dataclass(frozen=True)
 class TableStatus:
@@ -71,17 +91,27 @@ class TableStatus:
     railway_count: int | None
     missing_on_railway: int = 0
     differing: int = 0
+    # Rows the sync put on Railway that local no longer has (what --prune deletes).
     railway_only: int = 0
     compared: str = ""
+    # Railway rows the sync does not own (the site's), conflicts among them as in TableResult,
+    # and the columns only Railway has (the site's, never synced).
+    site_rows: int = 0
+    conflicts: int = 0
+    conflict_rows: tuple[Conflict, ...] = ()
+    site_columns: tuple[str, ...] = ()
 
     @property
     def in_sync(self) -> bool:
+        """Every local row is on Railway with the same content, and every other Railway row
+        is the site's (which no sync touches)."""
         return (
             self.local_count is not None
-            and self.local_count == self.railway_count
+            and self.railway_count == self.local_count + self.site_rows
             and self.missing_on_railway == 0
             and self.differing == 0
             and self.railway_only == 0
+            and self.conflicts == 0
         )
 
 

@@ -43,9 +43,12 @@ def _nullability(column: Column) -> str:
 
 
 def column_differences(table: str, local: list[Column], railway: list[Column]) -> list[str]:
-    """One line per column of ``table`` that differs between local and Railway."""
+    """One line per column of ``table`` that differs between local and Railway.
+
+    A column only Railway has is not a difference: it is the site's, and the sync never reads
+    or writes it (``site_columns``).
+    """
     railway_by_name = {column.name: column for column in railway}
-    local_names = {column.name for column in local}
     lines = []
     for column in local:
         other = railway_by_name.get(column.name)
@@ -60,10 +63,17 @@ def column_differences(table: str, local: list[Column], railway: list[Column]) -
                 f"  {table}.{column.name}: {_nullability(column)} locally but "
                 f"{_nullability(other)} on Railway"
             )
-    for column in railway:
-        if column.name not in local_names:
-            lines.append(f"  {table}.{column.name}: extra column on Railway ({column.type})")
     return lines
+
+
+def site_columns(local_alias: str, railway_alias: str, table: str) -> tuple[str, ...]:
+    """The columns of ``table`` that only Railway has: the site's, never synced."""
+    local = {column.name for column in live_columns(local_alias, table) or []}
+    return tuple(
+        column.name
+        for column in live_columns(railway_alias, table) or []
+        if column.name not in local
+    )
 
 
 def compare_schemas(local_alias: str, railway_alias: str, tables: tuple[str, ...]) -> dict:

@@ -52,6 +52,19 @@ def row_hash(columns: list[Column]) -> str:
     return f"encode(sha256(convert_to({row_text(columns)}, 'UTF8')), 'base64')"
 
 
+def id_range(column: str = "id") -> str:
+    """SQL for the one-id range ``[id, id]`` as int8range, for ``range_agg``.
+
+    ``int8range(id, id, '[]')`` would overflow at the largest bigint (its canonical form ends
+    at id + 1); an unbounded upper end holds no other bigint.
+    """
+    key = quote_name(column)
+    return (
+        f"CASE WHEN {key} = 9223372036854775807 THEN int8range({key}::bigint, NULL) "
+        f"ELSE int8range({key}::bigint, {key}::bigint + 1) END"
+    )
+
+
 def id_array_literal(ids: Iterable[int]) -> str:
     # ids are machine integers from our own queries, so formatting them is injection-free.
     return "'{" + ",".join(str(value) for value in ids) + "}'::bigint[]"

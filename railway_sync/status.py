@@ -3,6 +3,7 @@ to run next. It reads both databases and writes neither."""
 
 from __future__ import annotations
 
+from railway_sync import conf
 from railway_sync.connection import connect, describe, refuse_same_database
 from railway_sync.diff import survey_ids
 from railway_sync.errors import ConnectionFailed, SchemaMismatch
@@ -10,7 +11,7 @@ from railway_sync.locks import local_snapshot
 from railway_sync.models import SYNCED_TABLES
 from railway_sync.plan import Planner
 from railway_sync.report import StatusReport, TableStatus
-from railway_sync.schema import compare_schemas, railway_tables_present
+from railway_sync.schema import compare_schemas, railway_tables_present, site_columns
 from railway_sync.sql import count_rows
 
 
@@ -61,15 +62,21 @@ def report(*, deep: bool, local: str, railway: str) -> StatusReport:
             survey = survey_ids(local, railway, table)
             counts = (survey.local_count, survey.railway_count)
             diff = planner.plan(table, columns[table], counts, survey)
+            own = planner.ownership(table, columns[table], survey)
+            conflicts = set(own.conflict_ids)
             found.append(
                 TableStatus(
                     table=table,
                     local_count=counts[0],
                     railway_count=counts[1],
                     missing_on_railway=len(diff.to_insert),
-                    differing=len(diff.to_update),
-                    railway_only=len(diff.railway_only),
+                    differing=sum(1 for i in diff.to_update if i not in conflicts),
+                    railway_only=len(own.gone),
                     compared=diff.method,
+                    site_rows=own.site_rows,
+                    conflicts=len(own.conflict_ids),
+                    conflict_rows=own.conflicts,
+                    site_columns=site_columns(local, railway, table),
                 )
             )
     return StatusReport(
@@ -86,14 +93,22 @@ def recommend(tables: list[TableStatus]) -> str:
     """The least destructive command that brings Railway in line, or "Nothing to do."."""
     if all(t.in_sync for t in tables):
         return "Nothing to do."
-    if any((t.railway_count or 0) > (t.local_count or 0) for t in tables):
+    if any(t.conflicts for t in tables):
         return (
-            "Railway has more rows than local in some tables. If local is right, run: "
-            "python manage.py railway_sync --mode rebuild --confirm-destructive"
+            "The site's rows on Railway hold ids that local also uses (conflicts above); "
+            "syncs keep the site's row and exit 1. To let local's rows replace them, run: "
+            "python manage.py railway_sync --on-conflict local"
+        )
+    owned = {t.table: (t.railway_count or 0) - t.site_rows for t in tables}
+    if any(t.railway_only > conf.prune_max_share() * owned[t.table] for t in tables):
+        return (
+            "Many rows the sync put on Railway are no longer in local. If local was rebuilt "
+            "on purpose, run: python manage.py railway_sync --mode rebuild "
+            "--confirm-destructive (the site's rows stay)"
         )
     if any(t.missing_on_railway or t.differing for t in tables):
         return "Run: python manage.py railway_sync"
     return (
-        "Railway has rows that are not in local (kept by incremental syncs). To remove them, "
-        "run: python manage.py railway_sync --mode rebuild --confirm-destructive"
+        "Railway has rows the sync put there that local no longer has (kept by incremental "
+        "syncs). To remove them, run: python manage.py railway_sync --prune"
     )

@@ -37,6 +37,8 @@ from railway_sync.schema import Column
 from railway_sync.sql import quote_name
 
 STATE_TABLE = "railway_sync_state"
+# Which rows the sync owns (migration 0005; written by ``ownership``).
+OWNED_TABLE = "railway_sync_owned"
 # Watermark's fields as columns of the state table; the last two came with migration 0004.
 STATE_COLUMNS = (
     "local_database",
@@ -257,4 +259,8 @@ def state_table_behind(railway: str) -> str | None:
         return f"no {STATE_TABLE} table"
     if POSITION_COLUMN not in present:
         return f"{STATE_TABLE} has no {POSITION_COLUMN} column"
+    with connections[railway].cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NULL", [quote_name(OWNED_TABLE)])
+        if cursor.fetchone()[0]:
+            return f"no {OWNED_TABLE} table"
     return None

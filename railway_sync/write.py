@@ -2,9 +2,12 @@
 
 - ``table_by_table`` (incremental): each table is planned, written, verified and recorded in
   a transaction of its own, so a failure loses at most that table's writes; ``prune`` then
-  deletes Railway rows local no longer has, children first, a table per transaction.
+  deletes the owned Railway rows local no longer has, children first, a table per transaction.
 - ``all_at_once`` (rebuild, force): every table in one transaction, deletions included, so
   a failure leaves Railway exactly as it was.
+
+The site's rows (``ownership``) are never written or deleted, but by ``--on-conflict local``
+and ``--discard-railway-rows``; which rows the sync owns is recorded with the rows.
 
 Per table, rows go by COPY straight into an empty table, else through the upsert (``load``).
 """
@@ -17,12 +20,14 @@ from dataclasses import replace
 
 from django.db import connections, transaction
 
-from railway_sync import tracking
+from railway_sync import guards, tracking
 from railway_sync.diff import IdSurvey, TableDiff
+from railway_sync.errors import GuardRefused
 from railway_sync.failures import on_table
 from railway_sync.load import copy_into_empty, delete, upsert
 from railway_sync.models import SYNCED_TABLES
 from railway_sync.options import SyncOptions
+from railway_sync.ownership import Ownership
 from railway_sync.plan import Planner
 from railway_sync.report import Progress, ProgressCallback, TableResult
 from railway_sync.schema import Column
@@ -33,10 +38,12 @@ def table_by_table(
     planner: Planner,
     columns: dict[str, list[Column]],
     surveys: dict[str, IdSurvey],
+    owners: dict[str, Ownership],
     options: SyncOptions,
     progress: ProgressCallback,
 ) -> tuple[TableResult, ...]:
-    """Sync each table in a transaction of its own, parents first."""
+    """Sync each table in a transaction of its own, parents first; ``owners`` say which
+    Railway rows are the site's."""
     railway = planner.railway
     results = []
     for table in SYNCED_TABLES:
@@ -50,8 +57,13 @@ def table_by_table(
         ):
             railway_watermark = tracking.snapshot_xmin(railway)
             progress(Progress("diff", table))
-            diff = planner.plan(table, columns[table], counts, survey)
-            result = write_table(planner, table, columns[table], diff, counts, options, progress)
+            own = owners[table]
+            diff = own.settle(
+                planner.plan(table, columns[table], counts, survey), options, counts[0]
+            )
+            result = write_table(
+                planner, table, columns[table], diff, counts, own, options, progress
+            )
             if options.verify:
                 progress(Progress("verify", table))
                 planner.verify(
@@ -61,9 +73,11 @@ def table_by_table(
                     local_count=counts[0],
                     exact=False,
                     verify_all=options.verify_all,
+                    site_rows=own.kept_conflicts(options),
                 )
             reset_sequence(railway, table)
             planner.record(table, columns[table], railway_watermark)
+            planner.record_ownership(table, own.kept_conflicts(options))
         result = replace(result, seconds=time.monotonic() - started)
         results.append(result)
         progress(Progress("done", table, result.written, result.written))
@@ -71,20 +85,23 @@ def table_by_table(
 
 
 def prune(
-    railway: str,
+    planner: Planner,
     results: tuple[TableResult, ...],
-    prune_ids: dict[str, array],
+    owners: dict[str, Ownership],
     options: SyncOptions,
     progress: ProgressCallback,
 ) -> tuple[TableResult, ...]:
-    """Delete Railway rows local no longer has (``prune_ids``), children first."""
+    """Delete the owned Railway rows local no longer has, children first; refuse a table
+    whose rows the site's rows still point at."""
+    railway = planner.railway
     by_table = {result.table: result for result in results}
     for table in reversed(SYNCED_TABLES):
-        ids = prune_ids[table]
+        ids = owners[table].gone
         if not ids:
             continue
         progress(Progress("prune", table, 0, len(ids)))
         with on_table(table, f"{table} was left as it was"), transaction.atomic(using=railway):
+            _refuse_site_children(planner, table, ids, {}, f"{table} was left as it was")
             deleted = delete(railway, table, ids, options.batch_size)
         previous = by_table[table]
         by_table[table] = replace(previous, deleted=deleted, kept=max(previous.kept - deleted, 0))
@@ -98,14 +115,16 @@ def all_at_once(
     options: SyncOptions,
     progress: ProgressCallback,
 ) -> tuple[TableResult, ...]:
-    """Make Railway hold exactly the local rows, every table in one transaction.
+    """Make the owned Railway rows exactly the local rows, every table in one transaction;
+    the site's rows stay unless ``--discard-railway-rows``.
 
-    Railway is surveyed again inside the transaction rather than trusting a survey the site
-    may have outdated.
+    Railway (its ids and which are the site's) is surveyed again inside the transaction
+    rather than trusting a survey the site may have outdated.
     """
     railway = planner.railway
     results: dict[str, TableResult] = {}
     diffs: dict[str, TableDiff] = {}
+    owners: dict[str, Ownership] = {}
     unchanged = "Railway was left unchanged"
     with on_table("", unchanged), transaction.atomic(using=railway):
         railway_watermark = tracking.snapshot_xmin(railway)
@@ -113,22 +132,34 @@ def all_at_once(
             started = time.monotonic()
             progress(Progress("diff", table))
             with on_table(table, unchanged):
-                diffs[table] = planner.plan(table, columns[table], counts[table])
+                diff = planner.plan(table, columns[table], counts[table])
+                own = owners[table] = planner.ownership(table, columns[table])
+                diffs[table] = own.settle(diff, options, counts[table][0])
                 result = write_table(
-                    planner, table, columns[table], diffs[table], counts[table], options, progress
+                    planner,
+                    table,
+                    columns[table],
+                    diffs[table],
+                    counts[table],
+                    own,
+                    options,
+                    progress,
                 )
             results[table] = replace(result, seconds=time.monotonic() - started)
         # Children first, so no foreign key points at a row about to go.
+        leaving = {table: diffs[table].railway_only for table in SYNCED_TABLES}
         for table in reversed(SYNCED_TABLES):
             started = time.monotonic()
-            progress(Progress("delete", table, 0, len(diffs[table].railway_only)))
+            progress(Progress("delete", table, 0, len(leaving[table])))
             with on_table(table, unchanged):
-                deleted = delete(railway, table, diffs[table].railway_only, options.batch_size)
+                _refuse_site_children(planner, table, leaving[table], leaving, unchanged)
+                deleted = delete(railway, table, leaving[table], options.batch_size)
             previous = results[table]
             results[table] = replace(
                 previous,
                 kept=0,
                 deleted=deleted,
+                site_rows=owners[table].kept_site_rows(options, deleting=True),
                 seconds=previous.seconds + time.monotonic() - started,
             )
         if options.verify:
@@ -142,15 +173,34 @@ def all_at_once(
                         local_count=counts[table][0],
                         exact=True,
                         verify_all=options.verify_all,
+                        site_rows=_site_ids_kept(owners[table], options),
                     )
         for table in SYNCED_TABLES:
             with on_table(table, unchanged):
                 reset_sequence(railway, table)
                 planner.record(table, columns[table], railway_watermark)
+                planner.record_ownership(table, owners[table].kept_conflicts(options))
         # Deferred unique constraints are checked here; the error names its own table.
         with connections[railway].cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     return tuple(results[table] for table in SYNCED_TABLES)
+
+
+def _site_ids_kept(own: Ownership, options: SyncOptions) -> array:
+    kept = set(own.kept_conflicts(options))
+    if not options.discard_railway_rows:
+        kept.update(own.site_only)
+    return array("q", sorted(kept))
+
+
+def _refuse_site_children(
+    planner: Planner, table: str, ids: array, leaving: dict[str, array], unchanged: str
+) -> None:
+    """Refuse (rolling the transaction back) to delete rows the site's rows point at: a
+    foreign key would fail, or cascade to the site's rows."""
+    found = guards.site_children(planner, table, ids, leaving)
+    if found:
+        raise GuardRefused(guards.site_children_refusal(found, unchanged), tuple(found))
 
 
 def write_table(
@@ -159,10 +209,12 @@ def write_table(
     columns: list[Column],
     diff: TableDiff,
     counts: tuple[int, int],
+    own: Ownership,
     options: SyncOptions,
     progress: ProgressCallback,
 ) -> TableResult:
-    """Write the rows ``diff`` names: COPY into an empty table, else the upsert."""
+    """Write the rows ``diff`` (settled by ``own``) names: COPY into an empty table, else
+    the upsert."""
     local, railway = planner.local, planner.railway
     to_write = diff.to_write
     done = 0
@@ -192,4 +244,7 @@ def write_table(
         unchanged=diff.unchanged + (len(to_write) - inserted - updated),
         kept=len(diff.railway_only),
         compared=diff.method,
+        site_rows=own.kept_site_rows(options, deleting=False),
+        conflicts=len(own.kept_conflicts(options)),
+        conflict_rows=own.conflicts if not options.local_wins else (),
     )

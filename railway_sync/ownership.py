@@ -1,0 +1,280 @@
+"""Which Railway rows the sync owns, and which are the site's.
+
+Railway has other writers (the site's scheduled scrapers, operators' fixes), so "a Railway row
+local lacks" is not enough to delete it. Per table, Railway's ``railway_sync_owned`` holds the
+ids the sync wrote or verified as local rows, as ranges (an ``int8multirange``: its size grows
+with the gaps between ids, not with the rows), and is rewritten in the transaction that writes
+the table. Every other Railway row is the site's: incremental and ``--prune`` never delete or
+overwrite it, rebuild and force keep it unless told ``--discard-railway-rows``.
+
+A table without a record (Railway adopted from an earlier tool, or synced before migration
+0005) is owned where local has the same id; every other row is the site's.
+
+A site row at an id local also has, with other content, is a *conflict*: the site's row is
+kept (``--on-conflict report``) or replaced by local's (``--on-conflict local``, after which
+the row is owned).
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from dataclasses import dataclass, field
+
+from django.db import connections
+
+from railway_sync import conf
+from railway_sync.diff import TableDiff, compare_rows
+from railway_sync.options import SyncOptions
+from railway_sync.report import Conflict
+from railway_sync.schema import Column
+from railway_sync.sql import id_array_literal, id_range, quote_name
+
+OWNED_TABLE = "railway_sync_owned"
+# The columns that name a row to a person, when the table has them (else its unique columns).
+NAMING_COLUMNS = ("name", "slug", "external_id")
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """Where one table's Railway rows stand, as read at one moment.
+
+    ``gone`` are owned rows local no longer has (what ``--prune`` and rebuild delete);
+    ``site_only`` are the site's rows at ids local lacks; ``conflict_ids`` the site's rows at
+    ids local has with other content; ``adopted`` unowned rows identical to local's, owned
+    from this sync on. All sorted.
+    """
+
+    table: str
+    recorded: bool
+    owned_count: int
+    gone: array = field(default_factory=lambda: array("q"))
+    site_only: array = field(default_factory=lambda: array("q"))
+    conflict_ids: array = field(default_factory=lambda: array("q"))
+    adopted: array = field(default_factory=lambda: array("q"))
+    conflicts: tuple[Conflict, ...] = ()
+
+    @property
+    def site_rows(self) -> int:
+        """Railway rows the sync does not own (before this sync)."""
+        return len(self.site_only) + len(self.conflict_ids)
+
+    def deletable(self, options: SyncOptions) -> array:
+        """The Railway ids a deleting sync removes: owned rows local lacks, and with
+        ``--discard-railway-rows`` the site's rows at ids local lacks too."""
+        if not options.discard_railway_rows:
+            return self.gone
+        return array("q", sorted({*self.gone, *self.site_only}))
+
+    def kept_conflicts(self, options: SyncOptions) -> array:
+        """The conflicting ids where the site's row stays (local's is not written)."""
+        return array("q") if options.local_wins else self.conflict_ids
+
+    def kept_site_rows(self, options: SyncOptions, *, deleting: bool) -> int:
+        """How many of the site's rows stay after the sync (``deleting``: rebuild or force)."""
+        discarded = deleting and options.discard_railway_rows
+        return len(self.kept_conflicts(options)) + (0 if discarded else len(self.site_only))
+
+    def settle(self, diff: TableDiff, options: SyncOptions, local_count: int) -> TableDiff:
+        """``diff`` as this sync carries it out: kept conflicts not written (or, local winning,
+        written), and ``railway_only`` narrowed to what a deleting sync may delete."""
+        kept = self.kept_conflicts(options)
+        if kept:
+            to_update = _without(diff.to_update, kept)
+        else:
+            to_update = array("q", sorted({*diff.to_update, *self.conflict_ids}))
+        return TableDiff(
+            to_insert=diff.to_insert,
+            to_update=to_update,
+            railway_only=self.deletable(options),
+            unchanged=local_count - len(diff.to_insert) - len(to_update) - len(kept),
+            method=diff.method,
+        )
+
+
+def local_ids(local: str, table: str) -> str:
+    """Local's ids of ``table`` as ``int8multirange`` text, computed by the local server."""
+    with connections[local].cursor() as cursor:
+        cursor.execute(
+            f"SELECT coalesce(range_agg({id_range()}), '{{}}'::int8multirange)::text "
+            f"FROM {quote_name(table)}"
+        )
+        return str(cursor.fetchone()[0])
+
+
+def present(railway: str) -> bool:
+    """Whether Railway has the ownership table (migration 0005)."""
+    with connections[railway].cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [quote_name(OWNED_TABLE)])
+        return bool(cursor.fetchone()[0])
+
+
+def owned_ranges_sql(
+    table: str, local_id_ranges: str, recorded: bool = True
+) -> tuple[str, list[str]]:
+    """SQL (and its parameters) for the ids the sync owns in ``table`` on Railway: the record,
+    or without one the ids local has. ``recorded``: whether Railway has the ownership table
+    (a dry run or status before migration 0005 has none)."""
+    if not recorded:
+        return "%s::int8multirange", [local_id_ranges]
+    return (
+        f"coalesce((SELECT ids FROM {quote_name(OWNED_TABLE)} WHERE table_name = %s), "
+        "%s::int8multirange)",
+        [table, local_id_ranges],
+    )
+
+
+def survey(
+    local: str,
+    railway: str,
+    table: str,
+    columns: list[Column],
+    local_id_ranges: str,
+    railway_only: array,
+    table_present: bool = True,
+) -> Ownership:
+    """Split ``table``'s Railway rows into owned and the site's; ``railway_only`` are the
+    Railway ids local lacks (from ``diff.id_differences``). The site's rows are expected to be
+    few; the owned ones are never listed. ``table_present`` as for ``owned_ranges_sql``."""
+    owned, params = owned_ranges_sql(table, local_id_ranges, table_present)
+    record_sql = (
+        f"EXISTS (SELECT 1 FROM {quote_name(OWNED_TABLE)} WHERE table_name = %s)"
+        if table_present
+        else "%s IS NULL"
+    )
+    with connections[railway].cursor() as cursor:
+        cursor.execute(f"SELECT {record_sql}, (SELECT count(*) FROM {quote_name(table)})", [table])
+        recorded, railway_count = cursor.fetchone()
+        cursor.execute(
+            f"SELECT id, id::bigint <@ %s::int8multirange "
+            f"FROM {quote_name(table)} WHERE NOT id::bigint <@ {owned} ORDER BY id",
+            [local_id_ranges, *params],
+        )
+        unowned = cursor.fetchall()
+    site_only = array("q", (row_id for row_id, in_local in unowned if not in_local))
+    candidates = array("q", (row_id for row_id, in_local in unowned if in_local))
+    _, conflict_ids = compare_rows(local, railway, table, columns, candidates)
+    adopted = _without(candidates, conflict_ids)
+    gone = _without(railway_only, site_only)
+    return Ownership(
+        table=table,
+        recorded=bool(recorded),
+        owned_count=int(railway_count) - len(unowned),
+        gone=gone,
+        site_only=site_only,
+        conflict_ids=conflict_ids,
+        adopted=adopted,
+        conflicts=describe(local, railway, table, columns, conflict_ids[: conf.conflicts_shown()]),
+    )
+
+
+def _without(ids: array, removed: array) -> array:
+    """The sorted ``ids`` not in sorted ``removed``."""
+    return array("q", (i for i in ids if not _contains(removed, i)))
+
+
+def _contains(ids: array, value: int) -> bool:
+    at = bisect_left(ids, value)
+    return at < len(ids) and ids[at] == value
+
+
+def naming_columns(local: str, table: str, columns: list[Column]) -> list[str]:
+    """The columns that tell a person which row this is: name, slug, external_id where the
+    table has them, else its unique columns, else its first two columns after id."""
+    names = [c.name for c in columns]
+    chosen = [name for name in NAMING_COLUMNS if name in names]
+    if not chosen:
+        with connections[local].cursor() as cursor:
+            cursor.execute(
+                "SELECT DISTINCT a.attname FROM pg_index i JOIN pg_attribute a "
+                "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+                "WHERE i.indrelid = to_regclass(%s) AND i.indisunique AND NOT i.indisprimary",
+                [quote_name(table)],
+            )
+            unique = {row[0] for row in cursor.fetchall()}
+        chosen = [name for name in names if name in unique]
+    return chosen or [name for name in names if name != "id"][:2]
+
+
+def describe(
+    local: str, railway: str, table: str, columns: list[Column], ids: array
+) -> tuple[Conflict, ...]:
+    """Both rows' naming columns for each conflicting id in ``ids``."""
+    if not ids:
+        return ()
+    keys = naming_columns(local, table, columns)
+    selected = ", ".join(f"{quote_name(key)}::text" for key in keys)
+    sql = (
+        f"SELECT id, {selected} FROM {quote_name(table)} "
+        f"WHERE id = ANY({id_array_literal(ids)}) ORDER BY id"
+    )
+    rows = {}
+    for alias in (local, railway):
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql)
+            rows[alias] = {row[0]: dict(zip(keys, row[1:], strict=True)) for row in cursor}
+    return tuple(
+        Conflict(row_id, rows[local].get(row_id, {}), rows[railway].get(row_id, {}))
+        for row_id in ids
+    )
+
+
+def record(railway: str, table: str, local_id_ranges: str, kept_conflicts: array) -> None:
+    """Store which of ``table``'s Railway rows the sync owns, in the transaction that wrote it.
+
+    Owned from now on: the rows it owned before that Railway still has, and every Railway row
+    at an id local has, except the site's rows kept in a conflict.
+    """
+    owned, params = owned_ranges_sql(table, "{}")
+    kept = f" AND id <> ALL({id_array_literal(kept_conflicts)})" if kept_conflicts else ""
+    with connections[railway].cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {quote_name(OWNED_TABLE)} (table_name, ids, recorded_at)
+            SELECT %s, coalesce(range_agg({id_range()}), '{{}}'::int8multirange), now()
+            FROM {quote_name(table)}
+            WHERE (id::bigint <@ %s::int8multirange{kept}) OR id::bigint <@ {owned}
+            ON CONFLICT (table_name) DO UPDATE
+                SET ids = EXCLUDED.ids, recorded_at = EXCLUDED.recorded_at
+            """,
+            [table, local_id_ranges, *params],
+        )
+
+
+def site_children_of(
+    railway: str,
+    parent: str,
+    parent_ids: array,
+    keys: list[tuple[str, str, str]],
+    local_id_ranges: dict[str, str],
+    leaving: dict[str, array],
+    table_present: bool = True,
+) -> list[str]:
+    """The site's rows on Railway that point at rows of ``parent`` about to be deleted
+    (``parent_ids``), one phrase each; rows in ``leaving`` go too and do not count.
+
+    ``keys`` are the foreign keys (child, column, parent) among the synced tables.
+    """
+    found: list[str] = []
+    if not parent_ids:
+        return found
+    for child, column, referenced in keys:
+        if referenced != parent:
+            continue
+        owned, params = owned_ranges_sql(child, local_id_ranges[child], table_present)
+        key = quote_name(column)
+        with connections[railway].cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, {key} FROM {quote_name(child)} "
+                f"WHERE {key} = ANY({id_array_literal(parent_ids)}) "
+                f"AND NOT id::bigint <@ {owned} ORDER BY id",
+                params,
+            )
+            rows = cursor.fetchall()
+        going = leaving.get(child, array("q"))
+        found.extend(
+            f"{child} {row_id} (the site's) points at {parent} {parent_id}, which local deleted"
+            for row_id, parent_id in rows
+            if not _contains(going, row_id)
+        )
+    return found
