@@ -47,7 +47,9 @@ class RailwayCommand(BaseCommand):
                 return super().execute(*args, **options)
             except RailwaySyncError as exc:
                 if self.as_json:
-                    document = self.failure_document(str(exc), options)
+                    document = self.failure_document(
+                        str(exc), options, getattr(exc, "problems", ())
+                    )
                     if document is not None:
                         self.emit_json(document)
                 raise self.fail(str(exc)) from None
@@ -63,9 +65,12 @@ class RailwayCommand(BaseCommand):
             self.stderr.write(str(exc))
             sys.exit(exc.returncode)
 
-    def failure_document(self, error: str, options: Mapping[str, Any]) -> Document | None:
+    def failure_document(
+        self, error: str, options: Mapping[str, Any], problems: tuple[str, ...] = ()
+    ) -> Document | None:
         """The JSON document printed with ``--format json`` when the command fails with
-        ``error``; None for a command without a JSON format. ``options`` are the parsed ones."""
+        ``error``; None for a command without a JSON format. ``options`` are the parsed ones;
+        ``problems`` what a guard found, when a guard refused."""
         return None
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:

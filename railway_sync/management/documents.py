@@ -12,7 +12,20 @@ from __future__ import annotations
 from typing import Literal, TypedDict
 
 from railway_sync.models import SyncRun
-from railway_sync.report import ConnectionReport, StatusReport, SyncReport, TableResult, TableStatus
+from railway_sync.report import (
+    Conflict,
+    ConnectionReport,
+    StatusReport,
+    SyncReport,
+    TableResult,
+    TableStatus,
+)
+
+
+class ConflictEntry(TypedDict):
+    id: int
+    local: dict[str, str | None]
+    railway: dict[str, str | None]
 
 
 class SyncTableEntry(TypedDict):
@@ -26,11 +39,14 @@ class SyncTableEntry(TypedDict):
     deleted: int
     seconds: float
     compared: str
+    site_rows: int
+    conflicts: int
+    conflict_rows: list[ConflictEntry]
 
 
 class SyncDocument(TypedDict):
     command: Literal["railway_sync"]
-    outcome: Literal["success", "dry_run", "failed"]
+    outcome: Literal["success", "dry_run", "conflicts", "failed"]
     exit_code: int
     mode: str
     dry_run: bool
@@ -52,6 +68,10 @@ class StatusTableEntry(TypedDict):
     railway_only: int
     compared: str
     in_sync: bool
+    site_rows: int
+    conflicts: int
+    conflict_rows: list[ConflictEntry]
+    site_columns: list[str]
 
 
 class StatusDocument(TypedDict):
@@ -84,18 +104,29 @@ Document = SyncDocument | StatusDocument | ConnectionDocument
 
 
 def sync_document(
-    mode: str, dry_run: bool, report: SyncReport | None, error: str = ""
+    mode: str,
+    dry_run: bool,
+    report: SyncReport | None,
+    error: str = "",
+    guard_problems: tuple[str, ...] = (),
 ) -> SyncDocument:
+    """``guard_problems``: what the guards found when they refused (``report`` is None)."""
+    conflicts = bool(report and report.conflicts and not dry_run)
+    outcome: Literal["success", "dry_run", "conflicts", "failed"]
+    if error:
+        outcome = "failed"
+    else:
+        outcome = "dry_run" if dry_run else "conflicts" if conflicts else "success"
     return {
         "command": "railway_sync",
-        "outcome": "failed" if error else "dry_run" if dry_run else "success",
-        "exit_code": 1 if error else 0,
+        "outcome": outcome,
+        "exit_code": 1 if error or conflicts else 0,
         "mode": mode,
         "dry_run": dry_run,
         "verified": bool(report and report.verified),
         "rows_written": report.written if report and not dry_run else 0,
         "seconds": round(report.seconds, 3) if report else None,
-        "guard_problems": list(report.guard_problems) if report else [],
+        "guard_problems": list(report.guard_problems if report else guard_problems),
         "notices": list(report.notices) if report else [],
         "tables": [sync_table_entry(table) for table in (report.tables if report else ())],
         "error": error or None,
@@ -114,7 +145,14 @@ def sync_table_entry(table: TableResult) -> SyncTableEntry:
         "deleted": table.deleted,
         "seconds": round(table.seconds, 3),
         "compared": table.compared,
+        "site_rows": table.site_rows,
+        "conflicts": table.conflicts,
+        "conflict_rows": [conflict_entry(row) for row in table.conflict_rows],
     }
+
+
+def conflict_entry(conflict: Conflict) -> ConflictEntry:
+    return {"id": conflict.id, "local": conflict.local, "railway": conflict.railway}
 
 
 def status_document(
@@ -151,6 +189,10 @@ def status_table_entry(table: TableStatus) -> StatusTableEntry:
         "railway_only": table.railway_only,
         "compared": table.compared,
         "in_sync": table.in_sync,
+        "site_rows": table.site_rows,
+        "conflicts": table.conflicts,
+        "conflict_rows": [conflict_entry(row) for row in table.conflict_rows],
+        "site_columns": list(table.site_columns),
     }
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from django.core.management.base import OutputWrapper
 from django.core.management.color import Style
 
-from railway_sync.report import StatusReport, SyncReport, TableResult, TableStatus
+from railway_sync.report import Conflict, StatusReport, SyncReport, TableResult, TableStatus
 
 
 def render_sync(out: OutputWrapper, style: Style, report: SyncReport, verbosity: int) -> None:
@@ -21,6 +21,8 @@ def render_sync(out: OutputWrapper, style: Style, report: SyncReport, verbosity:
     render_notices(out, style, report.notices)
     for table in report.tables:
         out.write(sync_line(table, report.dry_run, verbosity))
+        for line in conflict_lines(table.table, table.conflict_rows, table.conflicts):
+            out.write(style.WARNING(line))
     if report.dry_run:
         if report.schema_missing:
             out.write("Railway has no schema yet: railway_migrate would create it.")
@@ -56,6 +58,12 @@ def render_status(out: OutputWrapper, style: Style, report: StatusReport, verbos
         render_notices(out, style, report.notices)
         for table in report.tables:
             out.write(status_line(table))
+            for line in conflict_lines(table.table, table.conflict_rows, table.conflicts):
+                out.write(style.WARNING(line))
+            for column in table.site_columns:
+                out.write(
+                    f"  {table.table}.{column}: only on Railway (the site's column, not synced)"
+                )
     if report.problem:
         out.write(style.WARNING(f"⚠ {report.problem}"))
     if report.in_sync:
@@ -69,25 +77,68 @@ def sync_line(table: TableResult, dry_run: bool, verbosity: int = 1) -> str:
     seconds = f" ({table.seconds:.2f} s)" if verbosity >= 2 or not dry_run else ""
     if verbosity >= 2 and table.compared:
         seconds += f" [{table.compared} comparison]"
+    site = ""
+    if table.site_rows:
+        site += f", {_rows(table.site_rows, 'site row')} kept"
+    if table.conflicts:
+        site += f", {_rows(table.conflicts, 'conflict')}"
     if dry_run:
         if table.written == 0:
             return (
                 f"  {table.table}: up to date, would write 0 rows "
-                f"({table.unchanged} unchanged, {table.kept} kept Railway-only)"
+                f"({table.unchanged} unchanged, {table.kept} kept Railway-only{site})"
             )
         return (
             f"  {table.table}: would insert {table.inserted}, update {table.updated}, "
             f"leave {table.unchanged} unchanged, keep {table.kept} Railway-only, "
-            f"delete {table.deleted}"
+            f"delete {table.deleted}{site}"
         )
     if table.written == 0:
         kept = f", {table.kept} kept Railway-only" if table.kept else ""
-        return f"  {table.table}: up to date, 0 rows written{kept}{seconds}"
+        return f"  {table.table}: up to date, 0 rows written{kept}{site}{seconds}"
     return (
         f"  {table.table}: {table.inserted} inserted, {table.updated} updated, "
         f"{table.unchanged} unchanged, {table.deleted} deleted"
         + (f", {table.kept} kept Railway-only" if table.kept else "")
+        + site
         + seconds
+    )
+
+
+def _rows(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _naming(values: dict[str, str | None]) -> str:
+    if not values:
+        return "no row"
+    return ", ".join(
+        f"{column} {'NULL' if value is None else repr(value)}" for column, value in values.items()
+    )
+
+
+def conflict_lines(table: str, rows: tuple[Conflict, ...], count: int) -> list[str]:
+    """One line per conflict described (the rest counted): the site's row kept at an id
+    local also has."""
+    lines = [
+        f"    ⚠ conflict: {table} id {row.id} is the site's row on Railway "
+        f"({_naming(row.railway)}); local's row ({_naming(row.local)}) was not written"
+        for row in rows
+    ]
+    if count > len(rows):
+        lines.append(f"    ⚠ … and {count - len(rows)} more conflicts in {table}")
+    return lines
+
+
+def conflicts_line(report: SyncReport) -> str:
+    """The line (stderr, exit 1) after a sync that kept the site's rows in conflicts."""
+    verb = "would keep" if report.dry_run else "kept"
+    return (
+        f"⚠ Railway data sync {verb} the site's row at {_rows(report.conflicts, 'id')} that "
+        "local also uses (conflicts above); everything else "
+        + ("would land" if report.dry_run else "landed")
+        + ". To let local's rows replace them, run: python manage.py railway_sync "
+        "--on-conflict local"
     )
 
 
@@ -99,6 +150,8 @@ def status_line(table: TableStatus) -> str:
         verdict = "✅ content matches"
     else:
         parts = []
+        if table.conflicts:
+            parts.append(_rows(table.conflicts, "conflict"))
         if table.missing_on_railway:
             parts.append(f"{table.missing_on_railway} missing on Railway")
         if table.differing:
@@ -106,6 +159,8 @@ def status_line(table: TableStatus) -> str:
         if table.railway_only:
             parts.append(f"{table.railway_only} only on Railway")
         verdict = "⚠ " + ", ".join(parts)
+    if table.site_rows and table.railway_count is not None:
+        verdict += f", {_rows(table.site_rows, 'site row')}"
     return f"  {table.table}: {table.local_count} → {railway} ({verdict})"
 
 

@@ -57,10 +57,12 @@ class Command(RailwayCommand):
         render_status(self.stdout, self.style, status, self.verbosity)
         if not status.connected or any(t.missing_on_railway or t.differing for t in status.tables):
             raise self.fail("Railway does not match local after setup: " + status.recommendation)
-        kept = sum(t.railway_only for t in status.tables)
+        kept = sum(t.railway_only + t.site_rows for t in status.tables)
         if kept:
-            # An adopted Railway may hold rows the site wrote; incremental sync keeps them.
+            # An adopted Railway may hold rows the site wrote; no sync touches them.
             self.stdout.write(
-                self.style.WARNING(f"⚠ Railway keeps {kept} rows that are not in local.")
+                self.style.WARNING(
+                    f"⚠ Railway keeps {kept} rows that are not in local (the site's rows)."
+                )
             )
         self.stdout.write(self.style.SUCCESS("✅ Railway setup completed successfully"))

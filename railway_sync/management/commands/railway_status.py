@@ -50,5 +50,7 @@ class Command(RailwayCommand):
         if check and not report.in_sync:
             raise CommandError("⚠ Local and Railway databases are not in sync", returncode=1)
 
-    def failure_document(self, error: str, options: Mapping[str, Any]) -> StatusDocument:
+    def failure_document(
+        self, error: str, options: Mapping[str, Any], problems: tuple[str, ...] = ()
+    ) -> StatusDocument:
         return status_document(None, None, 1, error)

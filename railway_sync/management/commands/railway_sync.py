@@ -3,13 +3,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.core.management.base import CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from railway_sync import api, history
 from railway_sync.management.base import RailwayCommand
 from railway_sync.management.documents import SyncDocument, sync_document
-from railway_sync.management.render import render_sync
-from railway_sync.options import MODES, SyncOptions
+from railway_sync.management.render import conflicts_line, render_sync
+from railway_sync.options import MODES, ON_CONFLICT, SyncOptions
 
 # The parsed options that make a SyncOptions, each named as its field.
 OPTIONS = (
@@ -19,6 +19,8 @@ OPTIONS = (
     "skip_validation",
     "verify_all",
     "prune",
+    "on_conflict",
+    "discard_railway_rows",
     "batch_size",
 )
 
@@ -92,6 +94,24 @@ class Command(RailwayCommand):
             ),
         )
         parser.add_argument(
+            "--on-conflict",
+            choices=ON_CONFLICT,
+            default="report",
+            help=(
+                "When a row the site wrote on Railway holds an id local also uses: report "
+                "(default) keeps the site's row, syncs everything else and exits 1; local "
+                "writes local's row over it (the row is then the sync's)."
+            ),
+        )
+        parser.add_argument(
+            "--discard-railway-rows",
+            action="store_true",
+            help=(
+                "With --mode rebuild or force (and --confirm-destructive): also delete the "
+                "rows the site wrote on Railway, making Railway exactly local."
+            ),
+        )
+        parser.add_argument(
             "--batch-size",
             type=positive_int,
             default=None,
@@ -114,8 +134,14 @@ class Command(RailwayCommand):
             report = run.report = api.sync(SyncOptions(**given), progress=self.on_progress)
         if self.as_json:
             self.emit_json(sync_document(mode, dry_run, report))
+            if report.conflicts and not dry_run:
+                raise CommandError(conflicts_line(report), returncode=1)
             return
         render_sync(self.stdout, self.style, report, self.verbosity)
+        if report.conflicts:
+            if not dry_run:
+                raise CommandError(conflicts_line(report), returncode=1)
+            self.stdout.write(self.style.WARNING(conflicts_line(report)))
         if dry_run:
             self.stdout.write("✅ Railway data sync dry run completed")
         else:
@@ -126,5 +152,7 @@ class Command(RailwayCommand):
                 )
             )
 
-    def failure_document(self, error: str, options: Mapping[str, Any]) -> SyncDocument:
-        return sync_document(options["mode"], options["dry_run"], None, error)
+    def failure_document(
+        self, error: str, options: Mapping[str, Any], problems: tuple[str, ...] = ()
+    ) -> SyncDocument:
+        return sync_document(options["mode"], options["dry_run"], None, error, problems)

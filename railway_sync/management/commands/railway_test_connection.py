@@ -31,5 +31,7 @@ class Command(RailwayCommand):
             f"database {report.database} ({report.seconds:.2f} s)"
         )
 
-    def failure_document(self, error: str, options: Mapping[str, Any]) -> ConnectionDocument:
+    def failure_document(
+        self, error: str, options: Mapping[str, Any], problems: tuple[str, ...] = ()
+    ) -> ConnectionDocument:
         return connection_document(None, error)
