@@ -190,26 +190,29 @@ def test_ids_across_the_integer_range_set_up_sync_and_verify(clean):
     )
     lines, code = status_check()
     assert code == 1
-    assert "  organizations: 6 → 4 (⚠ 3 missing on Railway, 1 only on Railway)" in lines
+    assert "  organizations: 6 → 4 (⚠ 3 missing on Railway, 1 site row)" in lines
 
     tables = sync_tables("--verify-all")
 
-    assert (tables["organizations"]["inserted"], tables["organizations"]["kept"]) == (3, 1)
+    assert (tables["organizations"]["inserted"], tables["organizations"]["site_rows"]) == (3, 1)
     assert organization_ids("railway") == sorted([*IDS, -2147483647])
 
+    # Local deletes its highest id: --prune deletes it on Railway and keeps the site's row.
+    execute("default", "DELETE FROM organizations WHERE id = 2147483647")
     tables = sync_tables("--prune", "--confirm-destructive")
 
-    assert tables["organizations"]["deleted"] == 1
-    assert organization_ids("railway") == IDS
+    assert (tables["organizations"]["deleted"], tables["organizations"]["site_rows"]) == (1, 1)
+    assert organization_ids("railway") == sorted([*IDS[:-1], -2147483647])
     for args in ((), ("--deep",)):
         lines, code = status_check(*args)
         assert code == 0, lines
-        assert "  organizations: 6 → 6 (✅ content matches)" in lines
+        assert "  organizations: 5 → 6 (✅ content matches, 1 site row)" in lines
 
     # A destructive sync re-checks the ids on both sides before commit.
+    add_organizations([2147483647])
     execute("railway", "DELETE FROM organizations WHERE id = -5")
-    tables = sync_tables("--mode", "force", "--confirm-destructive")
-    assert tables["organizations"]["inserted"] == 1
+    tables = sync_tables("--mode", "force", "--confirm-destructive", "--discard-railway-rows")
+    assert (tables["organizations"]["inserted"], tables["organizations"]["deleted"]) == (2, 1)
     assert organization_ids("railway") == IDS
 
 

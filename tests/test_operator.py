@@ -29,7 +29,7 @@ from tests.test_robustness import raw_railway_connection, sync_env
 def test_every_sync_and_setup_run_is_recorded_with_secrets_masked(seeded):
     assert run("railway_sync", "--dry-run")[2] == 0
     assert run("railway_setup")[2] == 0
-    execute("railway", "ALTER TABLE animals ADD COLUMN legacy text")
+    execute("railway", "ALTER TABLE animals DROP COLUMN breed_group")
     assert run("railway_sync", "--batch-size", "10")[2] == 1
 
     runs = list(SyncRun.objects.using("default").order_by("started_at"))
@@ -42,7 +42,10 @@ def test_every_sync_and_setup_run_is_recorded_with_secrets_masked(seeded):
     assert runs[1].tables[1]["table"] == "animals"
     assert runs[1].tables[1]["inserted"] == 60
     assert runs[2].options["batch_size"] == 10
-    assert "animals.legacy: extra column on Railway (text)" in runs[2].error
+    assert (
+        "animals.breed_group: missing on Railway (local has character varying(100))"
+        in runs[2].error
+    )
     assert all(r.finished_at >= r.started_at for r in runs)
 
     out, err, code = run("railway_status")

@@ -285,6 +285,9 @@ SYNC_TABLE_KEYS = {
     "deleted",
     "seconds",
     "compared",
+    "site_rows",
+    "conflicts",
+    "conflict_rows",
 }
 STATUS_KEYS = {
     "command",
@@ -308,6 +311,10 @@ STATUS_TABLE_KEYS = {
     "railway_only",
     "compared",
     "in_sync",
+    "site_rows",
+    "conflicts",
+    "conflict_rows",
+    "site_columns",
 }
 CONNECTION_KEYS = {
     "command",

@@ -133,7 +133,7 @@ def test_local_inserts_and_updates_propagate_and_railway_only_rows_survive(seede
 
     assert code == 0, err
     assert "  organizations: 0 inserted, 1 updated, 5 unchanged, 0 deleted" in out
-    assert "  animals: 1 inserted, 2 updated, 58 unchanged, 0 deleted, 1 kept Railway-only" in out
+    assert "  animals: 1 inserted, 2 updated, 58 unchanged, 0 deleted, 1 site row kept" in out
     assert table_rows("railway", "organizations") == table_rows("default", "organizations")
     local_animals = table_rows("default", "animals")
     railway_animals = table_rows("railway", "animals")
@@ -142,7 +142,7 @@ def test_local_inserts_and_updates_propagate_and_railway_only_rows_survive(seede
 
 
 @DB
-def test_after_sync_railway_inserts_without_id_succeed_in_every_table(seeded):
+def test_after_sync_railway_inserts_without_id_succeed_in_every_table_in_the_site_range(seeded):
     execute("railway", "SELECT setval('scrape_logs_id_seq', 3)")  # the old tool's fault
 
     assert run("railway_sync")[2] == 0
@@ -158,36 +158,43 @@ def test_after_sync_railway_inserts_without_id_succeed_in_every_table(seeded):
         "VALUES (1, now(), 'success')",
     )
     execute("railway", "INSERT INTO service_regions (organization_id, country) VALUES (1, 'XX')")
-    for table, count in seeded.items():
-        assert scalar("railway", f"SELECT max(id) FROM {table}") == count + 1
+    # The site's inserts take ids from RAILWAY_SYNC_SITE_ID_START on, which local's
+    # sequences will not reach.
+    for table in seeded:
+        assert scalar("railway", f"SELECT max(id) FROM {table}") == 1_000_000_000
 
 
 @DB
 def test_guide_scenario_cleared_scrape_logs(seeded):
-    extra = [
-        (i, 1, dt.datetime(2025, 1, 1) + dt.timedelta(hours=i), "success") for i in range(1, 414)
-    ]
+    # Railway holds 413 scrape_logs the sync put there; local's are cleared down to 88.
     insert_log = (
         "INSERT INTO scrape_logs (id, organization_id, started_at, status, created_at) "
-        "VALUES (%s, %s, %s, %s, '2025-01-01')"
+        "VALUES (%s, 1, %s, 'success', '2025-01-01')"
     )
     execute("default", "DELETE FROM scrape_logs")
-    execute("railway", "INSERT INTO organizations (id, name, website_url) VALUES (1, 'x', 'y')")
-    for row in extra:
-        execute("railway", insert_log, list(row))
-    for row in extra[:88]:
-        execute("default", insert_log, list(row))
+    for i in range(1, 414):
+        execute("default", insert_log, [i, dt.datetime(2025, 1, 1) + dt.timedelta(hours=i)])
+    assert run("railway_sync")[2] == 0
+    execute("default", "DELETE FROM scrape_logs WHERE id > 88")
     before = checksum("railway")
 
     out, err, code = run("railway_sync")
 
     assert code == 1
-    assert (
-        "❌ Railway data sync failed: Incremental sync refused: Railway has more rows than "
-        "local (scrape_logs: local has 88 rows but Railway has 413). If local is right, run: "
-        "python manage.py railway_sync --mode rebuild --confirm-destructive" in err
+    assert err == (
+        "❌ Railway data sync failed: Incremental sync refused: rows the sync put on Railway "
+        "are missing locally (scrape_logs: local has 88 rows but Railway has 413 synced rows, "
+        "325 of them not in local). If local was rebuilt on purpose, run: python manage.py "
+        "railway_sync --mode rebuild --confirm-destructive (the site's rows stay)."
     )
     assert checksum("railway") == before
+    out, err, code = run("railway_status")
+    assert "  scrape_logs: 88 → 413 (⚠ 325 only on Railway)" in out.splitlines()
+    assert (
+        "Recommendation: Many rows the sync put on Railway are no longer in local. If local was "
+        "rebuilt on purpose, run: python manage.py railway_sync --mode rebuild "
+        "--confirm-destructive (the site's rows stay)"
+    ) in out.splitlines()
 
     out, err, code = run("railway_sync", "--mode", "rebuild", "--confirm-destructive")
 
@@ -305,10 +312,6 @@ def test_moved_slug_and_moved_external_id_sync_in_one_run(seeded):
             "  animals.breed_group: missing on Railway (local has character varying(100))",
         ),
         (
-            "ALTER TABLE animals ADD COLUMN legacy_flag boolean",
-            "  animals.legacy_flag: extra column on Railway (boolean)",
-        ),
-        (
             "ALTER TABLE scrape_logs ALTER COLUMN duration_seconds TYPE numeric(12,3)",
             "  scrape_logs.duration_seconds: type is numeric(10,2) locally but numeric(12,3) on "
             "Railway",
@@ -357,6 +360,8 @@ def test_sync_dry_run_reports_and_writes_nothing(seeded):
         "default",
         "INSERT INTO animals (id, name, organization_id, adoption_url) VALUES (61, 'New', 1, 'u')",
     )
+    # Local deleted a scrape_log the sync put on Railway; the site added one of its own.
+    execute("default", "DELETE FROM scrape_logs WHERE id = 15")
     execute(
         "railway",
         "INSERT INTO scrape_logs (id, organization_id, started_at, status) "
@@ -369,25 +374,33 @@ def test_sync_dry_run_reports_and_writes_nothing(seeded):
     assert code == 0, err
     assert (
         "  animals: would insert 1, update 1, leave 59 unchanged, keep 0 Railway-only, "
-        "delete 0" in out
+        "delete 0" in out.splitlines()
     )
     assert (
-        "  scrape_logs: up to date, would write 0 rows (15 unchanged, 1 kept Railway-only)" in out
+        "  scrape_logs: up to date, would write 0 rows (14 unchanged, 1 kept Railway-only, "
+        "1 site row kept)" in out.splitlines()
     )
-    assert (
-        "Guards: --mode incremental would refuse: scrape_logs: local has 15 rows but Railway has 16"
-    ) in out
-    assert "Dry run: nothing was written to Railway (2 rows would be)." in out
+    assert "Guards: --mode incremental would pass." in out.splitlines()
+    assert "Dry run: nothing was written to Railway (2 rows would be)." in out.splitlines()
     assert checksum("railway") == before
 
     out, err, code = run("railway_sync", "--mode", "rebuild", "--dry-run")
 
     assert code == 0, err
     assert (
-        "  scrape_logs: would insert 0, update 0, leave 15 unchanged, keep 0 Railway-only, "
-        "delete 1" in out
+        "  scrape_logs: would insert 0, update 0, leave 14 unchanged, keep 0 Railway-only, "
+        "delete 1, 1 site row kept" in out.splitlines()
     )
-    assert "--mode rebuild would also need --confirm-destructive." in out
+    assert "--mode rebuild would also need --confirm-destructive." in out.splitlines()
+    assert checksum("railway") == before
+
+    out, err, code = run("railway_sync", "--mode", "rebuild", "--discard-railway-rows", "--dry-run")
+
+    assert code == 0, err
+    assert (
+        "  scrape_logs: would insert 0, update 0, leave 14 unchanged, keep 0 Railway-only, "
+        "delete 2" in out.splitlines()
+    )
     assert checksum("railway") == before
 
 
@@ -399,7 +412,7 @@ def test_migrate_dry_run_and_second_run(seeded):
 
     assert code == 0, err
     assert (
-        "Would apply 4 migration(s) to Railway:\n  railway_sync.0001_initial\n  railway_sync.0002_history_and_admin\n  railway_sync.0003_sync_state\n  railway_sync.0004_state_local_position\n"
+        "Would apply 5 migration(s) to Railway:\n  railway_sync.0001_initial\n  railway_sync.0002_history_and_admin\n  railway_sync.0003_sync_state\n  railway_sync.0004_state_local_position\n  railway_sync.0005_owned_rows\n"
         in out
     )
     assert "CREATE TABLE IF NOT EXISTS animals" in out
@@ -425,9 +438,9 @@ def test_setup_dry_run_changes_nothing(seeded):
 
     assert code == 0, err
     assert (
-        "  Would apply 4 migration(s): railway_sync.0001_initial, "
+        "  Would apply 5 migration(s): railway_sync.0001_initial, "
         "railway_sync.0002_history_and_admin, railway_sync.0003_sync_state, "
-        "railway_sync.0004_state_local_position" in out
+        "railway_sync.0004_state_local_position, railway_sync.0005_owned_rows" in out
     )
     assert "  animals: would insert 60, update 0, leave 0 unchanged" in out
     assert "✅ Railway setup dry run completed: nothing was changed on Railway" in out
@@ -499,6 +512,6 @@ def test_setup_on_an_adopted_railway_keeps_site_rows_and_says_so(seeded):
     out, err, code = run("railway_setup")
 
     assert code == 0, err
-    assert "⚠ Railway keeps 1 rows that are not in local." in out
+    assert "⚠ Railway keeps 1 rows that are not in local (the site's rows)." in out
     assert out.rstrip().endswith("✅ Railway setup completed successfully")
     assert scalar("railway", "SELECT name FROM organizations WHERE id = 99") == "s"
