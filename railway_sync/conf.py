@@ -94,7 +94,8 @@ def wait_timeout() -> float:
 
 def prune_max_share() -> float:
     """``RAILWAY_SYNC_PRUNE_MAX_SHARE``: the largest share of a table ``--prune`` deletes without
-    ``--confirm-destructive``. Default 0.10 (10%)."""
+    ``--confirm-destructive``, and of a table's synced rows that may be missing locally before
+    an incremental sync refuses. Default 0.10 (10%)."""
     return float(getattr(settings, "RAILWAY_SYNC_PRUNE_MAX_SHARE", 0.10))
 
 

@@ -49,10 +49,11 @@ class Command(RailwayCommand):
             default="incremental",
             help=(
                 "incremental (default): insert new and update changed rows, keep rows that "
-                "exist only on Railway; refused when Railway has more rows than local. "
-                "rebuild: make Railway hold exactly the local rows, in one transaction; "
-                "refused when local is below the safety thresholds. force: rebuild without "
-                "the count and threshold guards (emergencies)."
+                "exist only on Railway; refused when more than RAILWAY_PRUNE_MAX_SHARE of the "
+                "rows it put on Railway are missing locally. rebuild: make the rows the sync "
+                "put on Railway exactly the local rows, in one transaction, keeping the "
+                "site's rows; refused when local is below the safety thresholds. force: "
+                "rebuild without the threshold guard (emergencies)."
             ),
         )
         parser.add_argument(
@@ -88,8 +89,9 @@ class Command(RailwayCommand):
             "--prune",
             action="store_true",
             help=(
-                "With --mode incremental: after writing, delete Railway rows whose ids no longer "
-                "exist locally (children before parents). Refused when it would delete more "
+                "With --mode incremental: after writing, delete the Railway rows the sync put "
+                "there whose ids no longer exist locally (children before parents; the site's "
+                "rows stay). Refused when it would delete more "
                 "than RAILWAY_PRUNE_MAX_SHARE (10%%) of a table, unless --confirm-destructive."
             ),
         )
