@@ -121,7 +121,9 @@ def sync(
                 for table in SYNCED_TABLES:
                     with on_table(table, "nothing was written"):
                         surveys[table] = survey_ids(local, railway, table)
-                        owners[table] = planner.ownership(table, columns[table], surveys[table])
+                        owners[table] = planner.ownership(
+                            table, columns[table], surveys[table].railway_count, surveys[table]
+                        )
                 counts = {t: (s.local_count, s.railway_count) for t, s in surveys.items()}
                 findings = guards.inspect(options, counts, owners, planner)
                 if options.dry_run:

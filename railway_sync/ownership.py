@@ -46,7 +46,6 @@ class Ownership:
     """
 
     table: str
-    recorded: bool
     owned_count: int
     gone: array = field(default_factory=lambda: array("q"))
     site_only: array = field(default_factory=lambda: array("q"))
@@ -75,21 +74,53 @@ class Ownership:
         discarded = deleting and options.discard_railway_rows
         return len(self.kept_conflicts(options)) + (0 if discarded else len(self.site_only))
 
-    def settle(self, diff: TableDiff, options: SyncOptions, local_count: int) -> TableDiff:
-        """``diff`` as this sync carries it out: kept conflicts not written (or, local winning,
-        written), and ``railway_only`` narrowed to what a deleting sync may delete."""
+    def settle(
+        self, diff: TableDiff, options: SyncOptions, local_count: int, held: array
+    ) -> tuple[TableDiff, int]:
+        """``diff`` as this sync carries it out, and how many rows it holds back.
+
+        Kept conflicts are not written (or, local winning, are); rows ``held`` (they point at
+        a row this sync does not write) are not written; ``railway_only`` is narrowed to what
+        a deleting sync may delete.
+        """
         kept = self.kept_conflicts(options)
         if kept:
             to_update = _without(diff.to_update, kept)
         else:
             to_update = array("q", sorted({*diff.to_update, *self.conflict_ids}))
-        return TableDiff(
-            to_insert=diff.to_insert,
+        held_count = sum(1 for i in held if _contains(diff.to_insert, i) or _contains(to_update, i))
+        to_insert = _without(diff.to_insert, held)
+        to_update = _without(to_update, held)
+        settled = TableDiff(
+            to_insert=to_insert,
             to_update=to_update,
             railway_only=self.deletable(options),
-            unchanged=local_count - len(diff.to_insert) - len(to_update) - len(kept),
+            unchanged=local_count - len(to_insert) - len(to_update) - len(kept) - held_count,
             method=diff.method,
         )
+        return settled, held_count
+
+
+def held_back(
+    local: str, table: str, keys: list[tuple[str, str, str]], blocked: dict[str, array]
+) -> array:
+    """Local rows of ``table`` that point (foreign key) at a row of their parent this sync
+    does not write (``blocked[parent]``: kept conflicts, rows held back themselves): written,
+    they would point at the site's row, or at no row. Sorted ids.
+
+    ``keys`` are the foreign keys (child, column, parent) among the synced tables.
+    """
+    ids: set[int] = set()
+    for child, column, parent in keys:
+        if child != table or not blocked.get(parent):
+            continue
+        with connections[local].cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {quote_name(child)} "
+                f"WHERE {quote_name(column)} = ANY({id_array_literal(blocked[parent])})"
+            )
+            ids.update(row[0] for row in cursor.fetchall())
+    return array("q", sorted(ids))
 
 
 def local_ids(local: str, table: str) -> str:
@@ -110,12 +141,12 @@ def present(railway: str) -> bool:
 
 
 def owned_ranges_sql(
-    table: str, local_id_ranges: str, recorded: bool = True
+    table: str, local_id_ranges: str, table_present: bool = True
 ) -> tuple[str, list[str]]:
     """SQL (and its parameters) for the ids the sync owns in ``table`` on Railway: the record,
-    or without one the ids local has. ``recorded``: whether Railway has the ownership table
+    or without one the ids local has. ``table_present``: whether Railway has the ownership table
     (a dry run or status before migration 0005 has none)."""
-    if not recorded:
+    if not table_present:
         return "%s::int8multirange", [local_id_ranges]
     return (
         f"coalesce((SELECT ids FROM {quote_name(OWNED_TABLE)} WHERE table_name = %s), "
@@ -131,20 +162,14 @@ def survey(
     columns: list[Column],
     local_id_ranges: str,
     railway_only: array,
+    railway_count: int,
     table_present: bool = True,
 ) -> Ownership:
     """Split ``table``'s Railway rows into owned and the site's; ``railway_only`` are the
-    Railway ids local lacks (from ``diff.id_differences``). The site's rows are expected to be
+    Railway ids local lacks (from ``diff.id_differences``), ``railway_count`` its rows. The site's rows are expected to be
     few; the owned ones are never listed. ``table_present`` as for ``owned_ranges_sql``."""
     owned, params = owned_ranges_sql(table, local_id_ranges, table_present)
-    record_sql = (
-        f"EXISTS (SELECT 1 FROM {quote_name(OWNED_TABLE)} WHERE table_name = %s)"
-        if table_present
-        else "%s IS NULL"
-    )
     with connections[railway].cursor() as cursor:
-        cursor.execute(f"SELECT {record_sql}, (SELECT count(*) FROM {quote_name(table)})", [table])
-        recorded, railway_count = cursor.fetchone()
         cursor.execute(
             f"SELECT id, id::bigint <@ %s::int8multirange "
             f"FROM {quote_name(table)} WHERE NOT id::bigint <@ {owned} ORDER BY id",
@@ -158,8 +183,7 @@ def survey(
     gone = _without(railway_only, site_only)
     return Ownership(
         table=table,
-        recorded=bool(recorded),
-        owned_count=int(railway_count) - len(unowned),
+        owned_count=max(railway_count - len(unowned), 0),
         gone=gone,
         site_only=site_only,
         conflict_ids=conflict_ids,

@@ -86,10 +86,14 @@ class Planner:
         return self._local_ids[table]
 
     def ownership(
-        self, table: str, columns: list[Column], survey: IdSurvey | None = None
+        self,
+        table: str,
+        columns: list[Column],
+        railway_count: int,
+        survey: IdSurvey | None = None,
     ) -> ownership.Ownership:
-        """Which of ``table``'s Railway rows the sync owns and which are the site's, now
-        (``survey`` as for ``id_differences``)."""
+        """Which of ``table``'s Railway rows (``railway_count``) the sync owns and which are
+        the site's, now (``survey`` as for ``id_differences``)."""
         railway_only = self.id_differences(table, survey)[1]
         return ownership.survey(
             self.local,
@@ -98,6 +102,7 @@ class Planner:
             columns,
             self.local_ids(table),
             railway_only,
+            railway_count,
             self.owned_present,
         )
 
@@ -187,7 +192,7 @@ class Planner:
         local_count: int,
         exact: bool,
         verify_all: bool,
-        site_rows: array | None = None,
+        excused: array | None = None,
     ) -> None:
         """Check, before commit, that Railway now holds what was meant to be written.
 
@@ -195,10 +200,10 @@ class Planner:
         vouches for the rest); ``exact`` also re-checks the ids on both sides, so Railway
         holds no row local lacks and lacks none it has, but the site's. ``verify_all`` (and
         any write of more than a fifth of the table) compares every row instead.
-        ``site_rows`` (sorted ids) are the site's rows the sync kept: they may differ from
-        local's row at the same id, or be absent locally.
+        ``excused`` ids are not counted: rows the sync did not write on purpose (conflicts,
+        rows held back) and the site's rows it kept.
         """
-        kept = set(site_rows or ())
+        kept = set(excused or ())
         to_write = written.to_write
         extra = array("q")
         if verify_all or len(to_write) > FULL_SCAN_SHARE * max(local_count, 1):
@@ -209,6 +214,7 @@ class Planner:
             if exact:
                 more_missing, extra = self.id_differences(table, None)
                 missing = array("q", sorted({*missing, *more_missing}))
+        missing = array("q", (i for i in missing if i not in kept))
         differing = array("q", (i for i in differing if i not in kept))
         extra = array("q", (i for i in extra if i not in kept))
         problems = []

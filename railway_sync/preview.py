@@ -6,6 +6,7 @@ It plans exactly as the sync would, inside the same local snapshot, and writes n
 from __future__ import annotations
 
 import time
+from array import array
 
 from railway_sync.diff import IdSurvey
 from railway_sync.guards import Findings
@@ -16,6 +17,7 @@ from railway_sync.plan import Planner
 from railway_sync.report import SyncReport, TableResult
 from railway_sync.schema import Column
 from railway_sync.sql import count_rows
+from railway_sync.write import settle
 
 
 def before_first_migrate(local: str, options: SyncOptions) -> SyncReport:
@@ -38,12 +40,14 @@ def report(
 ) -> SyncReport:
     """The sync ``options`` describe, planned table by table but not written."""
     results = []
+    blocked: dict[str, array] = {}
     for table in SYNCED_TABLES:
         table_started = time.monotonic()
         survey = surveys[table]
         counts = (survey.local_count, survey.railway_count)
         own = owners[table]
-        diff = own.settle(planner.plan(table, columns[table], counts, survey), options, counts[0])
+        plan = planner.plan(table, columns[table], counts, survey)
+        diff, held = settle(planner, table, own, plan, options, counts[0], blocked)
         railway_only = len(diff.railway_only)
         deletes = options.destructive or options.prune
         results.append(
@@ -61,6 +65,7 @@ def report(
                 site_rows=own.kept_site_rows(options, deleting=options.destructive),
                 conflicts=len(own.kept_conflicts(options)),
                 conflict_rows=() if options.local_wins else own.conflicts,
+                held_back=held,
             )
         )
     return SyncReport(

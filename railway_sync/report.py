@@ -53,6 +53,8 @@ class TableResult:
     site_rows: int = 0
     conflicts: int = 0
     conflict_rows: tuple[Conflict, ...] = ()
+    # Local rows not written because they point at a row not written (a conflict's).
+    held_back: int = 0
 
     @property
     def written(self) -> int:

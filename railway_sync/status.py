@@ -62,7 +62,7 @@ def report(*, deep: bool, local: str, railway: str) -> StatusReport:
             survey = survey_ids(local, railway, table)
             counts = (survey.local_count, survey.railway_count)
             diff = planner.plan(table, columns[table], counts, survey)
-            own = planner.ownership(table, columns[table], survey)
+            own = planner.ownership(table, columns[table], counts[1], survey)
             conflicts = set(own.conflict_ids)
             found.append(
                 TableStatus(

@@ -27,7 +27,7 @@ from railway_sync.failures import on_table
 from railway_sync.load import copy_into_empty, delete, upsert
 from railway_sync.models import SYNCED_TABLES
 from railway_sync.options import SyncOptions
-from railway_sync.ownership import Ownership
+from railway_sync.ownership import Ownership, held_back
 from railway_sync.plan import Planner
 from railway_sync.report import Progress, ProgressCallback, TableResult
 from railway_sync.schema import Column
@@ -46,6 +46,7 @@ def table_by_table(
     Railway rows are the site's."""
     railway = planner.railway
     results = []
+    blocked: dict[str, array] = {}
     for table in SYNCED_TABLES:
         started = time.monotonic()
         survey = surveys[table]
@@ -58,11 +59,10 @@ def table_by_table(
             railway_watermark = tracking.snapshot_xmin(railway)
             progress(Progress("diff", table))
             own = owners[table]
-            diff = own.settle(
-                planner.plan(table, columns[table], counts, survey), options, counts[0]
-            )
+            plan = planner.plan(table, columns[table], counts, survey)
+            diff, held = settle(planner, table, own, plan, options, counts[0], blocked)
             result = write_table(
-                planner, table, columns[table], diff, counts, own, options, progress
+                planner, table, columns[table], diff, counts, own, options, progress, held
             )
             if options.verify:
                 progress(Progress("verify", table))
@@ -73,10 +73,13 @@ def table_by_table(
                     local_count=counts[0],
                     exact=False,
                     verify_all=options.verify_all,
-                    site_rows=own.kept_conflicts(options),
+                    excused=blocked[table],
                 )
             reset_sequence(railway, table)
-            planner.record(table, columns[table], railway_watermark)
+            if not held:
+                # A held-back local change must stay newer than the watermark, so the next
+                # sync still sees it; the previous watermark stays.
+                planner.record(table, columns[table], railway_watermark)
             planner.record_ownership(table, own.kept_conflicts(options))
         result = replace(result, seconds=time.monotonic() - started)
         results.append(result)
@@ -125,6 +128,7 @@ def all_at_once(
     results: dict[str, TableResult] = {}
     diffs: dict[str, TableDiff] = {}
     owners: dict[str, Ownership] = {}
+    blocked: dict[str, array] = {}
     unchanged = "Railway was left unchanged"
     with on_table("", unchanged), transaction.atomic(using=railway):
         railway_watermark = tracking.snapshot_xmin(railway)
@@ -133,8 +137,10 @@ def all_at_once(
             progress(Progress("diff", table))
             with on_table(table, unchanged):
                 diff = planner.plan(table, columns[table], counts[table])
-                own = owners[table] = planner.ownership(table, columns[table])
-                diffs[table] = own.settle(diff, options, counts[table][0])
+                own = owners[table] = planner.ownership(table, columns[table], counts[table][1])
+                diffs[table], held = settle(
+                    planner, table, own, diff, options, counts[table][0], blocked
+                )
                 result = write_table(
                     planner,
                     table,
@@ -144,6 +150,7 @@ def all_at_once(
                     own,
                     options,
                     progress,
+                    held,
                 )
             results[table] = replace(result, seconds=time.monotonic() - started)
         # Children first, so no foreign key points at a row about to go.
@@ -173,12 +180,13 @@ def all_at_once(
                         local_count=counts[table][0],
                         exact=True,
                         verify_all=options.verify_all,
-                        site_rows=_site_ids_kept(owners[table], options),
+                        excused=_excused(owners[table], blocked[table], options),
                     )
         for table in SYNCED_TABLES:
             with on_table(table, unchanged):
                 reset_sequence(railway, table)
-                planner.record(table, columns[table], railway_watermark)
+                if not results[table].held_back:  # as in table_by_table
+                    planner.record(table, columns[table], railway_watermark)
                 planner.record_ownership(table, owners[table].kept_conflicts(options))
         # Deferred unique constraints are checked here; the error names its own table.
         with connections[railway].cursor() as cursor:
@@ -186,11 +194,30 @@ def all_at_once(
     return tuple(results[table] for table in SYNCED_TABLES)
 
 
-def _site_ids_kept(own: Ownership, options: SyncOptions) -> array:
-    kept = set(own.kept_conflicts(options))
+def settle(
+    planner: Planner,
+    table: str,
+    own: Ownership,
+    diff: TableDiff,
+    options: SyncOptions,
+    local_count: int,
+    blocked: dict[str, array],
+) -> tuple[TableDiff, int]:
+    """``diff`` as this sync carries it out (``Ownership.settle``), holding back the local rows
+    that point at a parent row not written; records in ``blocked`` the rows of ``table`` not
+    written, for its children. Call parents first."""
+    held = held_back(planner.local, table, guards.foreign_keys(), blocked)
+    blocked[table] = array("q", sorted({*own.kept_conflicts(options), *held}))
+    return own.settle(diff, options, local_count, held)
+
+
+def _excused(own: Ownership, blocked: array, options: SyncOptions) -> array:
+    """Ids a verification after a deleting sync must not count: rows not written, and the
+    site's rows kept."""
+    excused = set(blocked)
     if not options.discard_railway_rows:
-        kept.update(own.site_only)
-    return array("q", sorted(kept))
+        excused.update(own.site_only)
+    return array("q", sorted(excused))
 
 
 def _refuse_site_children(
@@ -212,6 +239,7 @@ def write_table(
     own: Ownership,
     options: SyncOptions,
     progress: ProgressCallback,
+    held: int = 0,
 ) -> TableResult:
     """Write the rows ``diff`` (settled by ``own``) names: COPY into an empty table, else
     the upsert."""
@@ -247,4 +275,5 @@ def write_table(
         site_rows=own.kept_site_rows(options, deleting=False),
         conflicts=len(own.kept_conflicts(options)),
         conflict_rows=own.conflicts if not options.local_wins else (),
+        held_back=held,
     )

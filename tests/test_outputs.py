@@ -288,6 +288,7 @@ SYNC_TABLE_KEYS = {
     "site_rows",
     "conflicts",
     "conflict_rows",
+    "held_back",
 }
 STATUS_KEYS = {
     "command",

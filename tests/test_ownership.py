@@ -220,6 +220,12 @@ def test_a_site_row_at_an_id_local_also_uses_is_a_reported_conflict(seeded):
         "(62, 'Other dog', 2, 'https://e.org/62', NULL, NULL)",
     )
     execute("default", "UPDATE animals SET name = 'Renamed' WHERE id = 5")
+    # A photo of local's dog 61 must not be attached to the site's dog 61.
+    execute(
+        "default",
+        "INSERT INTO animal_images (id, animal_id, image_url) VALUES (21, 61, 'https://e/61.jpg')",
+    )
+    held = "1 held back (they point at a conflict)"
     site_dog = fetch("railway", "SELECT * FROM animals WHERE id = 61")
     conflict = (
         "    ⚠ conflict: animals id 61 is the site's row on Railway (name 'Site dog', slug "
@@ -240,13 +246,17 @@ def test_a_site_row_at_an_id_local_also_uses_is_a_reported_conflict(seeded):
         "  animals: would insert 1, update 1, leave 59 unchanged, keep 0 Railway-only, "
         "delete 0, 1 site row kept, 1 conflict" in lines
     )
+    assert (
+        "  animal_images: would insert 0, update 0, leave 20 unchanged, keep 0 Railway-only, "
+        f"delete 0, {held}" in lines
+    )
     assert lines[lines.index(conflict) - 1].startswith("  animals: ")
     assert conflict_line.replace("kept", "would keep").replace("landed", "would land") in lines
 
     # The next sync, with nothing changed on either side, reports it again.
     for written in (
         "1 inserted, 1 updated, 59 unchanged, 0 deleted",
-        "up to date, 0 rows written",
+        "0 inserted, 0 updated, 61 unchanged, 0 deleted",
     ):
         out, err, code = run("railway_sync")
 
@@ -254,6 +264,10 @@ def test_a_site_row_at_an_id_local_also_uses_is_a_reported_conflict(seeded):
         lines = out.splitlines()
         assert table_line(out, "animals") == f"  animals: {written}, 1 site row kept, 1 conflict"
         assert lines[lines.index(conflict) - 1].startswith("  animals: ")
+        assert table_line(out, "animal_images") == (
+            f"  animal_images: 0 inserted, 0 updated, 20 unchanged, 0 deleted, {held}"
+        )
+        assert scalar("railway", "SELECT count(*) FROM animal_images WHERE id = 21") == 0
         assert lines[-1] == "Verified: every local row is on Railway with identical content."
         assert fetch("railway", "SELECT * FROM animals WHERE id = 61") == site_dog
         for animal in (5, 62):
@@ -292,6 +306,9 @@ def test_a_site_row_at_an_id_local_also_uses_is_a_reported_conflict(seeded):
 
     assert code == 0, err
     assert table_line(out, "animals") == "  animals: 0 inserted, 1 updated, 61 unchanged, 0 deleted"
+    assert table_line(out, "animal_images") == (
+        "  animal_images: 1 inserted, 0 updated, 20 unchanged, 0 deleted"
+    )
     assert checksum("railway") == checksum("default")
     out, err, code = run("railway_status", "--check")
     assert code == 0, out

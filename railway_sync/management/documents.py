@@ -42,6 +42,7 @@ class SyncTableEntry(TypedDict):
     site_rows: int
     conflicts: int
     conflict_rows: list[ConflictEntry]
+    held_back: int
 
 
 class SyncDocument(TypedDict):
@@ -148,6 +149,7 @@ def sync_table_entry(table: TableResult) -> SyncTableEntry:
         "site_rows": table.site_rows,
         "conflicts": table.conflicts,
         "conflict_rows": [conflict_entry(row) for row in table.conflict_rows],
+        "held_back": table.held_back,
     }
 
 

@@ -82,8 +82,12 @@ def sync_line(table: TableResult, dry_run: bool, verbosity: int = 1) -> str:
         site += f", {_rows(table.site_rows, 'site row')} kept"
     if table.conflicts:
         site += f", {_rows(table.conflicts, 'conflict')}"
+    if table.held_back:
+        site += f", {table.held_back} held back (they point at a conflict)"
+    # "Up to date" only when nothing was left out on purpose either.
+    idle = table.written == 0 and not table.conflicts and not table.held_back
     if dry_run:
-        if table.written == 0:
+        if idle:
             return (
                 f"  {table.table}: up to date, would write 0 rows "
                 f"({table.unchanged} unchanged, {table.kept} kept Railway-only{site})"
@@ -93,7 +97,7 @@ def sync_line(table: TableResult, dry_run: bool, verbosity: int = 1) -> str:
             f"leave {table.unchanged} unchanged, keep {table.kept} Railway-only, "
             f"delete {table.deleted}{site}"
         )
-    if table.written == 0:
+    if idle:
         kept = f", {table.kept} kept Railway-only" if table.kept else ""
         return f"  {table.table}: up to date, 0 rows written{kept}{site}{seconds}"
     return (
