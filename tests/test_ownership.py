@@ -421,3 +421,39 @@ def test_an_adopted_railway_owns_the_ids_local_has_and_leaves_the_rest_to_the_si
     out, err, code = run("railway_status", "--check")
     assert code == 0, out
     assert "  organizations: 6 → 7 (✅ content matches, 1 site row)" in out.splitlines()
+
+
+@DB
+def test_upgrading_to_migration_0005_adopts_railway_as_it_stands(seeded):
+    assert run("railway_sync")[2] == 0
+    # Railway as the previous version left it: a row local deleted since (kept by incremental
+    # syncs), and no record of ownership.
+    execute("default", "DELETE FROM service_regions WHERE id = 5")
+    run("migrate", "railway_sync", "0004", "--database", "railway", "--verbosity", "0")
+    assert scalar("railway", "SELECT to_regclass('railway_sync_owned')") is None
+
+    out, err, code = run("railway_status")
+    assert "  service_regions: 4 → 5 (✅ content matches, 1 site row)" in out.splitlines()
+    out, err, code = run("railway_sync")
+    assert (out, err, code) == (
+        "🚀 Starting Railway data sync...\n",
+        "❌ Railway data sync failed: Railway's schema is behind this version of railway_sync "
+        "(no railway_sync_owned table). Run: python manage.py railway_migrate",
+        1,
+    )
+
+    out, err, code = run("railway_migrate")
+    assert code == 0, err
+    assert "  Applied railway_sync.0005_owned_rows" in out.splitlines()
+    out, err, code = run("railway_sync", "--prune")
+
+    assert code == 0, err
+    assert table_line(out, "service_regions") == (
+        "  service_regions: up to date, 0 rows written, 1 site row kept"
+    )
+    assert scalar("railway", "SELECT count(*) FROM service_regions") == 5
+    assert fetch(
+        "railway",
+        "SELECT ids::text FROM railway_sync_owned WHERE table_name = %s",
+        ["service_regions"],
+    ) == [("{[1,5)}",)]

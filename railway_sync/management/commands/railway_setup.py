@@ -55,7 +55,9 @@ class Command(RailwayCommand):
         self.stdout.write("Step 4/4: Final status report")
         status = api.status()
         render_status(self.stdout, self.style, status, self.verbosity)
-        if not status.connected or any(t.missing_on_railway or t.differing for t in status.tables):
+        if not status.connected or any(
+            t.missing_on_railway or t.differing or t.conflicts for t in status.tables
+        ):
             raise self.fail("Railway does not match local after setup: " + status.recommendation)
         kept = sum(t.railway_only + t.site_rows for t in status.tables)
         if kept:
