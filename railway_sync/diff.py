@@ -347,15 +347,30 @@ def _merge_ids(
 
 
 def changed_ids(
-    local_alias: str, railway_alias: str, table: str, local_where: str, railway_where: str
-) -> set[int]:
-    """Ids of ``table`` matching a change-tracking clause on either side, scanned at once."""
+    local_alias: str,
+    railway_alias: str,
+    table: str,
+    local_where: str,
+    railway_where: str,
+    limit: int,
+) -> set[int] | None:
+    """Ids of ``table`` matching a change-tracking clause on either side, scanned at once;
+    None when either side has ``limit`` of them or more (then a full comparison is cheaper,
+    and the bound keeps the answer small enough for one round trip)."""
     base = f"SELECT id FROM {quote_name(table)} WHERE "
     local_rows, railway_rows = _both(
-        local_alias, railway_alias, base + local_where, base + railway_where
+        local_alias,
+        railway_alias,
+        f"{base}{local_where} LIMIT {limit}",
+        f"{base}{railway_where} LIMIT {limit}",
+        small=True,
     )
     with local_rows, railway_rows:
-        return {row[0] for row in local_rows} | {row[0] for row in railway_rows}
+        local_ids = {row[0] for row in local_rows}
+        railway_ids = {row[0] for row in railway_rows}
+    if len(local_ids) >= limit or len(railway_ids) >= limit:
+        return None
+    return local_ids | railway_ids
 
 
 def compare_rows(
