@@ -91,9 +91,10 @@ def sync(
     own; ``rebuild`` and ``force`` make the rows the sync owns exactly the local rows in one
     transaction, so a failure leaves Railway as it was. Rows the site wrote are kept (but
     for ``discard_railway_rows``); a site row at an id local also has is a conflict, kept and
-    reported unless ``on_conflict="local"``. Unless ``skip_validation``, what was written is read back and
-    compared before commit (every row with ``verify_all``); change tracking vouches for the
-    rows it did not name. Only one sync writes to a Railway at a time.
+    reported unless ``on_conflict="local"``. Unless ``skip_validation``, what was written is
+    read back and compared before commit; change tracking vouches for the rows it did not
+    name. ``verify_all`` compares every row instead, both to plan and to verify. Only one
+    sync writes to a Railway at a time.
     """
     local = local or conf.local_alias()
     railway = railway or conf.railway_alias()
@@ -115,7 +116,8 @@ def sync(
                         "Run: python manage.py railway_migrate",
                         [],
                     )
-                planner = Planner.open(local, railway)
+                # --verify-all plans from every row too, so it repairs what tracking cannot see.
+                planner = Planner.open(local, railway, full=options.verify_all)
                 surveys: dict[str, IdSurvey] = {}
                 owners: dict[str, Ownership] = {}
                 for table in SYNCED_TABLES:

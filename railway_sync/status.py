@@ -83,14 +83,18 @@ def report(*, deep: bool, local: str, railway: str) -> StatusReport:
         target,
         True,
         tuple(found),
-        recommendation=recommend(found),
+        recommendation=recommend(found, deep=deep),
         deep=deep,
         notices=planner.notices(),
     )
 
 
-def recommend(tables: list[TableStatus]) -> str:
-    """The least destructive command that brings Railway in line, or "Nothing to do."."""
+def recommend(tables: list[TableStatus], *, deep: bool = False) -> str:
+    """The least destructive command that brings Railway in line, or "Nothing to do.".
+
+    Differences only a deep comparison found (a restored backup, a change made behind
+    PostgreSQL's back) need a sync that compares every row too.
+    """
     if all(t.in_sync for t in tables):
         return "Nothing to do."
     if any(t.conflicts for t in tables):
@@ -107,7 +111,7 @@ def recommend(tables: list[TableStatus]) -> str:
             "--confirm-destructive (the site's rows stay)"
         )
     if any(t.missing_on_railway or t.differing for t in tables):
-        return "Run: python manage.py railway_sync"
+        return "Run: python manage.py railway_sync" + (" --verify-all" if deep else "")
     return (
         "Railway has rows the sync put there that local no longer has (kept by incremental "
         "syncs). To remove them, run: python manage.py railway_sync --prune"
