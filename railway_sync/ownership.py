@@ -31,6 +31,7 @@ from railway_sync.schema import Column
 from railway_sync.sql import id_array_literal, id_range, quote_name
 
 OWNED_TABLE = "railway_sync_owned"
+ID = quote_name("id")
 # The columns that name a row to a person, when the table has them (else its unique columns).
 NAMING_COLUMNS = ("name", "slug", "external_id")
 
@@ -116,7 +117,7 @@ def held_back(
             continue
         with connections[local].cursor() as cursor:
             cursor.execute(
-                f"SELECT id FROM {quote_name(child)} "
+                f"SELECT {ID} FROM {quote_name(child)} "
                 f"WHERE {quote_name(column)} = ANY({id_array_literal(blocked[parent])})"
             )
             ids.update(row[0] for row in cursor.fetchall())
@@ -171,8 +172,8 @@ def survey(
     owned, params = owned_ranges_sql(table, local_id_ranges, table_present)
     with connections[railway].cursor() as cursor:
         cursor.execute(
-            f"SELECT id, id::bigint <@ %s::int8multirange "
-            f"FROM {quote_name(table)} WHERE NOT id::bigint <@ {owned} ORDER BY id",
+            f"SELECT {ID}, {ID}::bigint <@ %s::int8multirange "
+            f"FROM {quote_name(table)} WHERE NOT {ID}::bigint <@ {owned} ORDER BY {ID}",
             [local_id_ranges, *params],
         )
         unowned = cursor.fetchall()
@@ -229,8 +230,8 @@ def describe(
     keys = naming_columns(local, table, columns)
     selected = ", ".join(f"{quote_name(key)}::text" for key in keys)
     sql = (
-        f"SELECT id, {selected} FROM {quote_name(table)} "
-        f"WHERE id = ANY({id_array_literal(ids)}) ORDER BY id"
+        f"SELECT {ID}, {selected} FROM {quote_name(table)} "
+        f"WHERE {ID} = ANY({id_array_literal(ids)}) ORDER BY {ID}"
     )
     rows = {}
     for alias in (local, railway):
@@ -250,14 +251,14 @@ def record(railway: str, table: str, local_id_ranges: str, kept_conflicts: array
     at an id local has, except the site's rows kept in a conflict.
     """
     owned, params = owned_ranges_sql(table, "{}")
-    kept = f" AND id <> ALL({id_array_literal(kept_conflicts)})" if kept_conflicts else ""
+    kept = f" AND {ID} <> ALL({id_array_literal(kept_conflicts)})" if kept_conflicts else ""
     with connections[railway].cursor() as cursor:
         cursor.execute(
             f"""
             INSERT INTO {quote_name(OWNED_TABLE)} (table_name, ids, recorded_at)
             SELECT %s, coalesce(range_agg({id_range()}), '{{}}'::int8multirange), now()
             FROM {quote_name(table)}
-            WHERE (id::bigint <@ %s::int8multirange{kept}) OR id::bigint <@ {owned}
+            WHERE ({ID}::bigint <@ %s::int8multirange{kept}) OR {ID}::bigint <@ {owned}
             ON CONFLICT (table_name) DO UPDATE
                 SET ids = EXCLUDED.ids, recorded_at = EXCLUDED.recorded_at
             """,
@@ -289,9 +290,9 @@ def site_children_of(
         key = quote_name(column)
         with connections[railway].cursor() as cursor:
             cursor.execute(
-                f"SELECT id, {key} FROM {quote_name(child)} "
+                f"SELECT {ID}, {key} FROM {quote_name(child)} "
                 f"WHERE {key} = ANY({id_array_literal(parent_ids)}) "
-                f"AND NOT id::bigint <@ {owned} ORDER BY id",
+                f"AND NOT {ID}::bigint <@ {owned} ORDER BY {ID}",
                 params,
             )
             rows = cursor.fetchall()
