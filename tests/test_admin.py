@@ -184,3 +184,18 @@ def test_admin_pages_give_up_on_a_hung_railway_within_the_admin_timeout(seeded, 
     assert len(hung.accepted) == 2
     assert dashboard_seconds < 3 + 5
     assert browse_seconds < 3 + 5
+
+
+@DB
+def test_admin_css_is_served_with_debug_off(admin_client, settings):
+    """The README's steps (migrate, createsuperuser, runserver) give a styled admin: with
+    DEBUG off and no collectstatic, whitenoise serves the admin's CSS from the app."""
+    settings.DEBUG = False
+    html = admin_client.get("/admin/").content.decode()
+    (css_url,) = re.findall(r'href="(/static/admin/css/base\.css)"', html)
+
+    response = admin_client.get(css_url)
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/css")
+    assert b"--body-bg" in b"".join(response.streaming_content)
