@@ -174,7 +174,7 @@ class SyncRunAdmin(admin.ModelAdmin):
     fields = (
         "command",
         "mode",
-        "dry_run",
+        "dry_run_answer",
         "options",
         "started_at",
         "finished_at",
@@ -199,6 +199,10 @@ class SyncRunAdmin(admin.ModelAdmin):
     @admin.display(description="dry run", empty_value="")
     def dry_run_mark(self, run: SyncRun) -> str:
         return "dry run" if run.dry_run else ""
+
+    @admin.display(description="dry run")
+    def dry_run_answer(self, run: SyncRun) -> str:
+        return "yes: nothing was written" if run.dry_run else "no"
 
     @admin.display(description="rows written")
     def rows_written(self, run: SyncRun) -> str:

@@ -250,11 +250,16 @@ def test_demo_help_names_what_it_does():
 
     assert (err, code) == ("", 0)
     usage = out.split("\n\n")
-    assert usage[0].startswith("usage: manage.py railway_demo [-h] [--animals ANIMALS]")
+    assert " ".join(usage[0].split()).startswith(
+        "usage: manage.py railway_demo [-h] [--animals ANIMALS] [--print-url] [--admin [ADDRPORT]]"
+    )
     assert " ".join(usage[1].split()) == (
-        "Demo on the embedded PostgreSQL: seed the local database with sample rescue data, "
-        "create a second embedded database standing in for Railway, then run railway_setup "
-        "and railway_status against it. Refuses to run when DATABASE_URL is set."
+        "Demo on the embedded PostgreSQL, in steps: (1) seed the local database with sample "
+        "rescue data unless it holds some, (2) create an empty embedded database "
+        "'railway_demo' standing in for Railway, (3) railway_setup (migrate, initial sync, "
+        "validation, status), (4) railway_sync again (nothing to write), (5) railway_status "
+        "--check. Refuses to run when DATABASE_URL is set. --print-url and --admin use the "
+        "stand-in afterwards."
     )
 
 
