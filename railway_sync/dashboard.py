@@ -222,7 +222,7 @@ def chart(runs: Sequence[SyncRun], width: int = 480, height: int = 60) -> SafeSt
         ("Duration (s)", [duration(run).total_seconds() for run in finished]),  # type: ignore[union-attr]
         ("Rows written", [float(rows_written(run)) for run in finished]),
     )
-    step = width / max(len(finished), 1)
+    step = min(width / len(finished), 24.0)  # a few runs: narrow bars, not one wide block
     charts = []
     for title, values in series:
         top = max(values) or 1.0
