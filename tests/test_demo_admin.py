@@ -84,9 +84,10 @@ def test_admin_serves_the_stand_in_and_the_demo_login_works(clean):
         index = opener.open(login, urllib.parse.urlencode(form).encode(), timeout=30)
         html = index.read().decode()
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        os.killpg(server.pid, signal.SIGINT)  # Ctrl-C, as a person stops it
+        server.wait(timeout=60)
 
+    assert server.returncode == 0
     assert first_line == (
         f"Serving the admin at http://127.0.0.1:{port}/admin/ against the stand-in Railway "
         f"({DEMO_RAILWAY_DATABASE}); log in as demo, password demo. Ctrl-C stops it.\n"

@@ -149,6 +149,9 @@ class Command(RailwayCommand):
         self.stdout.flush()
         manage = Path(settings.BASE_DIR) / "manage.py"
         environment = {**os.environ, "RAILWAY_DATABASE_URL": railway_url}
-        # Ctrl-C stops runserver, which is how a person ends this: not a failure.
+        # Ctrl-C stops runserver, which is how a person ends this: not a failure. No reloader:
+        # this serves the admin, it is not for developing the code.
         with contextlib.suppress(KeyboardInterrupt):
-            subprocess.run([sys.executable, str(manage), "runserver", addrport], env=environment)
+            subprocess.run(
+                [sys.executable, str(manage), "runserver", "--noreload", addrport], env=environment
+            )
