@@ -45,9 +45,9 @@ def test_print_url_names_the_stand_in_railway(clean):
     )
     assert (out, code) == ("", 1)
     assert err == (
-        "❌ Railway demo failed: the demo only runs on the embedded PostgreSQL; unset "
-        "DATABASE_URL and run it again (it would otherwise write sample rows into your "
-        "database).\n"
+        "❌ Railway demo failed: the demo only runs on the embedded PostgreSQL (it would "
+        "otherwise write sample rows into your database); unset DATABASE_URL, or if it comes "
+        "from .env, run: RAILWAY_SYNC_ENV_FILE=/dev/null make demo\n"
     )
 
 

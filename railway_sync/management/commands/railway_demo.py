@@ -74,8 +74,9 @@ class Command(RailwayCommand):
         data_dir = conf.embedded_data_dir()
         if os.environ.get("DATABASE_URL") or data_dir is None:
             raise self.fail(
-                "the demo only runs on the embedded PostgreSQL; unset DATABASE_URL and run it "
-                "again (it would otherwise write sample rows into your database)."
+                "the demo only runs on the embedded PostgreSQL (it would otherwise write sample "
+                "rows into your database); unset DATABASE_URL, or if it comes from .env, run: "
+                "RAILWAY_SYNC_ENV_FILE=/dev/null make demo"
             )
         if print_url:
             socket_dir = embedded.ensure_server(data_dir)

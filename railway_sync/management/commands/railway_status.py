@@ -51,4 +51,4 @@ class Command(RailwayCommand):
             raise CommandError("⚠ Local and Railway databases are not in sync", returncode=1)
 
     def failure_document(self, error: str, options: Mapping[str, Any]) -> StatusDocument:
-        return status_document(None, None, 1, error)
+        return status_document(None, None, 1, error, railway=self.masked_railway())

@@ -116,15 +116,25 @@ class Command(RailwayCommand):
             self.emit_json(sync_document(mode, dry_run, report))
             return
         render_sync(self.stdout, self.style, report, self.verbosity)
-        if dry_run:
+        if dry_run and (report.guard_problems or report.needs_confirmation):
+            self.stdout.write(
+                self.style.WARNING(
+                    "⚠ Railway data sync dry run completed: the sync itself would be refused "
+                    "(see above)"
+                )
+            )
+        elif dry_run:
             self.stdout.write("✅ Railway data sync dry run completed")
         else:
+            deleted = f", {report.rows_deleted} deleted" if report.rows_deleted else ""
             self.stdout.write(
                 self.style.SUCCESS(
                     f"✅ Railway data sync completed successfully "
-                    f"({report.written} rows written in {report.seconds:.2f} s)"
+                    f"({report.rows_written} rows written{deleted} in {report.seconds:.2f} s)"
                 )
             )
 
     def failure_document(self, error: str, options: Mapping[str, Any]) -> SyncDocument:
-        return sync_document(options["mode"], options["dry_run"], None, error)
+        return sync_document(
+            options["mode"], options["dry_run"], None, error, seconds=self.elapsed()
+        )
