@@ -377,7 +377,10 @@ def test_sync_dry_run_reports_and_writes_nothing(seeded):
     assert (
         "Guards: --mode incremental would refuse: scrape_logs: local has 15 rows but Railway has 16"
     ) in out
-    assert "Dry run: nothing was written to Railway (2 rows would be)." in out
+    assert "Dry run: nothing was written to Railway (it would write 2 rows and delete 0)." in out
+    assert out.endswith(
+        "⚠ Railway data sync dry run completed: the sync itself would be refused (see above)\n"
+    )
     assert checksum("railway") == before
 
     out, err, code = run("railway_sync", "--mode", "rebuild", "--dry-run")
