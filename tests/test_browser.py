@@ -20,6 +20,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
 
 from railway_sync.models import SyncRun
 from tests.conftest import DB, closed_port, execute, run
@@ -74,7 +76,10 @@ def log_in(browser: WebDriver, base: str) -> None:
     browser.find_element(By.NAME, "username").send_keys("admin")
     browser.find_element(By.NAME, "password").send_keys("password")
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    assert browser.current_url == f"{base}/admin/"
+    # click() returns before the next page has loaded: wait for it (a busy machine is slow).
+    wait = WebDriverWait(browser, 60)
+    wait.until(expected_conditions.url_to_be(f"{base}/admin/"))
+    wait.until(expected_conditions.presence_of_element_located((By.ID, "railway-runs")))
 
 
 def background(browser: WebDriver, element: WebElement) -> str:
