@@ -66,7 +66,9 @@ def column_differences(table: str, local: list[Column], railway: list[Column]) -
     return lines
 
 
-def compare_schemas(local_alias: str, railway_alias: str, tables: tuple[str, ...]) -> dict:
+def compare_schemas(
+    local_alias: str, railway_alias: str, tables: tuple[str, ...]
+) -> dict[str, list[Column]]:
     """Check every table exists on both sides with the same columns; return local columns.
 
     Raises :class:`SchemaMismatch` listing every difference before anything is written.
