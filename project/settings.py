@@ -10,6 +10,7 @@ RAILWAY_ADMIN_TIMEOUT       the same for admin pages (default 3).
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -35,12 +36,15 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before staticfiles: runserver leaves static files to whitenoise, DEBUG on or off.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "railway_sync",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -130,7 +134,14 @@ TIME_ZONE = "UTC"
 # The synced tables use TIMESTAMP WITHOUT TIME ZONE; naive datetimes are what they hold.
 USE_TZ = False
 USE_I18N = True
+# Static files (the admin's CSS and JS) are served by whitenoise with DEBUG off too, so
+# `migrate`, `createsuperuser`, `runserver` give a styled admin. `collectstatic` copies them to
+# STATIC_ROOT for a deployment; until it has run, whitenoise finds them in the apps instead.
 STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = True
+# Without collectstatic there is no STATIC_ROOT yet, which the finders make up for.
+warnings.filterwarnings("ignore", message="No directory at: ")
 
 # RAILWAY_SYNC_LOG_LEVEL: how much railway_sync and Django's database layer log to stderr.
 _log_level = os.environ.get("RAILWAY_SYNC_LOG_LEVEL", "WARNING").upper()

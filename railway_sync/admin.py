@@ -1,18 +1,26 @@
-"""Read-only views of both databases, and a dashboard of counts, content and recent runs."""
+"""Read-only views of both databases, the status panel on the admin index, and the run history.
+
+What the panel shows is built in ``dashboard.py``; this module only wires it into the admin.
+"""
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from typing import Any
 
+from django.apps import apps
 from django.contrib import admin
 from django.db import models
 from django.db.utils import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
-from railway_sync import api, conf, history
-from railway_sync.connection import connect, connecting_within
+from railway_sync import conf, dashboard
+from railway_sync.connection import connect
+from railway_sync.dashboard import admin_time_limit
 from railway_sync.errors import RailwaySyncError
 from railway_sync.models import (
     Animal,
@@ -28,10 +36,18 @@ from railway_sync.models import (
     SyncRun,
 )
 
+# The admin index opens with the status panel ({% railway_status_panel %}). A project with an
+# index template of its own can load railway_sync_dashboard and place the tag there instead.
+admin.site.index_template = "admin/railway_sync/index.html"
 
-def admin_time_limit() -> AbstractContextManager[None]:
-    """Connecting gives up after RAILWAY_SYNC_ADMIN_TIMEOUT: a page must not hold a worker."""
-    return connecting_within(conf.admin_timeout(), "RAILWAY_ADMIN_TIMEOUT")
+
+def railway_proxies() -> dict[type[models.Model], type[models.Model]]:
+    """Local model -> its Railway proxy, for every proxy this app defines."""
+    return {
+        model._meta.proxy_for_model: model
+        for model in apps.get_app_config("railway_sync").get_models()
+        if model._meta.proxy and model._meta.proxy_for_model is not None
+    }
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -76,12 +92,38 @@ class ReadOnlyAdmin(admin.ModelAdmin):
             )
 
 
+def railway_parent_link(field: models.ForeignKey) -> Callable[[Any, models.Model], str]:
+    """A display method linking a Railway row's ``field`` to the parent's Railway page."""
+
+    def link(self: ReadOnlyAdmin, obj: models.Model) -> str:
+        parent_id = getattr(obj, field.attname)
+        proxy = railway_proxies().get(field.related_model)  # type: ignore[arg-type]
+        if parent_id is None or proxy is None:
+            return "-"
+        url = reverse(
+            f"admin:{proxy._meta.app_label}_{proxy._meta.model_name}_change", args=[parent_id]
+        )
+        parent = proxy._default_manager.using(conf.railway_alias()).filter(pk=parent_id).first()
+        return format_html('<a href="{}">{}</a>', url, parent if parent else parent_id)
+
+    link.short_description = field.verbose_name  # type: ignore[attr-defined]
+    return link
+
+
 COLUMNS = {
     Organization: ("id", "name", "country", "active", "updated_at"),
     Animal: ("id", "name", "organization_id", "status", "breed", "updated_at"),
     AnimalImage: ("id", "animal_id", "image_url", "is_primary"),
     ScrapeLog: ("id", "organization_id", "started_at", "status", "dogs_found"),
     ServiceRegion: ("id", "organization_id", "country", "region", "active"),
+}
+# "=id" finds a row by its id; the others by any part of the text.
+SEARCH = {
+    Organization: ("=id", "name", "slug", "country", "city"),
+    Animal: ("=id", "name", "slug", "breed", "external_id"),
+    AnimalImage: ("=id", "image_url"),
+    ScrapeLog: ("=id", "status", "error_message"),
+    ServiceRegion: ("=id", "country", "region"),
 }
 
 for local_model, railway_model in (
@@ -92,27 +134,58 @@ for local_model, railway_model in (
     (ServiceRegion, RailwayServiceRegion),
 ):
     for model, database in ((local_model, "default"), (railway_model, "railway")):
-        admin.site.register(
-            model,
-            type(
-                f"{model.__name__}Admin",
-                (ReadOnlyAdmin,),
-                {
-                    "database": database,
-                    "list_display": COLUMNS[local_model],
-                    "show_full_result_count": False,
-                },
-            ),
-        )
+        attributes: dict[str, Any] = {
+            "database": database,
+            "list_display": COLUMNS[local_model],
+            "search_fields": SEARCH[local_model],
+            "show_full_result_count": False,
+        }
+        if database == "railway":
+            # A Railway row's parent is a Railway row: link it to the Railway proxy's page.
+            links = {
+                field.name: f"{field.name}_on_railway"
+                for field in model._meta.fields
+                if isinstance(field, models.ForeignKey)
+            }
+            for field in model._meta.fields:
+                if field.name in links:
+                    attributes[links[field.name]] = railway_parent_link(field)  # type: ignore[arg-type]
+            attributes["fields"] = [links.get(f.name, f.name) for f in model._meta.fields]
+            attributes["readonly_fields"] = list(links.values())
+        admin.site.register(model, type(f"{model.__name__}Admin", (ReadOnlyAdmin,), attributes))
 
 
 @admin.register(SyncRun)
 class SyncRunAdmin(admin.ModelAdmin):
-    """The dashboard: per-table counts on both sides, content match, and the recent runs."""
+    """The run history: what each run wrote, deleted, how long it took and how it ended."""
 
-    list_display = ("started_at", "command", "mode", "dry_run", "outcome", "finished_at")
+    list_display = (
+        "started_at",
+        "command",
+        "mode",
+        "dry_run_mark",
+        "outcome",
+        "rows_written",
+        "rows_deleted",
+        "duration",
+        "error_line",
+    )
     list_filter = ("outcome", "command", "mode", "dry_run")
-    readonly_fields = [field.name for field in SyncRun._meta.fields]
+    fields = (
+        "command",
+        "mode",
+        "dry_run_answer",
+        "options",
+        "started_at",
+        "finished_at",
+        "duration",
+        "outcome",
+        "rows_written",
+        "rows_deleted",
+        "figures",
+        "error",
+    )
+    readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -120,18 +193,37 @@ class SyncRunAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the history is a record: runs are never deleted from the admin
+
+    @admin.display(description="dry run", empty_value="")
+    def dry_run_mark(self, run: SyncRun) -> str:
+        return "dry run" if run.dry_run else ""
+
+    @admin.display(description="dry run")
+    def dry_run_answer(self, run: SyncRun) -> str:
+        return "yes: nothing was written" if run.dry_run else "no"
+
+    @admin.display(description="rows written")
+    def rows_written(self, run: SyncRun) -> str:
+        return f"{dashboard.rows_written(run):,}"
+
+    @admin.display(description="rows deleted")
+    def rows_deleted(self, run: SyncRun) -> str:
+        return f"{dashboard.rows_deleted(run):,}"
+
+    @admin.display(description="duration")
+    def duration(self, run: SyncRun) -> str:
+        return dashboard.duration_text(run)
+
+    @admin.display(description="error", empty_value="")
+    def error_line(self, run: SyncRun) -> str:
+        return dashboard.error_line(run)
+
+    @admin.display(description="per-table figures")
+    def figures(self, run: SyncRun) -> SafeString:
+        return dashboard.figures_table(run)
+
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        try:
-            with admin_time_limit():
-                report = api.status()
-            problem = "" if report.connected else report.problem
-        except (RailwaySyncError, DatabaseError) as exc:
-            report, problem = None, str(exc).splitlines()[0]
-        last = history.last_success()
-        context = {
-            **(extra_context or {}),
-            "last_sync": last.finished_at if last else None,
-            "railway_report": report,
-            "railway_problem": problem or (report.problem if report else ""),
-        }
+        context = {**(extra_context or {}), "chart": dashboard.chart(dashboard.recent_runs(20))}
         return super().changelist_view(request, context)

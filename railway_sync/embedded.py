@@ -71,6 +71,21 @@ def ensure_database(socket_dir: Path, name: str) -> None:
     _ensured.add((socket_dir, name))
 
 
+def database_exists(socket_dir: Path, name: str) -> bool:
+    """Whether database ``name`` exists on the embedded server."""
+    import psycopg2
+
+    connection = psycopg2.connect(
+        dbname="postgres", user=SUPERUSER, host=str(socket_dir), connect_timeout=10
+    )
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            return cursor.fetchone() is not None
+    finally:
+        connection.close()
+
+
 def drop_database(socket_dir: Path, name: str) -> None:
     """Drop database ``name`` on the embedded server if it exists (used by the demo)."""
     import psycopg2

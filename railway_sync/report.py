@@ -85,6 +85,15 @@ class SyncReport:
         """Site rows kept at ids local also has: the sync landed but exits 1."""
         return sum(table.conflicts for table in self.tables)
 
+    @property
+    def rows_written(self) -> int:
+        """Rows inserted or updated; deletions are counted apart (``rows_deleted``)."""
+        return sum(table.inserted + table.updated for table in self.tables)
+
+    @property
+    def rows_deleted(self) -> int:
+        return sum(table.deleted for table in self.tables)
+
 
 @dataclass(frozen=True)
 class TableStatus:

@@ -6,46 +6,154 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from html import unescape
 from typing import Any
 
 from django.db import connections
 
 from railway_sync.models import SyncRun
-from tests.conftest import DB, execute, run
+from tests.conftest import DB, execute, fetch, run
 from tests.proxy import SilentServer
+
+
+def text(html: str) -> str:
+    """What a person reads in ``html``: tags dropped, white space collapsed."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
 def dashboard_rows(html: str) -> list[list[str]]:
     rows = re.findall(r'<tr class="railway-table">(.*?)</tr>', html, re.S)
-    return [[cell.strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.S)] for row in rows]
+    return [[text(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)] for row in rows]
+
+
+def run_rows(html: str) -> list[list[str]]:
+    rows = re.findall(r'<tr class="railway-run">(.*?)</tr>', html, re.S)
+    return [[text(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)] for row in rows]
 
 
 @DB
-def test_dashboard_shows_counts_side_by_side_and_content_match(seeded, admin_client):
+def test_index_opens_with_the_status_panel_then_recent_runs(seeded, admin_client):
+    execute(
+        "default",
+        "INSERT INTO animals (name, organization_id, adoption_url) "
+        "SELECT 'Extra ' || n, 1, 'https://example.org' FROM generate_series(1, 1000) n",
+    )
     assert run("railway_sync")[2] == 0
     execute("railway", "UPDATE animals SET name = 'Tampered' WHERE id = 3")
     execute("railway", "DELETE FROM service_regions WHERE id = 5")
 
-    response = admin_client.get("/admin/railway_sync/syncrun/")
+    response = admin_client.get("/admin/")
 
     assert response.status_code == 200
     html = response.content.decode()
-    last_sync = SyncRun.objects.using("default").get().finished_at.strftime("%Y-%m-%d %H:%M:%S")
     assert dashboard_rows(html) == [
-        ["organizations", "6", "6", "in sync", last_sync],
-        ["animals", "60", "60", "out of sync: 0 missing, 1 differ, 0 only on Railway", last_sync],
-        ["animal_images", "20", "20", "in sync", last_sync],
-        ["scrape_logs", "15", "15", "in sync", last_sync],
-        [
-            "service_regions",
-            "5",
-            "4",
-            "out of sync: 1 missing, 0 differ, 0 only on Railway",
-            last_sync,
-        ],
+        ["organizations", "6", "6", "in sync", ""],
+        ["animals", "1,060", "1,060", "out of sync", "1 differ"],
+        ["animal_images", "20", "20", "in sync", ""],
+        ["scrape_logs", "15", "15", "in sync", ""],
+        ["service_regions", "5", "4", "out of sync", "1 missing on Railway"],
     ]
-    assert "Run: python manage.py railway_sync" in html
-    assert "railway_sync" in html and "incremental" in html  # the recorded run
+    page = text(html)
+    assert "Is Railway current? out of sync Railway is not current." in page
+    last = SyncRun.objects.using("default").get()
+    assert f"Last successful sync: {last.finished_at:%Y-%m-%d %H:%M:%S} (0 minutes ago)" in page
+    assert "Run: python manage.py railway_sync" in page
+    assert run_rows(html) == [
+        [
+            f"{last.started_at:%Y-%m-%d %H:%M:%S}",
+            "railway_sync",
+            "incremental",
+            "success",
+            "1,106",
+            "0",
+            f"{(last.finished_at - last.started_at).total_seconds():.2f} s",
+            "",
+        ]
+    ]
+    # The panel comes before the recent runs, and both before the list of models.
+    assert html.index('id="railway-panel"') < html.index('id="railway-runs"')
+    assert html.index('id="railway-runs"') < html.index('id="content-main"')
+    assert '<span class="railway-badge in-sync">in sync</span>' in html
+    assert '<span class="railway-badge out-of-sync">out of sync</span>' in html
+    assert "<svg" in html and "Rows written (last 1 runs, max 1,106 rows)" in page
+
+
+@DB
+def test_index_in_sync_says_so(seeded, admin_client):
+    assert run("railway_sync")[2] == 0
+
+    html = admin_client.get("/admin/").content.decode()
+
+    assert "Is Railway current? in sync Railway is current: every row matches local." in text(html)
+    assert [row[3] for row in dashboard_rows(html)] == ["in sync"] * 5
+
+
+REBUILD_REFUSED = (
+    "--mode rebuild replaces Railway's data and needs --confirm-destructive; nothing was "
+    "touched. Preview it with: python manage.py railway_sync --mode rebuild --dry-run"
+)
+
+
+@DB
+def test_runs_list_and_run_page_show_figures_and_runs_cannot_be_deleted(seeded, admin_client):
+    assert run("railway_sync")[2] == 0
+    execute(
+        "railway",
+        "INSERT INTO service_regions (id, organization_id, country) VALUES (900, 1, 'XX')",
+    )
+    prune = ("--prune", "--confirm-destructive")
+    assert run("railway_sync", *prune, "--dry-run")[2] == 0
+    assert run("railway_sync", *prune)[2] == 0
+    assert run("railway_sync", "--mode", "rebuild")[2] == 1
+    runs = list(SyncRun.objects.using("default").order_by("started_at"))
+
+    html = admin_client.get("/admin/railway_sync/syncrun/").content.decode()
+
+    table = html.split('id="result_list"')[1].split("</table>")[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]
+    cells = [[text(c) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)] for row in rows]
+    durations = [row.pop(7) for row in cells]
+    assert [row[2:] for row in cells] == [
+        ["rebuild", "", "failed", "0", "0", REBUILD_REFUSED],
+        ["incremental", "", "success", "0", "1", ""],
+        ["incremental", "dry run", "success", "0", "1", ""],
+        ["incremental", "", "success", "106", "0", ""],
+    ]
+    assert all(re.fullmatch(r"\d+\.\d\d s", duration) for duration in durations)
+    assert "icon-no.svg" not in table  # no red cross for every real run
+    assert "<svg" in html  # the chart of the last runs
+
+    page = admin_client.get(f"/admin/railway_sync/syncrun/{runs[2].pk}/change/").content.decode()
+    (figures,) = re.findall(r'<table class="railway-figures">(.*?)</table>', page, re.S)
+    lines = [text(row) for row in re.findall(r"<tr>(.*?)</tr>", figures, re.S)]
+    assert (
+        lines[0] == "table local Railway inserted updated unchanged kept deleted seconds compared"
+    )
+    assert re.fullmatch(r"service_regions 5 6 0 0 5 0 1 \d+\.\d\d s \w+", lines[5]), lines[5]
+    assert not re.search(r"\d\.\d{5,}", text(page))  # no raw 17-digit floats
+
+    assert admin_client.post(f"/admin/railway_sync/syncrun/{runs[0].pk}/delete/").status_code == 403
+    assert SyncRun.objects.using("default").count() == 4
+    assert "delete_selected" not in html
+
+
+@DB
+def test_row_lists_search_and_railway_parents_link_to_railway(seeded, admin_client):
+    assert run("railway_sync")[2] == 0
+    name = fetch("railway", "SELECT name FROM animals WHERE id = 3")[0][0]
+
+    found = admin_client.get("/admin/railway_sync/railwayanimal/", {"q": name}).content.decode()
+    none = admin_client.get("/admin/railway_sync/animal/", {"q": "no such animal"})
+    detail = admin_client.get("/admin/railway_sync/railwayanimal/3/change/").content.decode()
+
+    assert 'name="q"' in found
+    assert "/admin/railway_sync/railwayanimal/3/change/" in found
+    assert "0 results" in none.content.decode()
+    organization = re.search(r'href="(/admin/railway_sync/\w+/\d+/change/)"', detail)
+    assert organization and organization.group(1).startswith(
+        "/admin/railway_sync/railwayorganization/"
+    )
+    assert "white-space: pre-wrap" in detail  # long JSON wraps
 
 
 @DB
@@ -81,6 +189,8 @@ def test_rows_of_both_databases_are_browsable_read_only(seeded, admin_client):
 
 @DB
 def test_dashboard_renders_when_railway_is_unreachable(seeded, admin_client):
+    assert run("railway_sync")[2] == 0
+    last = SyncRun.objects.using("default").get()
     broken = {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": "railway",
@@ -96,7 +206,7 @@ def test_dashboard_renders_when_railway_is_unreachable(seeded, admin_client):
     connections["railway"].close()
     connections["railway"].settings_dict.update(broken)
     try:
-        response = admin_client.get("/admin/railway_sync/syncrun/")
+        response = admin_client.get("/admin/")
         browse = admin_client.get("/admin/railway_sync/railwayanimal/")
     finally:
         connections["railway"].close()
@@ -107,6 +217,16 @@ def test_dashboard_renders_when_railway_is_unreachable(seeded, admin_client):
     html = response.content.decode()
     assert "Railway: " in html and "Connection refused" in html
     assert "pw-not-shown" not in html
+    # What can be known still is: local counts, the last sync.
+    assert dashboard_rows(html) == [
+        ["organizations", "6", "-", "unknown", ""],
+        ["animals", "60", "-", "unknown", ""],
+        ["animal_images", "20", "-", "unknown", ""],
+        ["scrape_logs", "15", "-", "unknown", ""],
+        ["service_regions", "5", "-", "unknown", ""],
+    ]
+    assert "Is Railway current? unknown Railway's state is unknown." in text(html)
+    assert f"Last successful sync: {last.finished_at:%Y-%m-%d %H:%M:%S} (0" in text(html)
     assert browse.status_code == 200
     assert "This database cannot be read right now" in browse.content.decode()
 
@@ -127,14 +247,14 @@ def test_staff_with_view_permissions_see_the_dashboard(seeded, client, django_us
     staff.user_permissions.add(*Permission.objects.filter(codename__startswith="view_"))
     client.force_login(staff)
 
-    response = client.get("/admin/railway_sync/syncrun/")
+    response = client.get("/admin/")
 
     assert response.status_code == 200
+    assert "Last successful sync: never" in text(response.content.decode())
     assert [row[:2] for row in dashboard_rows(response.content.decode())][0] == [
         "organizations",
         "6",
     ]
-    assert dashboard_rows(response.content.decode())[0][4] == "never"
 
 
 @contextmanager
@@ -164,7 +284,7 @@ def test_admin_pages_give_up_on_a_hung_railway_within_the_admin_timeout(seeded, 
     try:
         with railway_settings(HOST="127.0.0.1", PORT=hung.port, OPTIONS={"connect_timeout": 10}):
             started = time.monotonic()
-            dashboard = admin_client.get("/admin/railway_sync/syncrun/")
+            dashboard = admin_client.get("/admin/")
             dashboard_seconds = time.monotonic() - started
             started = time.monotonic()
             browse = admin_client.get("/admin/railway_sync/railwayanimal/")
@@ -184,3 +304,18 @@ def test_admin_pages_give_up_on_a_hung_railway_within_the_admin_timeout(seeded, 
     assert len(hung.accepted) == 2
     assert dashboard_seconds < 3 + 5
     assert browse_seconds < 3 + 5
+
+
+@DB
+def test_admin_css_is_served_with_debug_off(admin_client, settings):
+    """The README's steps (migrate, createsuperuser, runserver) give a styled admin: with
+    DEBUG off and no collectstatic, whitenoise serves the admin's CSS from the app."""
+    settings.DEBUG = False
+    html = admin_client.get("/admin/").content.decode()
+    (css_url,) = re.findall(r'href="(/static/admin/css/base\.css)"', html)
+
+    response = admin_client.get(css_url)
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/css")
+    assert b"--body-bg" in b"".join(response.streaming_content)

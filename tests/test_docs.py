@@ -60,6 +60,47 @@ def test_command_has_help_readme_section_and_documented_options(name):
         assert option in section, f"{option} of {name} is not in its README section"
 
 
+def synopsis(command: str) -> str:
+    """The ``python manage.py <command> ...`` block that opens a command's README section."""
+    match = re.search(r"```bash\n(python manage\.py .*?)```", readme_section(command), re.S)
+    assert match, f"README section of {command} has no synopsis"
+    return match.group(1)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_synopsis_lists_every_option(name):
+    parser = load_command_class("railway_sync", name).create_parser("manage.py", name)
+    options = {
+        max(action.option_strings, key=len)
+        for action in parser._actions
+        if action.option_strings and max(action.option_strings, key=len) not in DJANGO_OPTIONS
+    }
+    listed = set(re.findall(r"\[(--[a-z-]+)", synopsis(name)))
+
+    assert listed == options
+
+
+def readme_json_keys(command: str) -> set[str]:
+    """Every key the README's ``--format json`` example of ``command`` shows."""
+    block = README.split("```jsonc\n", 1)[1].split("```", 1)[0]
+    example = block.split(f"// {command} --format json\n", 1)[1].split("\n//", 1)[0]
+    return set(re.findall(r'"(\w+)":', example))
+
+
+def test_readme_json_examples_show_every_key():
+    from tests.test_outputs import (
+        CONNECTION_KEYS,
+        STATUS_KEYS,
+        STATUS_TABLE_KEYS,
+        SYNC_KEYS,
+        SYNC_TABLE_KEYS,
+    )
+
+    assert readme_json_keys("railway_sync") == SYNC_KEYS | SYNC_TABLE_KEYS
+    assert readme_json_keys("railway_status") == STATUS_KEYS | STATUS_TABLE_KEYS
+    assert readme_json_keys("railway_test_connection") == CONNECTION_KEYS
+
+
 def test_help_runs_from_the_command_line():
     out, err, code = run_process("railway_sync", "--help")
 

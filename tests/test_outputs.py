@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import connections
 
-from tests.conftest import DB, database_url, execute, run_process
+from tests.conftest import DB, closed_port, database_url, execute, run_process
 from tests.test_robustness import sync_env
 
 RAILWAY_MISSING = (
@@ -155,7 +155,7 @@ def test_sync_dry_run_output(seeded):
             "  service_regions: would insert 1, update 0, leave 4 unchanged, keep 0 Railway-only, "
             "delete 0",
             "Guards: --mode incremental would pass.",
-            "Dry run: nothing was written to Railway (2 rows would be).",
+            "Dry run: nothing was written to Railway (it would write 2 rows and delete 0).",
             "✅ Railway data sync dry run completed",
         ),
         "",
@@ -250,11 +250,16 @@ def test_demo_help_names_what_it_does():
 
     assert (err, code) == ("", 0)
     usage = out.split("\n\n")
-    assert usage[0].startswith("usage: manage.py railway_demo [-h] [--animals ANIMALS]")
+    assert " ".join(usage[0].split()).startswith(
+        "usage: manage.py railway_demo [-h] [--animals ANIMALS] [--print-url] [--admin [ADDRPORT]]"
+    )
     assert " ".join(usage[1].split()) == (
-        "Demo on the embedded PostgreSQL: seed the local database with sample rescue data, "
-        "create a second embedded database standing in for Railway, then run railway_setup "
-        "and railway_status against it. Refuses to run when DATABASE_URL is set."
+        "Demo on the embedded PostgreSQL, in steps: (1) seed the local database with sample "
+        "rescue data unless it holds some, (2) create an empty embedded database "
+        "'railway_demo' standing in for Railway, (3) railway_setup (migrate, initial sync, "
+        "validation, status), (4) railway_sync again (nothing to write), (5) railway_status "
+        "--check. Refuses to run when DATABASE_URL is set. --print-url and --admin use the "
+        "stand-in afterwards."
     )
 
 
@@ -268,6 +273,7 @@ SYNC_KEYS = {
     "dry_run",
     "verified",
     "rows_written",
+    "rows_deleted",
     "seconds",
     "guard_problems",
     "notices",
@@ -352,6 +358,7 @@ def test_sync_document_keys_on_success_and_on_failure(seeded):
     document, err, code = json_run("railway_sync", "--mode", "force")
 
     assert code == 1
+    assert isinstance(document.pop("seconds"), float)
     assert document == {
         "command": "railway_sync",
         "outcome": "failed",
@@ -360,7 +367,7 @@ def test_sync_document_keys_on_success_and_on_failure(seeded):
         "dry_run": False,
         "verified": False,
         "rows_written": 0,
-        "seconds": None,
+        "rows_deleted": 0,
         "guard_problems": [],
         "notices": [],
         "tables": [],
@@ -411,6 +418,7 @@ def test_test_connection_document_keys_on_success_and_on_failure(clean):
     document, err, code = json_run("railway_test_connection", env=env)
 
     assert code == 1
+    assert isinstance(document.pop("seconds"), float)
     assert document == {
         "command": "railway_test_connection",
         "outcome": "failed",
@@ -418,7 +426,98 @@ def test_test_connection_document_keys_on_success_and_on_failure(clean):
         "railway": None,
         "server_version": None,
         "database": None,
-        "seconds": None,
         "error": RAILWAY_MISSING,
     }
     assert err == lines(f"❌ Railway connection failed: {RAILWAY_MISSING}")
+
+
+# -- dry runs that would be refused, deletions, and the JSON on failure ------------------------
+
+
+@DB
+def test_dry_run_that_would_be_refused_ends_with_a_warning(seeded):
+    assert run_cli("railway_sync", "--mode", "rebuild", "--dry-run") == (
+        lines(
+            "🚀 Starting Railway data sync... (dry run)",
+            "  organizations: would insert 6, update 0, leave 0 unchanged, keep 0 Railway-only, "
+            "delete 0",
+            "  animals: would insert 60, update 0, leave 0 unchanged, keep 0 Railway-only, "
+            "delete 0",
+            "  animal_images: would insert 20, update 0, leave 0 unchanged, keep 0 Railway-only, "
+            "delete 0",
+            "  scrape_logs: would insert 15, update 0, leave 0 unchanged, keep 0 Railway-only, "
+            "delete 0",
+            "  service_regions: would insert 5, update 0, leave 0 unchanged, keep 0 Railway-only, "
+            "delete 0",
+            "Guards: --mode rebuild would pass.",
+            "--mode rebuild would also need --confirm-destructive.",
+            "Dry run: nothing was written to Railway (it would write 106 rows and delete 0).",
+            "⚠ Railway data sync dry run completed: the sync itself would be refused (see above)",
+        ),
+        "",
+        0,
+    )
+
+
+@DB
+def test_deletions_are_reported_as_deletions(seeded):
+    assert run_cli("railway_sync")[2] == 0
+    execute(
+        "railway",
+        "INSERT INTO service_regions (id, organization_id, country) VALUES (900, 1, 'XX')",
+    )
+
+    dry_run = run_cli("railway_sync", "--prune", "--dry-run")
+    assert dry_run[0].splitlines()[-3:] == [
+        "Guards: --mode incremental would refuse: service_regions: --prune would delete 1 of 6 "
+        "rows, more than 10%",
+        "Dry run: nothing was written to Railway (it would write 0 rows and delete 1).",
+        "⚠ Railway data sync dry run completed: the sync itself would be refused (see above)",
+    ]
+    assert dry_run[1:] == ("", 0)
+    out, err, code = run_cli("railway_sync", "--prune", "--confirm-destructive")
+    assert (out.splitlines()[-3:], err, code) == (
+        [
+            "  service_regions: 0 inserted, 0 updated, 5 unchanged, 1 deleted (… s)",
+            "Verified: every local row is on Railway with identical content.",
+            "✅ Railway data sync completed successfully (0 rows written, 1 deleted in … s)",
+        ],
+        "",
+        0,
+    )
+    document, err, code = json_run("railway_sync")
+    assert (document["rows_written"], document["rows_deleted"], code) == (0, 0, 0)
+
+
+@DB
+def test_json_on_failure_has_seconds_and_the_masked_url(clean):
+    port = closed_port()
+    env = {
+        "DATABASE_URL": database_url("default"),
+        "RAILWAY_DATABASE_URL": f"postgresql://someone:pw-not-shown@127.0.0.1:{port}/railway",
+        "RAILWAY_CONNECT_ATTEMPTS": "1",
+    }
+
+    connection, _, code = json_run("railway_test_connection", env=env)
+    assert code == 1
+    assert connection["railway"] == f"postgresql://someone:***@127.0.0.1:{port}/railway"
+    assert isinstance(connection["seconds"], float)
+
+    sync, _, code = json_run("railway_sync", env=env)
+    assert code == 1
+    assert isinstance(sync["seconds"], float) and sync["outcome"] == "failed"
+
+    status, _, code = json_run("railway_status", env=env)
+    assert code == 1
+    assert status["railway"] == f"postgresql://someone:***@127.0.0.1:{port}/railway"
+    assert "pw-not-shown" not in json.dumps([connection, sync, status])
+
+
+@DB
+def test_last_successful_sync_is_iso_8601_with_its_offset(seeded):
+    assert run_cli("railway_sync")[2] == 0
+
+    document, _, code = json_run("railway_status")
+
+    assert code == 0
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", document["last_successful_sync"])

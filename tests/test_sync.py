@@ -381,7 +381,11 @@ def test_sync_dry_run_reports_and_writes_nothing(seeded):
         "1 site row kept)" in out.splitlines()
     )
     assert "Guards: --mode incremental would pass." in out.splitlines()
-    assert "Dry run: nothing was written to Railway (2 rows would be)." in out.splitlines()
+    assert (
+        "Dry run: nothing was written to Railway (it would write 2 rows and delete 0)."
+        in out.splitlines()
+    )
+    assert out.endswith("✅ Railway data sync dry run completed\n")
     assert checksum("railway") == before
 
     out, err, code = run("railway_sync", "--mode", "rebuild", "--dry-run")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import sys
 import time
 from collections.abc import Mapping
@@ -16,9 +17,15 @@ from typing import Any, Never, TextIO
 from django.core.management.base import BaseCommand, CommandError, CommandParser, SystemCheckError
 from tqdm import tqdm
 
+from railway_sync import conf
+from railway_sync.connection import describe, require_configured
 from railway_sync.errors import RailwaySyncError
 from railway_sync.management.documents import Document
 from railway_sync.report import Progress
+
+# RAILWAY_SYNC_LOG_LEVEL=INFO: one line per phase with its duration, and one when the command
+# ends, for cron logs.
+logger = logging.getLogger("railway_sync.commands")
 
 
 class RailwayCommand(BaseCommand):
@@ -31,6 +38,9 @@ class RailwayCommand(BaseCommand):
     _called_from_command_line: bool  # set by Django's run_from_argv (its stubs omit it)
 
     def execute(self, *args: Any, **options: Any) -> str | None:
+        self.started = time.monotonic()
+        self._phase: tuple[str, str] | None = None
+        self._phase_started = self.started
         self.verbosity = int(options.get("verbosity", 1))
         self._bars: dict[str, tqdm[Never]] = {}
         self.json_stream: TextIO = options.get("stdout") or sys.stdout
@@ -44,8 +54,11 @@ class RailwayCommand(BaseCommand):
             options["stdout"] = io.StringIO()
         try:
             try:
-                return super().execute(*args, **options)
+                result = super().execute(*args, **options)
+                self._log_end("finished")
+                return result
             except RailwaySyncError as exc:
+                self._log_end("failed")
                 if self.as_json:
                     document = self.failure_document(
                         str(exc), options, getattr(exc, "problems", ())
@@ -53,6 +66,9 @@ class RailwayCommand(BaseCommand):
                     if document is not None:
                         self.emit_json(document)
                 raise self.fail(str(exc)) from None
+            except CommandError:
+                self._log_end("failed")
+                raise
         except CommandError as exc:
             # Django's run_from_argv would print "CommandError: " before the message; a
             # failure the user reads is the message alone, one line starting with ❌ (or ⚠).
@@ -64,6 +80,19 @@ class RailwayCommand(BaseCommand):
                 raise
             self.stderr.write(str(exc))
             sys.exit(exc.returncode)
+
+    def elapsed(self) -> float:
+        """Seconds since the command started, rounded as the JSON documents give them."""
+        return round(time.monotonic() - self.started, 3)
+
+    def masked_railway(self) -> str | None:
+        """Railway's URL with the password masked, or None when none is configured."""
+        alias = conf.railway_alias()
+        try:
+            require_configured(alias)
+        except RailwaySyncError:
+            return None
+        return describe(alias)
 
     def failure_document(
         self, error: str, options: Mapping[str, Any], problems: tuple[str, ...] = ()
@@ -107,6 +136,7 @@ class RailwayCommand(BaseCommand):
     # Progress goes to stderr, so stdout stays the report alone: a bar per table on a
     # terminal, and timestamped phase lines at verbosity 2.
     def on_progress(self, event: Progress) -> None:
+        self._log_phase(event)
         if self.verbosity >= 1 and self.stderr.isatty():
             self._update_bar(event)
         if self.verbosity < 2:
@@ -137,3 +167,34 @@ class RailwayCommand(BaseCommand):
         bar.update(event.done - bar.n)
         if event.done >= event.total:
             bar.close()
+
+    def _log_phase(self, event: Progress) -> None:
+        # A phase ends when an event of another phase (or table) arrives.
+        key = (event.phase, event.table)
+        if key == self._phase:
+            return
+        now = time.monotonic()
+        self._log_phase_end(now)
+        if event.phase != "done":  # "done" marks the end of a table's phases, not a phase
+            self._phase, self._phase_started = key, now
+
+    def _log_phase_end(self, now: float) -> None:
+        if self._phase is None:
+            return
+        phase, table = self._phase
+        logger.info(
+            "%s: %s%s took %.2f s",
+            self._name(),
+            phase,
+            f" {table}" if table else "",
+            now - self._phase_started,
+        )
+        self._phase = None
+
+    def _log_end(self, how: str) -> None:
+        now = time.monotonic()
+        self._log_phase_end(now)
+        logger.info("%s: %s in %.2f s", self._name(), how, now - self.started)
+
+    def _name(self) -> str:
+        return type(self).__module__.rsplit(".", 1)[-1]

@@ -9,7 +9,10 @@ failed command prints.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal, TypedDict
+
+from django.utils import timezone
 
 from railway_sync.models import SyncRun
 from railway_sync.report import (
@@ -53,7 +56,8 @@ class SyncDocument(TypedDict):
     dry_run: bool
     verified: bool
     rows_written: int
-    seconds: float | None
+    rows_deleted: int
+    seconds: float
     guard_problems: list[str]
     notices: list[str]
     tables: list[SyncTableEntry]
@@ -96,7 +100,7 @@ class ConnectionDocument(TypedDict):
     railway: str | None
     server_version: str | None
     database: str | None
-    seconds: float | None
+    seconds: float
     error: str | None
 
 
@@ -110,8 +114,10 @@ def sync_document(
     report: SyncReport | None,
     error: str = "",
     guard_problems: tuple[str, ...] = (),
+    seconds: float = 0.0,
 ) -> SyncDocument:
-    """``guard_problems``: what the guards found when they refused (``report`` is None)."""
+    """``guard_problems``: what the guards found when they refused (``report`` is None);
+    ``seconds``: how long the command ran, for a failure (a report has its own)."""
     conflicts = bool(report and report.conflicts and not dry_run)
     outcome: Literal["success", "dry_run", "conflicts", "failed"]
     if error:
@@ -125,8 +131,9 @@ def sync_document(
         "mode": mode,
         "dry_run": dry_run,
         "verified": bool(report and report.verified),
-        "rows_written": report.written if report and not dry_run else 0,
-        "seconds": round(report.seconds, 3) if report else None,
+        "rows_written": report.rows_written if report and not dry_run else 0,
+        "rows_deleted": report.rows_deleted if report and not dry_run else 0,
+        "seconds": round(report.seconds, 3) if report else seconds,
         "guard_problems": list(report.guard_problems if report else guard_problems),
         "notices": list(report.notices) if report else [],
         "tables": [sync_table_entry(table) for table in (report.tables if report else ())],
@@ -158,8 +165,13 @@ def conflict_entry(conflict: Conflict) -> ConflictEntry:
 
 
 def status_document(
-    report: StatusReport | None, last_success: SyncRun | None, exit_code: int, error: str = ""
+    report: StatusReport | None,
+    last_success: SyncRun | None,
+    exit_code: int,
+    error: str = "",
+    railway: str | None = None,
 ) -> StatusDocument:
+    """``railway``: the masked URL, for a failure without a report."""
     outcome: Literal["in_sync", "out_of_sync", "failed"]
     if error or report is None or not report.connected:
         outcome = "failed"
@@ -170,13 +182,13 @@ def status_document(
         "command": "railway_status",
         "outcome": outcome,
         "exit_code": exit_code,
-        "railway": report.target if report else None,
+        "railway": report.target if report else railway,
         "connected": bool(report and report.connected),
         "in_sync": bool(report and report.in_sync),
         "tables": [status_table_entry(table) for table in (report.tables if report else ())],
         "recommendation": report.recommendation if report else None,
         "notices": list(report.notices) if report else [],
-        "last_successful_sync": finished_at.isoformat() if finished_at else None,
+        "last_successful_sync": iso_timestamp(finished_at) if finished_at else None,
         "error": error or (report.problem if report and report.problem else None),
     }
 
@@ -198,14 +210,28 @@ def status_table_entry(table: TableStatus) -> StatusTableEntry:
     }
 
 
-def connection_document(report: ConnectionReport | None, error: str = "") -> ConnectionDocument:
+def connection_document(
+    report: ConnectionReport | None,
+    error: str = "",
+    railway: str | None = None,
+    seconds: float = 0.0,
+) -> ConnectionDocument:
+    """``railway`` (the masked URL) and ``seconds``: for a failure without a report."""
     return {
         "command": "railway_test_connection",
         "outcome": "failed" if error else "success",
         "exit_code": 1 if error else 0,
-        "railway": report.target if report else None,
+        "railway": report.target if report else railway,
         "server_version": report.server_version if report else None,
         "database": report.database if report else None,
-        "seconds": round(report.seconds, 3) if report else None,
+        "seconds": round(report.seconds, 3) if report else seconds,
         "error": error or None,
     }
+
+
+def iso_timestamp(moment: datetime) -> str:
+    """ISO 8601 with its UTC offset, to the second; a naive time (USE_TZ off) is in the
+    project's TIME_ZONE."""
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_default_timezone())
+    return moment.isoformat(timespec="seconds")

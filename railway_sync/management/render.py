@@ -37,7 +37,10 @@ def render_sync(out: OutputWrapper, style: Style, report: SyncReport, verbosity:
             out.write(f"Guards: --mode {report.mode} would pass.")
         if report.needs_confirmation:
             out.write(f"--mode {report.mode} would also need --confirm-destructive.")
-        out.write(f"Dry run: nothing was written to Railway ({report.written} rows would be).")
+        out.write(
+            f"Dry run: nothing was written to Railway (it would write {report.rows_written} "
+            f"rows and delete {report.rows_deleted})."
+        )
     elif report.verified:
         out.write("Verified: every local row is on Railway with identical content.")
     else:

@@ -53,4 +53,4 @@ class Command(RailwayCommand):
     def failure_document(
         self, error: str, options: Mapping[str, Any], problems: tuple[str, ...] = ()
     ) -> StatusDocument:
-        return status_document(None, None, 1, error)
+        return status_document(None, None, 1, error, railway=self.masked_railway())

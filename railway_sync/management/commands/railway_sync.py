@@ -144,17 +144,27 @@ class Command(RailwayCommand):
             if not dry_run:
                 raise CommandError(conflicts_line(report), returncode=1)
             self.stdout.write(self.style.WARNING(conflicts_line(report)))
-        if dry_run:
+        if dry_run and (report.guard_problems or report.needs_confirmation):
+            self.stdout.write(
+                self.style.WARNING(
+                    "⚠ Railway data sync dry run completed: the sync itself would be refused "
+                    "(see above)"
+                )
+            )
+        elif dry_run:
             self.stdout.write("✅ Railway data sync dry run completed")
         else:
+            deleted = f", {report.rows_deleted} deleted" if report.rows_deleted else ""
             self.stdout.write(
                 self.style.SUCCESS(
                     f"✅ Railway data sync completed successfully "
-                    f"({report.written} rows written in {report.seconds:.2f} s)"
+                    f"({report.rows_written} rows written{deleted} in {report.seconds:.2f} s)"
                 )
             )
 
     def failure_document(
         self, error: str, options: Mapping[str, Any], problems: tuple[str, ...] = ()
     ) -> SyncDocument:
-        return sync_document(options["mode"], options["dry_run"], None, error, problems)
+        return sync_document(
+            options["mode"], options["dry_run"], None, error, problems, seconds=self.elapsed()
+        )

@@ -34,4 +34,6 @@ class Command(RailwayCommand):
     def failure_document(
         self, error: str, options: Mapping[str, Any], problems: tuple[str, ...] = ()
     ) -> ConnectionDocument:
-        return connection_document(None, error)
+        return connection_document(
+            None, error, railway=self.masked_railway(), seconds=self.elapsed()
+        )
