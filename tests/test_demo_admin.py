@@ -53,9 +53,9 @@ def test_print_url_names_the_stand_in_railway(clean):
 
 @DB
 def test_admin_serves_the_stand_in_and_the_demo_login_works(clean):
-    socket_dir = Path(connections["railway"].settings_dict["HOST"])
-    # make demo creates it; a fresh clone's test run may not have run the demo.
-    embedded.ensure_database(socket_dir, DEMO_RAILWAY_DATABASE)
+    # make admin comes after make demo, which a fresh clone's test run has not run yet.
+    out, err, code = run_process("railway_demo", env={"RAILWAY_SYNC_ENV_FILE": os.devnull})
+    assert code == 0, err
     port = closed_port()
     server = subprocess.Popen(
         [sys.executable, str(PROJECT_DIR / "manage.py"), "railway_demo", "--admin"]

@@ -462,14 +462,12 @@ def test_dry_run_that_would_be_refused_ends_with_a_warning(seeded):
 @DB
 def test_deletions_are_reported_as_deletions(seeded):
     assert run_cli("railway_sync")[2] == 0
-    execute(
-        "railway",
-        "INSERT INTO service_regions (id, organization_id, country) VALUES (900, 1, 'XX')",
-    )
+    # Local deleted a region the sync put on Railway (a row the site added would be kept).
+    execute("default", "DELETE FROM service_regions WHERE id = 5")
 
     dry_run = run_cli("railway_sync", "--prune", "--dry-run")
     assert dry_run[0].splitlines()[-3:] == [
-        "Guards: --mode incremental would refuse: service_regions: --prune would delete 1 of 6 "
+        "Guards: --mode incremental would refuse: service_regions: --prune would delete 1 of 5 "
         "rows, more than 10%",
         "Dry run: nothing was written to Railway (it would write 0 rows and delete 1).",
         "⚠ Railway data sync dry run completed: the sync itself would be refused (see above)",
@@ -478,7 +476,7 @@ def test_deletions_are_reported_as_deletions(seeded):
     out, err, code = run_cli("railway_sync", "--prune", "--confirm-destructive")
     assert (out.splitlines()[-3:], err, code) == (
         [
-            "  service_regions: 0 inserted, 0 updated, 5 unchanged, 1 deleted (… s)",
+            "  service_regions: 0 inserted, 0 updated, 4 unchanged, 1 deleted (… s)",
             "Verified: every local row is on Railway with identical content.",
             "✅ Railway data sync completed successfully (0 rows written, 1 deleted in … s)",
         ],
