@@ -15,7 +15,7 @@ from contextlib import nullcontext
 
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 
-from railway_sync import conf, guards, preview, tracking, write
+from railway_sync import conf, guards, preview, tables, tracking, write
 from railway_sync import migrate as migrations
 from railway_sync import status as status_report
 from railway_sync.connection import connect, describe, refuse_same_database, server_version
@@ -23,7 +23,6 @@ from railway_sync.diff import IdSurvey, survey_ids
 from railway_sync.errors import ConnectionFailed, SchemaMismatch
 from railway_sync.failures import explain, on_table, translate
 from railway_sync.locks import exclusive_run, local_snapshot
-from railway_sync.models import SYNCED_TABLES
 from railway_sync.options import SyncOptions
 from railway_sync.plan import Planner
 from railway_sync.report import (
@@ -35,7 +34,8 @@ from railway_sync.report import (
     SyncReport,
     no_progress,
 )
-from railway_sync.schema import compare_schemas, railway_tables_present, require_local_tables
+from railway_sync.schema import compare_schemas, railway_tables_present
+from railway_sync.tables import Catalog
 
 
 def test_connection(*, railway: str | None = None) -> ConnectionReport:
@@ -50,14 +50,15 @@ def test_connection(*, railway: str | None = None) -> ConnectionReport:
     return ConnectionReport(describe(railway), version, database, time.monotonic() - started)
 
 
-def check_local(*, local: str | None = None) -> None:
-    """Connect to the local database and check it holds the synced tables.
+def check_local(*, local: str | None = None) -> Catalog:
+    """Connect to the local database and read the configured tables from its catalog.
 
-    Raises :class:`SchemaMismatch` naming the missing tables; call it before touching Railway.
+    Raises :class:`ConfigurationError` naming tables it lacks or cannot sync; call it before
+    touching Railway.
     """
     local = local or conf.local_alias()
     connect(local)
-    require_local_tables(local, SYNCED_TABLES)
+    return tables.configured(local)
 
 
 def migrate(
@@ -96,16 +97,17 @@ def sync(
     local = local or conf.local_alias()
     railway = railway or conf.railway_alias()
     started = time.monotonic()
-    check_local(local=local)
+    catalog = check_local(local=local)
+    names = catalog.names
     connect(railway)
     refuse_same_database(local, railway)
     try:
         with nullcontext() if options.dry_run else exclusive_run(railway, progress):
-            if options.dry_run and not railway_tables_present(railway, SYNCED_TABLES):
-                return preview.before_first_migrate(local, options)
+            if options.dry_run and not railway_tables_present(railway, names):
+                return preview.before_first_migrate(local, names, options)
             with local_snapshot(local):
                 progress(Progress("schema"))
-                columns = compare_schemas(local, railway, SYNCED_TABLES)
+                columns = compare_schemas(local, railway, names, conf.exclude_columns())
                 behind = None if options.dry_run else tracking.state_table_behind(railway)
                 if behind:
                     raise SchemaMismatch(
@@ -113,18 +115,21 @@ def sync(
                         "Run: python manage.py railway_migrate",
                         [],
                     )
-                planner = Planner.open(local, railway)
+                keys = catalog.keys()
+                planner = Planner.open(local, railway, keys=keys)
                 surveys: dict[str, IdSurvey] = {}
-                for table in SYNCED_TABLES:
+                for table in names:
                     with on_table(table, "nothing was written"):
-                        surveys[table] = survey_ids(local, railway, table)
+                        surveys[table] = survey_ids(local, railway, table, keys[table])
                 counts = {t: (s.local_count, s.railway_count) for t, s in surveys.items()}
                 prune_ids: dict[str, array] = {}
                 if options.prune:
-                    for table in SYNCED_TABLES:
+                    for table in names:
                         with on_table(table, "nothing was written"):
                             prune_ids[table] = planner.id_differences(table, surveys[table])[1]
-                findings = guards.inspect(options, counts, prune_ids, local=local)
+                findings = guards.inspect(
+                    options, counts, prune_ids, local=local, foreign_keys=catalog.foreign_keys()
+                )
                 if options.dry_run:
                     return preview.report(
                         planner, columns, surveys, prune_ids, findings, options, started
@@ -135,7 +140,7 @@ def sync(
                 else:
                     results = write.table_by_table(planner, columns, surveys, options, progress)
                     if options.prune:
-                        results = write.prune(railway, results, prune_ids, options, progress)
+                        results = write.prune(railway, results, prune_ids, options, progress, keys)
         return SyncReport(
             options.mode,
             False,
@@ -158,5 +163,5 @@ def status(
     """
     local = local or conf.local_alias()
     railway = railway or conf.railway_alias()
-    check_local(local=local)
-    return status_report.report(deep=deep, local=local, railway=railway)
+    catalog = check_local(local=local)
+    return status_report.report(deep=deep, local=local, railway=railway, catalog=catalog)

@@ -17,9 +17,9 @@ from django.db import connections
 
 from railway_sync import conf
 from railway_sync.errors import GuardRefused
-from railway_sync.models import SYNCED_MODELS
 from railway_sync.options import SyncOptions
 from railway_sync.sql import quote_name
+from railway_sync.tables import ForeignKey
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ def inspect(
     prune_ids: dict[str, array],
     *,
     local: str,
+    foreign_keys: list[ForeignKey],
 ) -> Findings:
     """Every guard's findings for a sync with ``options`` (a dry run reports them all)."""
     if options.prune:
@@ -48,7 +49,7 @@ def inspect(
         problems = [] if options.confirm_destructive else _prune_share(prune_ids, counts)
     else:
         problems = _counts(options.mode, counts)
-    return Findings(tuple(problems), tuple(local_orphans(local)))
+    return Findings(tuple(problems), tuple(local_orphans(local, foreign_keys)))
 
 
 def enforce(options: SyncOptions, findings: Findings) -> None:
@@ -115,17 +116,6 @@ def _refusal(options: SyncOptions, problems: tuple[str, ...]) -> str:
     )
 
 
-def foreign_keys() -> list[tuple[str, str, str]]:
-    """(child table, column, parent table) for every foreign key among the synced tables."""
-    keys = []
-    for model in SYNCED_MODELS:
-        for model_field in model._meta.concrete_fields:
-            parent = model_field.related_model
-            if model_field.is_relation and isinstance(parent, type):
-                keys.append((model._meta.db_table, model_field.column, parent._meta.db_table))
-    return keys
-
-
 def _enforced_locally(local: str) -> set[tuple[str, str, str]]:
     """The foreign keys the local database itself enforces (validated constraints)."""
     with connections[local].cursor() as cursor:
@@ -143,22 +133,25 @@ def _enforced_locally(local: str) -> set[tuple[str, str, str]]:
         return set(cursor.fetchall())
 
 
-def local_orphans(local: str) -> list[str]:
-    """Local rows whose foreign key points at no local row: Railway would reject them.
+def local_orphans(local: str, foreign_keys: list[ForeignKey]) -> list[str]:
+    """Local rows whose foreign key (among ``foreign_keys``, those between synced tables)
+    points at no local row: Railway would reject them.
 
     Only keys the local database does not enforce itself can have such rows.
     """
     problems = []
     enforced = _enforced_locally(local)
     with connections[local].cursor() as cursor:
-        for child, column, parent in foreign_keys():
+        for fk in foreign_keys:
+            child, column, parent = fk.child, fk.column, fk.parent
             if (child, column, parent) in enforced:
                 continue
             key = quote_name(column)
             cursor.execute(
                 f"SELECT count(*), array_agg(DISTINCT c.{key}) FROM {quote_name(child)} c "
                 f"WHERE c.{key} IS NOT NULL "
-                f"AND NOT EXISTS (SELECT 1 FROM {quote_name(parent)} p WHERE p.id = c.{key})"
+                f"AND NOT EXISTS (SELECT 1 FROM {quote_name(parent)} p "
+                f"WHERE p.{quote_name(fk.parent_column)} = c.{key})"
             )
             count, values = cursor.fetchone()
             if count:

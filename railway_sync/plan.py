@@ -46,13 +46,20 @@ class Planner:
     local_server: ServerIdentity | None = None
     # Why each table's watermark was not trusted (so every row was compared), for the report.
     untrusted: dict[str, str] = field(default_factory=dict)
+    # table -> its primary key column ("id" for a table not named here).
+    keys: dict[str, str] = field(default_factory=dict)
     # id_differences per (table, survey): --prune and planning ask the same question.
     _id_answers: dict[str, tuple[IdSurvey, tuple[array, array]]] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, local: str, railway: str, *, full: bool = False) -> Planner:
-        """Call inside the local snapshot: its watermark is this snapshot's."""
-        planner = cls(local, railway, full=full)
+    def open(
+        cls, local: str, railway: str, *, full: bool = False, keys: dict[str, str] | None = None
+    ) -> Planner:
+        """Call inside the local snapshot: its watermark is this snapshot's.
+
+        ``keys`` maps each table to its primary key column (default ``id``).
+        """
+        planner = cls(local, railway, full=full, keys=dict(keys or {}))
         planner.local_watermark = tracking.snapshot_xmin(local)
         planner.local_next = tracking.next_xid(local)
         planner.railway_next = tracking.next_xid(railway)
@@ -61,13 +68,16 @@ class Planner:
         planner.states = tracking.read_state(railway)
         return planner
 
+    def key(self, table: str) -> str:
+        return self.keys.get(table, "id")
+
     def id_differences(self, table: str, survey: IdSurvey | None) -> tuple[array, array]:
         """(ids missing on Railway, ids only on Railway); a given survey is read once.
 
         Without a survey the ids are surveyed afresh and nothing is remembered.
         """
         if survey is None:
-            return id_differences(self.local, self.railway, table)
+            return id_differences(self.local, self.railway, table, key=self.key(table))
         cached = self._id_answers.get(table)
         if cached is None or cached[0] is not survey:
             answer = id_differences(self.local, self.railway, table, survey)
@@ -120,7 +130,7 @@ class Planner:
             missing, _ = self.id_differences(table, survey)
             return TableDiff(to_insert=missing, method="empty")
         if not self.is_tracked(table, columns):
-            return diff_table(self.local, self.railway, table, columns)
+            return diff_table(self.local, self.railway, table, columns, self.key(table))
         self.tracked_tables.add(table)
         state = self.states[table]
         missing, railway_only = self.id_differences(table, survey)
@@ -130,13 +140,19 @@ class Planner:
             table,
             tracking.changed_since(state.local_watermark),
             tracking.changed_since(state.railway_watermark, state.railway_xid),
+            self.key(table),
         )
         candidates.difference_update(missing)
         candidates.difference_update(railway_only)
         if len(candidates) > FULL_SCAN_SHARE * max(local_count, 1):
-            return diff_table(self.local, self.railway, table, columns)
+            return diff_table(self.local, self.railway, table, columns, self.key(table))
         more_missing, differing = compare_rows(
-            self.local, self.railway, table, columns, array("q", sorted(candidates))
+            self.local,
+            self.railway,
+            table,
+            columns,
+            array("q", sorted(candidates)),
+            self.key(table),
         )
         to_insert = array("q", sorted({*missing, *more_missing}))
         return TableDiff(
@@ -167,10 +183,12 @@ class Planner:
         to_write = written.to_write
         extra = array("q")
         if verify_all or len(to_write) > FULL_SCAN_SHARE * max(local_count, 1):
-            after = diff_table(self.local, self.railway, table, columns)
+            after = diff_table(self.local, self.railway, table, columns, self.key(table))
             missing, differing, extra = after.to_insert, after.to_update, after.railway_only
         else:
-            missing, differing = compare_rows(self.local, self.railway, table, columns, to_write)
+            missing, differing = compare_rows(
+                self.local, self.railway, table, columns, to_write, self.key(table)
+            )
             if exact:
                 more_missing, extra = self.id_differences(table, None)
                 missing = array("q", sorted({*missing, *more_missing}))

@@ -66,8 +66,17 @@ def column_differences(table: str, local: list[Column], railway: list[Column]) -
     return lines
 
 
-def compare_schemas(local_alias: str, railway_alias: str, tables: tuple[str, ...]) -> dict:
-    """Check every table exists on both sides with the same columns; return local columns.
+DRIFT_FIX = "python manage.py railway_makemigrations && python manage.py railway_migrate"
+
+
+def compare_schemas(
+    local_alias: str,
+    railway_alias: str,
+    tables: tuple[str, ...],
+    excluded: frozenset[tuple[str, str]] = frozenset(),
+) -> dict[str, list[Column]]:
+    """Check every table exists on both sides with the same columns; return local columns,
+    in the order of ``tables``. Columns in ``excluded`` ((table, column)) are left out.
 
     Raises :class:`SchemaMismatch` listing every difference before anything is written.
     """
@@ -81,24 +90,24 @@ def compare_schemas(local_alias: str, railway_alias: str, tables: tuple[str, ...
         if local is None:
             missing_local.append(table)
             continue
+        local = [column for column in local if (table, column.name) not in excluded]
         columns[table] = local
         if railway is None:
             missing_railway.append(table)
             continue
+        railway = [column for column in railway if (table, column.name) not in excluded]
         differences.extend(column_differences(table, local, railway))
     if missing_local:
         raise _no_local_tables(missing_local)
     if missing_railway:
         raise SchemaMismatch(
-            f"Railway has no table {', '.join(missing_railway)}. "
-            "Run: python manage.py railway_migrate",
+            f"Railway has no table {', '.join(missing_railway)}. Run: {DRIFT_FIX}",
             [],
         )
     if differences:
         raise SchemaMismatch(
             f"Railway's columns differ from local in {len(differences)} place(s); nothing was "
-            "written. Run python manage.py railway_migrate, or add a migration that makes "
-            "Railway match the local schema:",
+            f"written. Run: {DRIFT_FIX}",
             differences,
         )
     return columns

@@ -21,7 +21,6 @@ from railway_sync import tracking
 from railway_sync.diff import IdSurvey, TableDiff
 from railway_sync.failures import on_table
 from railway_sync.load import copy_into_empty, delete, upsert
-from railway_sync.models import SYNCED_TABLES
 from railway_sync.options import SyncOptions
 from railway_sync.plan import Planner
 from railway_sync.report import Progress, ProgressCallback, TableResult
@@ -36,10 +35,10 @@ def table_by_table(
     options: SyncOptions,
     progress: ProgressCallback,
 ) -> tuple[TableResult, ...]:
-    """Sync each table in a transaction of its own, parents first."""
+    """Sync each table in a transaction of its own, parents first (``columns``' order)."""
     railway = planner.railway
     results = []
-    for table in SYNCED_TABLES:
+    for table in columns:
         started = time.monotonic()
         survey = surveys[table]
         counts = (survey.local_count, survey.railway_count)
@@ -62,7 +61,7 @@ def table_by_table(
                     exact=False,
                     verify_all=options.verify_all,
                 )
-            reset_sequence(railway, table)
+            reset_sequence(railway, table, planner.key(table))
             planner.record(table, columns[table], railway_watermark)
         result = replace(result, seconds=time.monotonic() - started)
         results.append(result)
@@ -76,19 +75,22 @@ def prune(
     prune_ids: dict[str, array],
     options: SyncOptions,
     progress: ProgressCallback,
+    keys: dict[str, str] | None = None,
 ) -> tuple[TableResult, ...]:
-    """Delete Railway rows local no longer has (``prune_ids``), children first."""
+    """Delete Railway rows local no longer has (``prune_ids``), children first (``results``
+    are parents first). ``keys`` maps tables to their primary key column (default ``id``)."""
+    keys = keys or {}
     by_table = {result.table: result for result in results}
-    for table in reversed(SYNCED_TABLES):
+    for table in reversed(tuple(by_table)):
         ids = prune_ids[table]
         if not ids:
             continue
         progress(Progress("prune", table, 0, len(ids)))
         with on_table(table, f"{table} was left as it was"), transaction.atomic(using=railway):
-            deleted = delete(railway, table, ids, options.batch_size)
+            deleted = delete(railway, table, ids, options.batch_size, keys.get(table, "id"))
         previous = by_table[table]
         by_table[table] = replace(previous, deleted=deleted, kept=max(previous.kept - deleted, 0))
-    return tuple(by_table[table] for table in SYNCED_TABLES)
+    return tuple(by_table.values())
 
 
 def all_at_once(
@@ -109,7 +111,7 @@ def all_at_once(
     unchanged = "Railway was left unchanged"
     with on_table("", unchanged), transaction.atomic(using=railway):
         railway_watermark = tracking.snapshot_xmin(railway)
-        for table in SYNCED_TABLES:
+        for table in columns:
             started = time.monotonic()
             progress(Progress("diff", table))
             with on_table(table, unchanged):
@@ -119,11 +121,17 @@ def all_at_once(
                 )
             results[table] = replace(result, seconds=time.monotonic() - started)
         # Children first, so no foreign key points at a row about to go.
-        for table in reversed(SYNCED_TABLES):
+        for table in reversed(tuple(columns)):
             started = time.monotonic()
             progress(Progress("delete", table, 0, len(diffs[table].railway_only)))
             with on_table(table, unchanged):
-                deleted = delete(railway, table, diffs[table].railway_only, options.batch_size)
+                deleted = delete(
+                    railway,
+                    table,
+                    diffs[table].railway_only,
+                    options.batch_size,
+                    planner.key(table),
+                )
             previous = results[table]
             results[table] = replace(
                 previous,
@@ -132,7 +140,7 @@ def all_at_once(
                 seconds=previous.seconds + time.monotonic() - started,
             )
         if options.verify:
-            for table in SYNCED_TABLES:
+            for table in columns:
                 progress(Progress("verify", table))
                 with on_table(table, unchanged):
                     planner.verify(
@@ -143,14 +151,14 @@ def all_at_once(
                         exact=True,
                         verify_all=options.verify_all,
                     )
-        for table in SYNCED_TABLES:
+        for table in columns:
             with on_table(table, unchanged):
-                reset_sequence(railway, table)
+                reset_sequence(railway, table, planner.key(table))
                 planner.record(table, columns[table], railway_watermark)
         # Deferred unique constraints are checked here; the error names its own table.
         with connections[railway].cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-    return tuple(results[table] for table in SYNCED_TABLES)
+    return tuple(results[table] for table in columns)
 
 
 def write_table(
@@ -176,12 +184,26 @@ def write_table(
     if counts[1] == 0 and not diff.to_update:
         # An empty Railway table: COPY straight in, as pg_restore would.
         inserted = copy_into_empty(
-            local, railway, table, columns, to_write, options.batch_size, on_batch
+            local,
+            railway,
+            table,
+            columns,
+            to_write,
+            options.batch_size,
+            on_batch,
+            planner.key(table),
         )
         updated = 0
     else:
         inserted, updated = upsert(
-            local, railway, table, columns, to_write, options.batch_size, on_batch
+            local,
+            railway,
+            table,
+            columns,
+            to_write,
+            options.batch_size,
+            on_batch,
+            planner.key(table),
         )
     return TableResult(
         table=table,
