@@ -39,7 +39,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "railway_sync",
+    "railway_sync.railway_schema",
 ]
+
+# Where railway_makemigrations writes Railway's migrations (a folder of this project,
+# committed like any other): RAILWAY_SYNC_MIGRATIONS_MODULE, default project.railway_migrations.
+MIGRATION_MODULES = {
+    "railway_schema": os.environ.get("RAILWAY_SYNC_MIGRATIONS_MODULE", "project.railway_migrations")
+}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

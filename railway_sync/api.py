@@ -15,7 +15,7 @@ from contextlib import nullcontext
 
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 
-from railway_sync import conf, guards, preview, tables, tracking, write
+from railway_sync import autodetect, conf, guards, preview, tables, tracking, write
 from railway_sync import migrate as migrations
 from railway_sync import status as status_report
 from railway_sync.connection import connect, describe, refuse_same_database, server_version
@@ -27,9 +27,11 @@ from railway_sync.options import SyncOptions
 from railway_sync.plan import Planner
 from railway_sync.report import (
     ConnectionReport,
+    MakeMigrationsReport,
     MigrateReport,
     Progress,
     ProgressCallback,
+    SchemaChange,
     StatusReport,
     SyncReport,
     no_progress,
@@ -76,6 +78,26 @@ def migrate(
     connect(local)
     refuse_same_database(local, railway)
     return migrations.apply(railway, dry_run=dry_run, progress=progress)
+
+
+def makemigrations(
+    *, dry_run: bool = False, name: str | None = None, local: str | None = None
+) -> MakeMigrationsReport:
+    """Compare the configured local tables with the shape Railway's migrations describe and,
+    if they differ and this is not a ``dry_run``, write the migration that closes the gap into the project's
+    ``MIGRATION_MODULES["railway_schema"]`` package. Reads only the local database."""
+    local = local or conf.local_alias()
+    connect(local)
+    schema_plan = autodetect.plan(local)
+    changes = tuple(SchemaChange(c.description, c.sql) for c in schema_plan.changes)
+    if schema_plan.empty:
+        return MakeMigrationsReport(changes)
+    writer = autodetect.writer(schema_plan, name)
+    label = f"{writer.migration.app_label}.{writer.migration.name}"
+    if not dry_run:
+        with open(writer.path, "w", encoding="utf-8") as file:
+            file.write(writer.as_string())
+    return MakeMigrationsReport(changes, label, writer.path, written=not dry_run)
 
 
 def sync(

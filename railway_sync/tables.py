@@ -192,3 +192,8 @@ def read(alias: str, names: tuple[str, ...]) -> Catalog:
 def configured(local: str | None = None) -> Catalog:
     """The tables ``RAILWAY_SYNC_TABLES`` names, as the local catalog describes them."""
     return read(local or conf.local_alias(), conf.tables())
+
+
+def present(alias: str, names: tuple[str, ...]) -> set[str]:
+    """Which of ``names`` exist as tables in the current schema of ``alias``."""
+    return _existing(alias, names) if names else set()
