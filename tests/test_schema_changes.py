@@ -89,7 +89,7 @@ def close_the_gap(tables: list[str], expected_changes: list[str]) -> None:
     assert code == 0, err
     assert (
         out.splitlines()[-1]
-        == f"✅ Review and commit it, then run: python manage.py railway_migrate"
+        == "✅ Review and commit it, then run: python manage.py railway_migrate"
     )
     out, err, code = run("railway_migrate")
     assert code == 0, err
