@@ -134,8 +134,9 @@ def parents_first(names: tuple[str, ...], foreign_keys: list[ForeignKey]) -> tup
                 + " form a cycle, so no table can be written first. Sync them separately, "
                 "or leave one of them out of RAILWAY_SYNC_TABLES."
             )
-        ordered.extend(ready)
-        remaining = [name for name in remaining if name not in ready]
+        # One at a time, so tables keep their configured order wherever the keys allow.
+        ordered.append(ready[0])
+        remaining.remove(ready[0])
     return tuple(ordered)
 
 
