@@ -1,4 +1,9 @@
-"""Read-only views of both databases, and a dashboard of counts, content and recent runs."""
+"""Read-only views of both databases, and a dashboard of counts, content and recent runs.
+
+The five scrapers' tables have model admins; every configured table (``RAILWAY_SYNC_TABLES``,
+including tables added later) can also be browsed on either database through a generic
+table page that reads the live catalog, so new columns show as soon as they exist.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,14 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from django.contrib import admin
-from django.db import models
+from django.core.exceptions import PermissionDenied
+from django.db import connections, models
 from django.db.utils import DatabaseError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 
-from railway_sync import api, conf, history
+from railway_sync import api, conf, history, tables
 from railway_sync.connection import connect, connecting_within
 from railway_sync.errors import RailwaySyncError
 from railway_sync.models import (
@@ -27,6 +34,8 @@ from railway_sync.models import (
     ServiceRegion,
     SyncRun,
 )
+from railway_sync.schema import live_columns
+from railway_sync.sql import column_list, quote_name
 
 
 def admin_time_limit() -> AbstractContextManager[None]:
@@ -130,8 +139,66 @@ class SyncRunAdmin(admin.ModelAdmin):
         last = history.last_success()
         context = {
             **(extra_context or {}),
+            "browsable_tables": conf.tables(),
             "last_sync": last.finished_at if last else None,
             "railway_report": report,
             "railway_problem": problem or (report.problem if report else ""),
         }
         return super().changelist_view(request, context)
+
+    def get_urls(self) -> list[URLPattern]:
+        browse = path(
+            "tables/<str:database>/<str:table>/",
+            self.admin_site.admin_view(self.table_view),
+            name="railway_sync_table",
+        )
+        return [browse, *super().get_urls()]
+
+    def table_view(self, request: HttpRequest, database: str, table: str) -> HttpResponse:
+        """Rows of a configured table on one database, read-only, ``TABLE_PAGE`` at a time."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if database not in ("local", "railway") or table not in conf.tables():
+            raise Http404("Not a synced table")
+        alias = conf.railway_alias() if database == "railway" else conf.local_alias()
+        page_text = request.GET.get("page", "1")
+        page = max(1, int(page_text)) if page_text.isdigit() else 1
+        context: dict[str, Any] = {
+            **self.admin_site.each_context(request),
+            "title": f"{table} on {'Railway' if database == 'railway' else 'the local database'}",
+            "table": table,
+            "database": database,
+            "page": page,
+        }
+        try:
+            with admin_time_limit():
+                connect(conf.local_alias())
+                connect(alias)
+            key = tables.read(conf.local_alias(), (table,)).tables[0].key
+            excluded = conf.exclude_columns()
+            columns = [
+                c for c in live_columns(alias, table) or [] if (table, c.name) not in excluded
+            ]
+            if not columns:
+                raise Http404(f"{table} does not exist on this database")
+            with connections[alias].cursor() as cursor:
+                cursor.execute(
+                    f"SELECT {column_list(columns)} FROM {quote_name(table)} "
+                    f"ORDER BY {quote_name(key)} LIMIT {TABLE_PAGE + 1} "
+                    f"OFFSET {(page - 1) * TABLE_PAGE}"
+                )
+                rows = cursor.fetchall()
+        except (RailwaySyncError, DatabaseError) as exc:
+            context["problem"] = str(exc).splitlines()[0]
+            return TemplateResponse(request, "admin/railway_sync/unavailable.html", context)
+        context.update(
+            columns=[c.name for c in columns],
+            rows=rows[:TABLE_PAGE],
+            next_page=page + 1 if len(rows) > TABLE_PAGE else None,
+            previous_page=page - 1 if page > 1 else None,
+        )
+        return TemplateResponse(request, "admin/railway_sync/table.html", context)
+
+
+# Rows per page of the generic table page.
+TABLE_PAGE = 50

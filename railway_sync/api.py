@@ -149,8 +149,12 @@ def sync(
                     for table in names:
                         with on_table(table, "nothing was written"):
                             prune_ids[table] = planner.id_differences(table, surveys[table])[1]
+                # Local may lack a key Railway enforces (the scrapers' schema dropped it).
+                keys_to_check = list(
+                    dict.fromkeys(catalog.foreign_keys() + tables.foreign_keys(railway, names))
+                )
                 findings = guards.inspect(
-                    options, counts, prune_ids, local=local, foreign_keys=catalog.foreign_keys()
+                    options, counts, prune_ids, local=local, foreign_keys=keys_to_check
                 )
                 if options.dry_run:
                     return preview.report(
