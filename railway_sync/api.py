@@ -36,7 +36,7 @@ from railway_sync.report import (
     SyncReport,
     no_progress,
 )
-from railway_sync.schema import compare_schemas, railway_tables_present
+from railway_sync.schema import compare_schemas
 from railway_sync.tables import Catalog
 
 
@@ -125,7 +125,9 @@ def sync(
     refuse_same_database(local, railway)
     try:
         with nullcontext() if options.dry_run else exclusive_run(railway, progress):
-            if options.dry_run and not railway_tables_present(railway, names):
+            # No synced table at all on Railway: it was never set up. (Some missing: the
+            # schema check below names them and the fix.)
+            if options.dry_run and not tables.present(railway, names):
                 return preview.before_first_migrate(local, names, options)
             with local_snapshot(local):
                 progress(Progress("schema"))

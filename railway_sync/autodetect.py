@@ -375,6 +375,12 @@ def target_state(local: str, old: State) -> tuple[State, tuple[str, ...]]:
         if table in old:
             kept = [c for c in old[table]["columns"] if (table, c[0]) in excluded]
             new[table]["columns"].extend(kept)
+            # And what Railway's migrations built on them (the local snapshot leaves it out).
+            words = [re.compile(rf"\b{re.escape(column[0])}\b") for column in kept]
+            for kind in ("constraints", "indexes"):
+                for name, definition in old[table][kind].items():
+                    if name not in new[table][kind] and any(w.search(definition) for w in words):
+                        new[table][kind][name] = definition
     others = tuple(t for t in old if t not in new)
     present = tables.present(local, others)
     for table in others:

@@ -12,7 +12,7 @@ from railway_sync.plan import Planner
 from railway_sync.report import StatusReport, TableStatus
 from railway_sync.schema import DRIFT_FIX, compare_schemas, railway_tables_present
 from railway_sync.sql import count_rows
-from railway_sync.tables import Catalog
+from railway_sync.tables import Catalog, present
 
 
 def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusReport:
@@ -33,7 +33,7 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
     refuse_same_database(local, railway)
     target = describe(railway)
     names = catalog.names
-    if not railway_tables_present(railway, names):
+    if not present(railway, names):
         tables = tuple(TableStatus(t, count_rows(local, t), None) for t in names)
         return StatusReport(
             target,

@@ -91,8 +91,13 @@ def close_the_gap(tables: list[str], expected_changes: list[str]) -> None:
         out.splitlines()[-1]
         == "✅ Review and commit it, then run: python manage.py railway_migrate"
     )
+    written = out.splitlines()[0].split()[1]  # "Wrote railway_schema.0001_animals (...):"
+    out, err, code = run("migrate", "railway_schema", "--plan", "--database", "railway")
+    assert code == 0, err
+    assert out.splitlines()[:2] == ["Planned operations:", written]
     out, err, code = run("railway_migrate")
     assert code == 0, err
+    assert f"  Applied {written}" in out.splitlines()
     out, err, code = run("railway_sync")
     assert code == 0, err
     assert_same(tables)
@@ -355,3 +360,73 @@ def test_a_project_with_tables_of_its_own_syncs_through_its_settings_alone(
     assert (out, code) == ("No changes: Railway's migrations match the local schema.\n", 0)
     out, err, code = run_process("railway_status", env=env)
     assert code == 0, out + err
+
+
+@pytest.fixture
+def scratch_tables(clean) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        execute("default", "DROP TABLE IF EXISTS tags, pairs, cycle_a, cycle_b CASCADE")
+
+
+def sync_error(tables: str) -> tuple[str, int]:
+    with override_settings(RAILWAY_SYNC_TABLES=tables):
+        out, err, code = run("railway_sync")
+    return err, code
+
+
+@DB
+def test_tables_the_sync_cannot_carry_are_refused_in_one_line(scratch_tables):
+    execute("default", "CREATE TABLE tags (code TEXT PRIMARY KEY)")
+    execute("default", "CREATE TABLE pairs (a INTEGER, b INTEGER, PRIMARY KEY (a, b))")
+    execute("default", "CREATE TABLE cycle_a (id SERIAL PRIMARY KEY, b_id INTEGER)")
+    execute(
+        "default",
+        "CREATE TABLE cycle_b (id SERIAL PRIMARY KEY, a_id INTEGER REFERENCES cycle_a (id))",
+    )
+    execute("default", "ALTER TABLE cycle_a ADD FOREIGN KEY (b_id) REFERENCES cycle_b (id)")
+    failed = "❌ Railway data sync failed: "
+    fix = "railway_sync needs a single integer or bigint primary key column. Add one, or "
+    assert sync_error("animals,adopters") == (
+        f"{failed}The local database has no table adopters. Check DATABASE_URL points at the "
+        "scrapers' database, or RAILWAY_SYNC_TABLES.",
+        1,
+    )
+    assert sync_error("tags") == (
+        f"{failed}tags has primary key (code text); {fix}remove the table from "
+        "RAILWAY_SYNC_TABLES.",
+        1,
+    )
+    assert sync_error("pairs") == (
+        f"{failed}pairs has primary key (a integer, b integer); {fix}remove the table from "
+        "RAILWAY_SYNC_TABLES.",
+        1,
+    )
+    assert sync_error("cycle_a,cycle_b") == (
+        f"{failed}RAILWAY_SYNC_TABLES: the foreign keys between cycle_a, cycle_b form a cycle, "
+        "so no table can be written first. Sync them separately, or leave one of them out of "
+        "RAILWAY_SYNC_TABLES.",
+        1,
+    )
+
+
+@DB
+def test_excluded_columns_are_never_read_written_or_dropped(seeded, migrations_package):
+    assert run("railway_sync")[2] == 0
+    execute("railway", """UPDATE animals SET properties = '{"site": 1}' WHERE id = 2""")
+    execute(
+        "default", """UPDATE animals SET properties = '{"local": 1}', name = 'N' WHERE id = 1"""
+    )
+    before = fetch("railway", "SELECT id, properties::text FROM animals ORDER BY id")
+
+    with override_settings(RAILWAY_SYNC_EXCLUDE_COLUMNS="animals.properties"):
+        assert run("railway_sync")[2] == 0
+        assert run("railway_makemigrations", "--check") == (
+            "No changes: Railway's migrations match the local schema.\n",
+            "",
+            0,
+        )
+
+    assert fetch("railway", "SELECT id, properties::text FROM animals ORDER BY id") == before
+    assert scalar("railway", "SELECT name FROM animals WHERE id = 1") == "N"
