@@ -113,8 +113,8 @@ def sync(
     them afterwards, children first), and commits each table on its own; ``rebuild`` and
     ``force`` make Railway hold exactly the local rows in one transaction, so a failure
     leaves Railway as it was. Unless ``skip_validation``, what was written is read back and
-    compared before commit (every row with ``verify_all``); change tracking vouches for the
-    rows it did not name. Only one sync writes to a Railway at a time.
+    compared before commit; change tracking vouches for the rows it did not name.
+    ``verify_all`` compares every row instead, both to plan and to verify. Only one sync writes to a Railway at a time.
     """
     local = local or conf.local_alias()
     railway = railway or conf.railway_alias()
@@ -139,8 +139,9 @@ def sync(
                         "Run: python manage.py railway_migrate",
                         [],
                     )
+                # --verify-all plans from every row too, so it repairs what tracking cannot see.
                 keys = catalog.keys()
-                planner = Planner.open(local, railway, keys=keys)
+                planner = Planner.open(local, railway, full=options.verify_all, keys=keys)
                 surveys: dict[str, IdSurvey] = {}
                 for table in names:
                     with on_table(table, "nothing was written"):

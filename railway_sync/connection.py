@@ -23,12 +23,12 @@ from railway_sync.failures import explain, lock_holder, url_variable
 logger = logging.getLogger(__name__)
 
 # Row hashes and COPY text must read the same on both servers, whatever their defaults.
-SESSION_SETTINGS = (
-    "SET datestyle TO 'ISO, YMD'",
-    "SET intervalstyle TO 'postgres'",
-    "SET extra_float_digits TO 3",
-    "SET bytea_output TO 'hex'",
-)
+SESSION_SETTINGS = {
+    "datestyle": "ISO,YMD",
+    "intervalstyle": "postgres",
+    "extra_float_digits": "3",
+    "bytea_output": "hex",
+}
 
 # libpq treats a connect_timeout below 2 s as 2 s.
 MIN_CONNECT_TIMEOUT = 2
@@ -135,14 +135,9 @@ def connect(alias: str) -> None:
     timeout = max(MIN_CONNECT_TIMEOUT, int(allowed))
     for attempt in range(1, attempts + 1):
         try:
+            _send_settings_at_startup(connection)
             with _connect_timeout(connection, timeout):
                 connection.ensure_connection()
-            with connection.cursor() as cursor:
-                for statement in SESSION_SETTINGS:
-                    cursor.execute(statement)
-                # A table locked by another session fails the sync (naming the table)
-                # instead of making it wait forever.
-                cursor.execute("SET lock_timeout = %s", [f"{int(conf.lock_timeout() * 1000)}ms"])
             return
         except (OperationalError, InterfaceError, DatabaseError) as exc:
             connection.close()
@@ -163,6 +158,23 @@ def connect(alias: str) -> None:
             tries = f" after {attempt} attempts" if attempt > 1 else ""
             reason = explain(alias, exc, timeout=allowed, timeout_setting=setting)
             raise ConnectionFailed(reason + tries) from None
+
+
+def _send_settings_at_startup(connection: BaseDatabaseWrapper) -> None:
+    """Put the session settings in the connection's startup packet, where they cost no round
+    trip (Railway is 50-150 ms away); settings the URL gives itself (``?options=-c ...``)
+    come after ours and win.
+
+    ``lock_timeout`` makes a table locked by another session fail the sync, naming the
+    table, instead of making it wait forever.
+    """
+    options = connection.settings_dict.setdefault("OPTIONS", {})
+    given = str(options.get("options") or "")
+    if "-c datestyle=" in given:
+        return
+    settings = {**SESSION_SETTINGS, "lock_timeout": f"{int(conf.lock_timeout() * 1000)}ms"}
+    ours = " ".join(f"-c {name}={value}" for name, value in settings.items())
+    options["options"] = f"{ours} {given}".strip()
 
 
 def server_version(alias: str) -> tuple[str, str]:

@@ -62,7 +62,7 @@ class _Stream:
     cursor; it runs when the stream ends, fails, leaves a ``with`` block, or is dropped unread.
     """
 
-    def __init__(self, alias: str, sql: str) -> None:
+    def __init__(self, alias: str, sql: str, *, small: bool = False) -> None:
         connection = connections[alias]
         connection.ensure_connection()
         self.chunks: queue.Queue = queue.Queue(maxsize=4)
@@ -73,7 +73,7 @@ class _Stream:
         stop = threading.Event()
         worker = threading.Thread(
             target=self._fetch,
-            args=(connection, sql, self.chunks, stop),
+            args=(connection, sql, self.chunks, stop, small),
             name=f"railway-sync-{alias}",
             daemon=True,
         )
@@ -86,11 +86,25 @@ class _Stream:
 
     @staticmethod
     def _fetch(
-        connection: BaseDatabaseWrapper, sql: str, chunks: queue.Queue, stop: threading.Event
+        connection: BaseDatabaseWrapper,
+        sql: str,
+        chunks: queue.Queue,
+        stop: threading.Event,
+        small: bool,
     ) -> None:
         raw = connection.connection
         try:
             with connection.wrap_database_errors:
+                if small:
+                    # One round trip (a server-side cursor takes four: DECLARE, FETCH, FETCH,
+                    # CLOSE), for answers bounded whatever the table's size.
+                    with raw.cursor() as plain:
+                        plain.execute(sql)
+                        rows = plain.fetchall()
+                    if rows:
+                        chunks.put(rows)
+                    chunks.put([])
+                    return
                 cursor = raw.cursor(
                     name=f"railway_sync_{uuid.uuid4().hex}", withhold=raw.autocommit
                 )
@@ -158,15 +172,22 @@ class _Stream:
 
 
 def _both(
-    local_alias: str, railway_alias: str, sql: str, railway_sql: str | None = None
+    local_alias: str,
+    railway_alias: str,
+    sql: str,
+    railway_sql: str | None = None,
+    *,
+    small: bool = False,
 ) -> tuple[_Stream, _Stream]:
     """The same query (or ``railway_sql`` on Railway) streaming from both databases at once.
 
-    If the second fails to open, or either fails while read, both are closed.
+    ``small``: the answer is bounded (per id range, or per batch of ids), so it comes in one
+    round trip rather than through a server-side cursor. If the second stream fails to open,
+    or either fails while read, both are closed.
     """
-    local = _Stream(local_alias, sql)
+    local = _Stream(local_alias, sql, small=small)
     try:
-        railway = _Stream(railway_alias, railway_sql or sql)
+        railway = _Stream(railway_alias, railway_sql or sql, small=small)
     except BaseException:
         local.close()
         raise
@@ -260,7 +281,7 @@ def survey_ids(local_alias: str, railway_alias: str, table: str, key: str = "id"
     bounds_sql = f"SELECT min({id_}), max({id_}) FROM {quote_name(table)}"
     ends = [
         end
-        for rows in _both(local_alias, railway_alias, bounds_sql)
+        for rows in _both(local_alias, railway_alias, bounds_sql, small=True)
         for end in list(rows)[0]
         if end is not None
     ]
@@ -277,7 +298,7 @@ def survey_ids(local_alias: str, railway_alias: str, table: str, key: str = "id"
         f"SELECT {bucket}, count(*), sum({id_}), sum(hashint8({id_}::bigint)::bigint) "
         f"FROM {quote_name(table)} GROUP BY 1"
     )
-    local_rows, railway_rows = _both(local_alias, railway_alias, sql)
+    local_rows, railway_rows = _both(local_alias, railway_alias, sql, small=True)
     local = {row[0]: row[1:] for row in local_rows}
     railway = {row[0]: row[1:] for row in railway_rows}
     return IdSurvey(origin, width, local, railway, key)
@@ -343,15 +364,26 @@ def changed_ids(
     table: str,
     local_where: str,
     railway_where: str,
+    limit: int,
     key: str = "id",
-) -> set[int]:
-    """Ids of ``table`` matching a change-tracking clause on either side, scanned at once."""
+) -> set[int] | None:
+    """Ids of ``table`` matching a change-tracking clause on either side, scanned at once;
+    None when either side has ``limit`` of them or more (then a full comparison is cheaper,
+    and the bound keeps the answer small enough for one round trip)."""
     base = f"SELECT {quote_name(key)} FROM {quote_name(table)} WHERE "
     local_rows, railway_rows = _both(
-        local_alias, railway_alias, base + local_where, base + railway_where
+        local_alias,
+        railway_alias,
+        f"{base}{local_where} LIMIT {limit}",
+        f"{base}{railway_where} LIMIT {limit}",
+        small=True,
     )
     with local_rows, railway_rows:
-        return {row[0] for row in local_rows} | {row[0] for row in railway_rows}
+        local_ids = {row[0] for row in local_rows}
+        railway_ids = {row[0] for row in railway_rows}
+    if len(local_ids) >= limit or len(railway_ids) >= limit:
+        return None
+    return local_ids | railway_ids
 
 
 def compare_rows(
@@ -371,7 +403,7 @@ def compare_rows(
             f"SELECT {id_}, {row_hash(columns)} FROM {quote_name(table)} "
             f"WHERE {id_} = ANY({id_array_literal(batch)})"
         )
-        local_rows, railway_rows = _both(local_alias, railway_alias, sql)
+        local_rows, railway_rows = _both(local_alias, railway_alias, sql, small=True)
         with local_rows, railway_rows:
             railway_hashes: dict[int, str] = dict(railway_rows)
             for row_id, local_hash in local_rows:

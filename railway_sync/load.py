@@ -94,7 +94,7 @@ def upsert(
     """Insert or update the local rows ``ids`` on Railway; return (inserted, updated).
 
     Each batch is COPYed into a staging table, then merged by one
-    ``INSERT ... ON CONFLICT ({id_}) DO UPDATE ... WHERE row IS DISTINCT FROM ...``, so a row
+    ``INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE row IS DISTINCT FROM ...``, so a row
     the site changed meanwhile to the same content is not rewritten. Must run inside a
     transaction on Railway: the staging table lives until commit.
     """
@@ -118,7 +118,7 @@ def upsert(
         WITH written AS (
             INSERT INTO {target} ({names})
             SELECT {names} FROM {stage}
-            ON CONFLICT (id) DO UPDATE SET {assignments}
+            ON CONFLICT ({id_}) DO UPDATE SET {assignments}
             WHERE {row_text(columns, f"{target}.")}
                   IS DISTINCT FROM {row_text(columns, "EXCLUDED.")}
             RETURNING (xmax = 0) AS inserted

@@ -134,17 +134,21 @@ class Planner:
         self.tracked_tables.add(table)
         state = self.states[table]
         missing, railway_only = self.id_differences(table, survey)
+        most = int(FULL_SCAN_SHARE * max(local_count, 1))
         candidates = changed_ids(
             self.local,
             self.railway,
             table,
             tracking.changed_since(state.local_watermark),
             tracking.changed_since(state.railway_watermark, state.railway_xid),
-            self.key(table),
+            # One more than could leave ``most`` after the inserts and deletes are taken out.
+            limit=most + len(missing) + len(railway_only) + 1,
+            key=self.key(table),
         )
-        candidates.difference_update(missing)
-        candidates.difference_update(railway_only)
-        if len(candidates) > FULL_SCAN_SHARE * max(local_count, 1):
+        if candidates is not None:
+            candidates.difference_update(missing)
+            candidates.difference_update(railway_only)
+        if candidates is None or len(candidates) > most:
             return diff_table(self.local, self.railway, table, columns, self.key(table))
         more_missing, differing = compare_rows(
             self.local,

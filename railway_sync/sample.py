@@ -89,7 +89,7 @@ def _text(rng: random.Random, words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(words))
 
 
-def _properties(rng: random.Random) -> dict:
+def _properties(rng: random.Random) -> dict[str, object]:
     target = rng.randint(500, 5000)
     properties: dict = {"source": "scraper", "vaccinated": rng.random() < 0.8}
     index = 0

@@ -32,7 +32,7 @@ def row_text(columns: list[Column], prefix: str = "") -> str:
     equality is not enough: ``hash_record_extended`` hashes jsonb ``[[1],2]`` and ``[[1,2]]``
     alike (it skips where arrays and objects end) and numeric ``5.5`` like ``5.50``, so such
     an edit never reached Railway. Both servers write the same text for the same value
-    because ``connection.SESSION_SETTINGS`` fixes datestyle, intervalstyle,
+    because ``connection.SESSION_SETTINGS`` (sent when connecting) fixes datestyle, intervalstyle,
     extra_float_digits and bytea_output, and Django sets TimeZone from ``TIME_ZONE``.
     """
     return f"ROW({column_list(columns, prefix)})::text"

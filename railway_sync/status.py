@@ -83,14 +83,18 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
         target,
         True,
         tuple(found),
-        recommendation=recommend(found),
+        recommendation=recommend(found, deep=deep),
         deep=deep,
         notices=planner.notices(),
     )
 
 
-def recommend(tables: list[TableStatus]) -> str:
-    """The least destructive command that brings Railway in line, or "Nothing to do."."""
+def recommend(tables: list[TableStatus], *, deep: bool = False) -> str:
+    """The least destructive command that brings Railway in line, or "Nothing to do.".
+
+    Differences only a deep comparison found (a restored backup, a change made behind
+    PostgreSQL's back) need a sync that compares every row too.
+    """
     if all(t.in_sync for t in tables):
         return "Nothing to do."
     if any((t.railway_count or 0) > (t.local_count or 0) for t in tables):
@@ -99,7 +103,7 @@ def recommend(tables: list[TableStatus]) -> str:
             "python manage.py railway_sync --mode rebuild --confirm-destructive"
         )
     if any(t.missing_on_railway or t.differing for t in tables):
-        return "Run: python manage.py railway_sync"
+        return "Run: python manage.py railway_sync" + (" --verify-all" if deep else "")
     return (
         "Railway has rows that are not in local (kept by incremental syncs). To remove them, "
         "run: python manage.py railway_sync --mode rebuild --confirm-destructive"

@@ -13,16 +13,14 @@ import subprocess
 import sys
 import termios
 import warnings
-from typing import Any
 
 from django.core.checks import run_checks
 from django.test import override_settings
 
-from railway_sync.locks import RUN_LOCK_KEY
 from railway_sync.models import SyncRun
 from tests.conftest import DB, PROJECT_DIR, database_url, execute, run, run_process, scalar
 from tests.test_admin import dashboard_rows
-from tests.test_robustness import raw_railway_connection, sync_env
+from tests.test_robustness import raw_railway_connection, start_waiting_sync
 
 
 @DB
@@ -179,28 +177,6 @@ def test_system_check_hints_name_the_fix():
         (message,) = [m for m in run_checks() if m.id == "railway_sync.E002"]
     assert message.hint == "Add 'railway_sync.routers.RailwayRouter' to DATABASE_ROUTERS."
     assert settings.DATABASE_ROUTERS
-
-
-def start_waiting_sync(holder: Any) -> subprocess.Popen:
-    """A ``railway_sync --verbosity 2`` process, returned once it waits for the run lock that
-    ``holder`` (a Railway connection) takes first: every step after is in the test's hands."""
-    holder.cursor().execute("SELECT pg_advisory_lock(%s)", [RUN_LOCK_KEY])
-    sync = subprocess.Popen(
-        [sys.executable, str(PROJECT_DIR / "manage.py"), "railway_sync", "--verbosity", "2"],
-        env={
-            **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
-            **sync_env(RAILWAY_SYNC_WAIT_TIMEOUT="600", RAILWAY_SYNC_ENV_FILE=os.devnull),
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=PROJECT_DIR,
-    )
-    for line in sync.stderr:
-        if line.endswith("] wait another railway_sync is running; waiting up to 600 s\n"):
-            return sync
-    sync.kill()
-    raise AssertionError(f"the sync never waited for the run lock: {sync.communicate()}")
 
 
 def recorded_runs() -> list[tuple[str, str, bool]]:

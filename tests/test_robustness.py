@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import pytest
@@ -52,6 +53,28 @@ def assert_converged() -> None:
     for table in SYNCED_TABLES:
         next_id = scalar("railway", f"SELECT last_value + 1 FROM {table}_id_seq")
         assert next_id > (scalar("railway", f"SELECT coalesce(max(id), 0) FROM {table}")), table
+
+
+def start_waiting_sync(holder: Any) -> subprocess.Popen:
+    """A ``railway_sync --verbosity 2`` process, returned once it waits for the run lock that
+    ``holder`` (a Railway connection) takes first: every step after is in the test's hands."""
+    holder.cursor().execute("SELECT pg_advisory_lock(%s)", [RUN_LOCK_KEY])
+    sync = subprocess.Popen(
+        [sys.executable, str(PROJECT_DIR / "manage.py"), "railway_sync", "--verbosity", "2"],
+        env={
+            **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+            **sync_env(RAILWAY_SYNC_WAIT_TIMEOUT="600", RAILWAY_SYNC_ENV_FILE=os.devnull),
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=PROJECT_DIR,
+    )
+    for line in sync.stderr:
+        if line.endswith("] wait another railway_sync is running; waiting up to 600 s\n"):
+            return sync
+    sync.kill()
+    raise AssertionError(f"the sync never waited for the run lock: {sync.communicate()}")
 
 
 @pytest.fixture
@@ -181,28 +204,11 @@ def test_a_second_sync_waits_for_the_first_then_gives_up_or_runs(seeded):
 
         # The test holds the lock until the sync says it is waiting, then lets go: no race
         # with how long the second process takes to start on a busy machine.
-        waiting = subprocess.Popen(
-            [sys.executable, str(PROJECT_DIR / "manage.py"), "railway_sync", "--verbosity", "2"],
-            env={
-                **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
-                **sync_env(RAILWAY_SYNC_WAIT_TIMEOUT="600", RAILWAY_SYNC_ENV_FILE=os.devnull),
-            },
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=PROJECT_DIR,
-        )
-        stderr_lines = []
-        for line in waiting.stderr:
-            stderr_lines.append(line)
-            if "another railway_sync is running; waiting up to 600 s" in line:
-                break
+        waiting = start_waiting_sync(holder)
         assert scalar("railway", "SELECT count(*) FROM animals") == 0
         holder.close()
-        out, rest = waiting.communicate(timeout=120)
-        err = "".join(stderr_lines) + rest
+        out, err = waiting.communicate(timeout=120)
         assert waiting.returncode == 0, err
-        assert "another railway_sync is running; waiting up to 600 s" in err
         assert_converged()
     finally:
         holder.close()

@@ -15,6 +15,7 @@ from railway_sync.models import SYNCED_MODELS, SYNCED_TABLES
 from railway_sync.sample import SOURCE_SCHEMA
 from railway_sync.schema import compare_schemas, live_columns
 from tests.conftest import DB, database_url, execute, fetch, run_process
+from tests.test_outputs import STATUS_KEYS
 
 POSTGRES_TYPES = {
     models.AutoField: "integer",
@@ -162,19 +163,7 @@ def test_status_against_a_local_database_without_the_tables_says_so_in_one_line(
 
     document = json.loads(out)
     assert code == 1, err
-    assert set(document) == {
-        "command",
-        "outcome",
-        "exit_code",
-        "railway",
-        "connected",
-        "in_sync",
-        "tables",
-        "recommendation",
-        "last_successful_sync",
-        "notices",
-        "error",
-    }
+    assert set(document) == STATUS_KEYS
     assert (document["outcome"], document["exit_code"], document["error"]) == (
         "failed",
         1,

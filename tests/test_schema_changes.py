@@ -361,6 +361,16 @@ def test_a_project_with_tables_of_its_own_syncs_through_its_settings_alone(
     out, err, code = run_process("railway_status", env=env)
     assert code == 0, out + err
 
+    # A routine sync after edits on both sides: change tracking, by the tables' own keys.
+    execute("default", "UPDATE dogs SET name = 'Rexy' WHERE dog_id = 1")
+    execute("default", "INSERT INTO dogs (shelter, name) VALUES (2, 'New')")
+    execute("railway", "UPDATE dogs SET traits = '[\"edited\"]' WHERE dog_id = 2")
+    for args in (("railway_sync",), ("railway_sync", "--prune"), ("railway_status", "--deep")):
+        out, err, code = run_process(*args, env=env)
+        assert code == 0, out + err
+    assert rows("railway", "dogs") == rows("default", "dogs")
+    assert scalar("railway", "SELECT nextval('dogs_dog_id_seq')") == 5
+
 
 @pytest.fixture
 def scratch_tables(clean) -> Iterator[None]:

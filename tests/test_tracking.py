@@ -123,14 +123,14 @@ def test_untrustworthy_watermarks_fall_back_to_a_full_comparison(seeded):
 
 
 @DB
-def test_verify_all_compares_every_row_and_a_failed_sync_keeps_the_old_watermark(seeded):
+def test_verify_all_plans_from_every_row_and_a_failed_sync_keeps_the_old_watermark(seeded):
     sync_json()
     before = scalar(
         "railway", f"SELECT local_watermark FROM {STATE_TABLE} WHERE table_name = 'animals'"
     )
     out, err, code = run("railway_sync", "--verify-all", "--verbosity", "2")
     assert code == 0, err
-    assert "[tracked comparison]" in out
+    assert "[full comparison]" in out
 
     execute("default", "UPDATE animals SET breed = 'Rejected breed' WHERE id = 30")
     execute(
@@ -160,3 +160,28 @@ def test_sync_refuses_when_railway_lacks_the_state_table(seeded):
         "Railway's schema is behind this version of railway_sync (no railway_sync_state "
         "table). Run: python manage.py railway_migrate"
     ) in err
+
+
+@DB
+def test_a_difference_only_a_deep_status_sees_is_repaired_by_verify_all(seeded):
+    sync_json()
+    # A change tracking cannot see: Railway's row edited, then the watermark moved past it
+    # (as a Railway restored from a backup taken after a sync would look).
+    execute("railway", "UPDATE animals SET name = 'Edited behind tracking' WHERE id = 7")
+    execute(
+        "railway",
+        f"UPDATE {STATE_TABLE} SET railway_watermark = "
+        "pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
+    )
+    assert status_json()["animals"]["differing"] == 0
+    out, err, code = run("railway_status", "--deep", "--check")
+    assert code == 1
+    assert "  animals: 60 → 60 (⚠ 1 differ)" in out.splitlines()
+    assert "Recommendation: Run: python manage.py railway_sync --verify-all" in out.splitlines()
+
+    assert sync_json()["animals"]["updated"] == 0
+    repaired = sync_json("--verify-all")
+
+    assert repaired["animals"]["updated"] == 1
+    assert {t["compared"] for t in repaired.values()} == {"full"}
+    assert_in_sync()
