@@ -440,3 +440,21 @@ def test_excluded_columns_are_never_read_written_or_dropped(seeded, migrations_p
 
     assert fetch("railway", "SELECT id, properties::text FROM animals ORDER BY id") == before
     assert scalar("railway", "SELECT name FROM animals WHERE id = 1") == "N"
+
+
+@DB
+def test_makemigrations_without_a_project_folder_names_the_setting(scratch_tables):
+    execute("default", "ALTER TABLE animals ADD COLUMN breed_slug TEXT")
+    try:
+        with override_settings(MIGRATION_MODULES={}):
+            out, err, code = run("railway_makemigrations")
+    finally:
+        execute("default", "ALTER TABLE animals DROP COLUMN breed_slug")
+
+    assert (out, err, code) == (
+        "",
+        '❌ Railway makemigrations failed: MIGRATION_MODULES has no "railway_schema" entry, '
+        "so there is no folder to write Railway's migrations to. Add MIGRATION_MODULES = "
+        '{"railway_schema": "yourproject.railway_migrations"} to settings.',
+        1,
+    )
