@@ -97,9 +97,16 @@ REBUILD_REFUSED = (
 @DB
 def test_runs_list_and_run_page_show_figures_and_runs_cannot_be_deleted(seeded, admin_client):
     assert run("railway_sync")[2] == 0
+    # A row the sync put on Railway that local has since deleted (a row the site inserted
+    # is the site's, which --prune keeps: issue 10).
     execute(
         "railway",
         "INSERT INTO service_regions (id, organization_id, country) VALUES (900, 1, 'XX')",
+    )
+    execute(
+        "railway",
+        "UPDATE railway_sync_owned SET ids = ids + '{[900,901)}'::int8multirange "
+        "WHERE table_name = 'service_regions'",
     )
     prune = ("--prune", "--confirm-destructive")
     assert run("railway_sync", *prune, "--dry-run")[2] == 0

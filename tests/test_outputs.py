@@ -462,9 +462,16 @@ def test_dry_run_that_would_be_refused_ends_with_a_warning(seeded):
 @DB
 def test_deletions_are_reported_as_deletions(seeded):
     assert run_cli("railway_sync")[2] == 0
+    # A row the sync put on Railway that local has since deleted (a row the site inserted
+    # is the site's, which --prune keeps: issue 10).
     execute(
         "railway",
         "INSERT INTO service_regions (id, organization_id, country) VALUES (900, 1, 'XX')",
+    )
+    execute(
+        "railway",
+        "UPDATE railway_sync_owned SET ids = ids + '{[900,901)}'::int8multirange "
+        "WHERE table_name = 'service_regions'",
     )
 
     dry_run = run_cli("railway_sync", "--prune", "--dry-run")
