@@ -1,6 +1,10 @@
 """Read-only views of both databases, the status panel on the admin index, and the run history.
 
 What the panel shows is built in ``dashboard.py``; this module only wires it into the admin.
+The five scrapers' tables have model admins; every configured table (``RAILWAY_SYNC_TABLES``,
+including tables added later) can also be browsed on either database through a generic
+table page that reads the live catalog, so new columns show as soon as they exist (linked
+from the panel).
 """
 
 from __future__ import annotations
@@ -10,15 +14,16 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib import admin
-from django.db import models
+from django.core.exceptions import PermissionDenied
+from django.db import connections, models
 from django.db.utils import DatabaseError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from railway_sync import conf, dashboard
+from railway_sync import conf, dashboard, tables
 from railway_sync.connection import connect
 from railway_sync.dashboard import admin_time_limit
 from railway_sync.errors import RailwaySyncError
@@ -35,6 +40,8 @@ from railway_sync.models import (
     ServiceRegion,
     SyncRun,
 )
+from railway_sync.schema import live_columns
+from railway_sync.sql import column_list, quote_name
 
 # The admin index opens with the status panel ({% railway_status_panel %}). A project with an
 # index template of its own can load railway_sync_dashboard and place the tag there instead.
@@ -227,3 +234,60 @@ class SyncRunAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         context = {**(extra_context or {}), "chart": dashboard.chart(dashboard.recent_runs(20))}
         return super().changelist_view(request, context)
+
+    def get_urls(self) -> list[URLPattern]:
+        browse = path(
+            "tables/<str:database>/<str:table>/",
+            self.admin_site.admin_view(self.table_view),
+            name="railway_sync_table",
+        )
+        return [browse, *super().get_urls()]
+
+    def table_view(self, request: HttpRequest, database: str, table: str) -> HttpResponse:
+        """Rows of a configured table on one database, read-only, ``TABLE_PAGE`` at a time."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if database not in ("local", "railway") or table not in conf.tables():
+            raise Http404("Not a synced table")
+        alias = conf.railway_alias() if database == "railway" else conf.local_alias()
+        page_text = request.GET.get("page", "1")
+        page = max(1, int(page_text)) if page_text.isdigit() else 1
+        context: dict[str, Any] = {
+            **self.admin_site.each_context(request),
+            "title": f"{table} on {'Railway' if database == 'railway' else 'the local database'}",
+            "table": table,
+            "database": database,
+            "page": page,
+        }
+        try:
+            with admin_time_limit():
+                connect(conf.local_alias())
+                connect(alias)
+            key = tables.read(conf.local_alias(), (table,)).tables[0].key
+            excluded = conf.exclude_columns()
+            columns = [
+                c for c in live_columns(alias, table) or [] if (table, c.name) not in excluded
+            ]
+            if not columns:
+                raise Http404(f"{table} does not exist on this database")
+            with connections[alias].cursor() as cursor:
+                cursor.execute(
+                    f"SELECT {column_list(columns)} FROM {quote_name(table)} "
+                    f"ORDER BY {quote_name(key)} LIMIT {TABLE_PAGE + 1} "
+                    f"OFFSET {(page - 1) * TABLE_PAGE}"
+                )
+                rows = cursor.fetchall()
+        except (RailwaySyncError, DatabaseError) as exc:
+            context["problem"] = str(exc).splitlines()[0]
+            return TemplateResponse(request, "admin/railway_sync/unavailable.html", context)
+        context.update(
+            columns=[c.name for c in columns],
+            rows=rows[:TABLE_PAGE],
+            next_page=page + 1 if len(rows) > TABLE_PAGE else None,
+            previous_page=page - 1 if page > 1 else None,
+        )
+        return TemplateResponse(request, "admin/railway_sync/table.html", context)
+
+
+# Rows per page of the generic table page.
+TABLE_PAGE = 50

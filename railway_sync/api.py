@@ -14,7 +14,7 @@ from contextlib import nullcontext
 
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 
-from railway_sync import conf, guards, preview, tracking, write
+from railway_sync import autodetect, conf, guards, preview, tables, tracking, write
 from railway_sync import migrate as migrations
 from railway_sync import status as status_report
 from railway_sync.connection import connect, describe, refuse_same_database, server_version
@@ -22,20 +22,22 @@ from railway_sync.diff import IdSurvey, survey_ids
 from railway_sync.errors import ConnectionFailed, SchemaMismatch
 from railway_sync.failures import explain, on_table, translate
 from railway_sync.locks import exclusive_run, local_snapshot
-from railway_sync.models import SYNCED_TABLES
 from railway_sync.options import SyncOptions
 from railway_sync.ownership import Ownership
 from railway_sync.plan import Planner
 from railway_sync.report import (
     ConnectionReport,
+    MakeMigrationsReport,
     MigrateReport,
     Progress,
     ProgressCallback,
+    SchemaChange,
     StatusReport,
     SyncReport,
     no_progress,
 )
-from railway_sync.schema import compare_schemas, railway_tables_present, require_local_tables
+from railway_sync.schema import compare_schemas
+from railway_sync.tables import Catalog
 
 
 def test_connection(*, railway: str | None = None) -> ConnectionReport:
@@ -50,14 +52,15 @@ def test_connection(*, railway: str | None = None) -> ConnectionReport:
     return ConnectionReport(describe(railway), version, database, time.monotonic() - started)
 
 
-def check_local(*, local: str | None = None) -> None:
-    """Connect to the local database and check it holds the synced tables.
+def check_local(*, local: str | None = None) -> Catalog:
+    """Connect to the local database and read the configured tables from its catalog.
 
-    Raises :class:`SchemaMismatch` naming the missing tables; call it before touching Railway.
+    Raises :class:`ConfigurationError` naming tables it lacks or cannot sync; call it before
+    touching Railway.
     """
     local = local or conf.local_alias()
     connect(local)
-    require_local_tables(local, SYNCED_TABLES)
+    return tables.configured(local)
 
 
 def migrate(
@@ -75,6 +78,26 @@ def migrate(
     connect(local)
     refuse_same_database(local, railway)
     return migrations.apply(railway, dry_run=dry_run, progress=progress)
+
+
+def makemigrations(
+    *, dry_run: bool = False, name: str | None = None, local: str | None = None
+) -> MakeMigrationsReport:
+    """Compare the configured local tables with the shape Railway's migrations describe and,
+    if they differ and this is not a ``dry_run``, write the migration that closes the gap into the project's
+    ``MIGRATION_MODULES["railway_schema"]`` package. Reads only the local database."""
+    local = local or conf.local_alias()
+    connect(local)
+    schema_plan = autodetect.plan(local)
+    changes = tuple(SchemaChange(c.description, c.sql) for c in schema_plan.changes)
+    if schema_plan.empty:
+        return MakeMigrationsReport(changes)
+    writer = autodetect.writer(schema_plan, name)
+    label = f"{writer.migration.app_label}.{writer.migration.name}"
+    if not dry_run:
+        with open(writer.path, "w", encoding="utf-8") as file:
+            file.write(writer.as_string())
+    return MakeMigrationsReport(changes, label, writer.path, written=not dry_run)
 
 
 def sync(
@@ -99,16 +122,25 @@ def sync(
     local = local or conf.local_alias()
     railway = railway or conf.railway_alias()
     started = time.monotonic()
-    check_local(local=local)
+    catalog = check_local(local=local)
+    names = catalog.names
     connect(railway)
     refuse_same_database(local, railway)
     try:
         with nullcontext() if options.dry_run else exclusive_run(railway, progress):
-            if options.dry_run and not railway_tables_present(railway, SYNCED_TABLES):
-                return preview.before_first_migrate(local, options)
+            # No synced table at all on Railway: it was never set up. (Some missing: the
+            # schema check below names them and the fix.)
+            if options.dry_run and not tables.present(railway, names):
+                return preview.before_first_migrate(local, names, options)
             with local_snapshot(local):
                 progress(Progress("schema"))
-                columns = compare_schemas(local, railway, SYNCED_TABLES)
+                columns = compare_schemas(
+                    local,
+                    railway,
+                    names,
+                    conf.exclude_columns(),
+                    autodetect.migrated_columns(railway),
+                )
                 behind = None if options.dry_run else tracking.state_table_behind(railway)
                 if behind:
                     raise SchemaMismatch(
@@ -117,12 +149,30 @@ def sync(
                         [],
                     )
                 # --verify-all plans from every row too, so it repairs what tracking cannot see.
-                planner = Planner.open(local, railway, full=options.verify_all)
+                keys = catalog.keys()
+                # Local may lack a key Railway enforces (the scrapers' schema dropped it), and
+                # a column only Railway has (the site's) may point at a synced table too.
+                every_key = list(
+                    dict.fromkeys(catalog.foreign_keys() + tables.foreign_keys(railway, names))
+                )
+                synced_keys = [
+                    fk
+                    for fk in every_key
+                    if any(column.name == fk.column for column in columns[fk.child])
+                ]
+                planner = Planner.open(
+                    local,
+                    railway,
+                    full=options.verify_all,
+                    keys=keys,
+                    foreign_keys=synced_keys,
+                    site_foreign_keys=every_key,
+                )
                 surveys: dict[str, IdSurvey] = {}
                 owners: dict[str, Ownership] = {}
-                for table in SYNCED_TABLES:
+                for table in names:
                     with on_table(table, "nothing was written"):
-                        surveys[table] = survey_ids(local, railway, table)
+                        surveys[table] = survey_ids(local, railway, table, keys[table])
                         owners[table] = planner.ownership(
                             table, columns[table], surveys[table].railway_count, surveys[table]
                         )
@@ -163,5 +213,5 @@ def status(
     """
     local = local or conf.local_alias()
     railway = railway or conf.railway_alias()
-    check_local(local=local)
-    return status_report.report(deep=deep, local=local, railway=railway)
+    catalog = check_local(local=local)
+    return status_report.report(deep=deep, local=local, railway=railway, catalog=catalog)

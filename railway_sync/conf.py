@@ -6,6 +6,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from railway_sync.errors import ConfigurationError
+
 DEFAULT_REBUILD_THRESHOLDS = {
     "organizations": 5,
     "animals": 50,
@@ -113,3 +115,46 @@ def conflicts_shown() -> int:
     """``RAILWAY_SYNC_CONFLICTS_SHOWN``: conflicts described row by row per table (the rest are
     counted). Default 20."""
     return int(getattr(settings, "RAILWAY_SYNC_CONFLICTS_SHOWN", 20))
+
+
+DEFAULT_TABLES = ("organizations", "animals", "animal_images", "scrape_logs", "service_regions")
+
+
+def _names(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = value.split(",")
+    return tuple(name.strip() for name in value or () if str(name).strip())  # type: ignore[attr-defined]
+
+
+def tables() -> tuple[str, ...]:
+    """``RAILWAY_SYNC_TABLES``: the local tables to sync (a list, or one comma-separated
+    string). Default: organizations, animals, animal_images, scrape_logs, service_regions.
+
+    Order does not matter: the sync orders them parents first from the foreign keys.
+    """
+    return _names(getattr(settings, "RAILWAY_SYNC_TABLES", DEFAULT_TABLES)) or DEFAULT_TABLES
+
+
+def exclude_columns() -> frozenset[tuple[str, str]]:
+    """``RAILWAY_SYNC_EXCLUDE_COLUMNS``: ``table.column`` names (a list, or one
+    comma-separated string) never read, written or migrated. Default: none."""
+    excluded = set()
+    for name in _names(getattr(settings, "RAILWAY_SYNC_EXCLUDE_COLUMNS", ())):
+        table, dot, column = name.partition(".")
+        if not dot or not table or not column:
+            raise ConfigurationError(
+                f"RAILWAY_SYNC_EXCLUDE_COLUMNS: {name!r} is not table.column (e.g. animals.notes)."
+            )
+        excluded.add((table, column))
+    return frozenset(excluded)
+
+
+# The app whose migrations railway_makemigrations writes; its folder is MIGRATION_MODULES'.
+SCHEMA_APP_LABEL = "railway_schema"
+
+
+def migrations_module() -> str | None:
+    """``MIGRATION_MODULES["railway_schema"]``: the project's package that holds the migrations
+    ``railway_makemigrations`` writes (e.g. ``"project.railway_migrations"``). Default None:
+    the command refuses, since the app's own folder is inside site-packages."""
+    return (getattr(settings, "MIGRATION_MODULES", None) or {}).get(SCHEMA_APP_LABEL)

@@ -11,16 +11,17 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.utils import DatabaseError
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
-from railway_sync import api, conf, history
-from railway_sync.connection import connect, connecting_within
+from railway_sync import api, conf, history, tables
+from railway_sync.connection import connect, connecting_within, describe
 from railway_sync.errors import RailwaySyncError
-from railway_sync.models import SYNCED_TABLES, SyncRun
+from railway_sync.models import SyncRun
 from railway_sync.report import StatusReport, TableStatus
 from railway_sync.sql import count_rows
 
@@ -105,13 +106,19 @@ def panel(now: datetime | None = None) -> Panel:
         state = "unknown"
     return Panel(
         state=state,
-        target=report.target if report is not None else "",
+        target=report.target if report is not None else _target(),
         tables=rows,
         problem=problem,
         recommendation=report.recommendation if report is not None else "",
         last_sync=last_sync,
         last_sync_age=f"{timesince(last_sync, now)} ago" if last_sync else "",
     )
+
+
+def _target() -> str:
+    """Which Railway the panel reads (masked), even when its state could not be read."""
+    alias = conf.railway_alias()
+    return describe(alias) if alias in settings.DATABASES else ""
 
 
 def _row(table: TableStatus) -> TableRow:
@@ -140,12 +147,16 @@ def _row(table: TableStatus) -> TableRow:
 def _local_only() -> tuple[TableRow, ...]:
     """Local counts alone, for when Railway cannot be read (or local itself cannot)."""
     local = conf.local_alias()
+    names = conf.tables()
     try:
         with admin_time_limit():
             connect(local)
-        counts: dict[str, int | None] = {table: count_rows(local, table) for table in SYNCED_TABLES}
+        counts: dict[str, int | None] = {
+            table: count_rows(local, table) for table in tables.present(local, names)
+        }
+        counts = {table: counts.get(table) for table in names}
     except (RailwaySyncError, DatabaseError):
-        counts = dict.fromkeys(SYNCED_TABLES)
+        counts = dict.fromkeys(names)
     return tuple(TableRow(table, count, None, "unknown", "") for table, count in counts.items())
 
 

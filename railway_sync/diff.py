@@ -196,10 +196,11 @@ def _both(
 
 
 def diff_table(
-    local_alias: str, railway_alias: str, table: str, columns: list[Column]
+    local_alias: str, railway_alias: str, table: str, columns: list[Column], key: str = "id"
 ) -> TableDiff:
-    """Compare every row of ``table`` on both databases by id and content hash."""
-    sql = f"SELECT id, {row_hash(columns)} FROM {quote_name(table)} ORDER BY id"
+    """Compare every row of ``table`` on both databases by primary ``key`` and content hash."""
+    id_ = quote_name(key)
+    sql = f"SELECT {id_}, {row_hash(columns)} FROM {quote_name(table)} ORDER BY {id_}"
     result = TableDiff()
     local_rows, railway_rows = _both(local_alias, railway_alias, sql)
     with local_rows, railway_rows:
@@ -234,6 +235,7 @@ class IdSurvey:
     width: int
     local: dict[int, tuple]
     railway: dict[int, tuple]
+    key: str = "id"  # the primary key column
 
     @property
     def local_count(self) -> int:
@@ -258,15 +260,16 @@ class IdSurvey:
         Every bound written lies between two surveyed ids, so it fits the id column's type.
         """
         buckets = self.local.keys() | self.railway.keys()
+        id_ = quote_name(self.key)
         bounds = []
         if first > min(buckets):
-            bounds.append(f"id >= {self.origin + first * self.width}")
+            bounds.append(f"{id_} >= {self.origin + first * self.width}")
         if last < max(buckets):
-            bounds.append(f"id < {self.origin + (last + 1) * self.width}")
+            bounds.append(f"{id_} < {self.origin + (last + 1) * self.width}")
         return " AND ".join(bounds) or "TRUE"
 
 
-def survey_ids(local_alias: str, railway_alias: str, table: str) -> IdSurvey:
+def survey_ids(local_alias: str, railway_alias: str, table: str, key: str = "id") -> IdSurvey:
     """Checksums of the ids per range on both databases, computed by both at once.
 
     Ranges count from the smallest id on either side, so negative ids survey like any
@@ -274,7 +277,8 @@ def survey_ids(local_alias: str, railway_alias: str, table: str) -> IdSurvey:
     zero, puts each id in the range the lookups read. There are at most ``MAX_BUCKETS``
     ranges whatever the ids, so the survey's size does not grow with the rows.
     """
-    bounds_sql = f"SELECT min(id), max(id) FROM {quote_name(table)}"
+    id_ = quote_name(key)
+    bounds_sql = f"SELECT min({id_}), max({id_}) FROM {quote_name(table)}"
     ends = [
         end
         for rows in _both(local_alias, railway_alias, bounds_sql, small=True)
@@ -285,19 +289,19 @@ def survey_ids(local_alias: str, railway_alias: str, table: str) -> IdSurvey:
     width = (top - origin) // MAX_BUCKETS + 1
     # Parenthesised so that a negative origin reads as one constant.
     if top - origin < BIGINT_SPAN:
-        bucket = f"(id::bigint - ({origin})) / {width}"
+        bucket = f"({id_}::bigint - ({origin})) / {width}"
     else:
         # Only bigint ids spread over more than half their type's range: id - origin would
         # overflow bigint, so numeric does the arithmetic (slower, never wrong).
-        bucket = f"div(id::numeric - ({origin}), {width})::bigint"
+        bucket = f"div({id_}::numeric - ({origin}), {width})::bigint"
     sql = (
-        f"SELECT {bucket}, count(*), sum(id), sum(hashint8(id::bigint)::bigint) "
+        f"SELECT {bucket}, count(*), sum({id_}), sum(hashint8({id_}::bigint)::bigint) "
         f"FROM {quote_name(table)} GROUP BY 1"
     )
     local_rows, railway_rows = _both(local_alias, railway_alias, sql, small=True)
     local = {row[0]: row[1:] for row in local_rows}
     railway = {row[0]: row[1:] for row in railway_rows}
-    return IdSurvey(origin, width, local, railway)
+    return IdSurvey(origin, width, local, railway, key)
 
 
 def _ranges(buckets: list[int]) -> Iterator[tuple[int, int]]:
@@ -315,13 +319,21 @@ def _ranges(buckets: list[int]) -> Iterator[tuple[int, int]]:
 
 
 def id_differences(
-    local_alias: str, railway_alias: str, table: str, survey: IdSurvey | None = None
+    local_alias: str,
+    railway_alias: str,
+    table: str,
+    survey: IdSurvey | None = None,
+    key: str = "id",
 ) -> tuple[array, array]:
     """(ids missing on Railway, ids only on Railway), reading ids only where checksums differ."""
-    survey = survey or survey_ids(local_alias, railway_alias, table)
+    survey = survey or survey_ids(local_alias, railway_alias, table, key)
     missing, railway_only = array("q"), array("q")
     for first, last in _ranges(survey.differing()):
-        sql = f"SELECT id FROM {quote_name(table)} WHERE {survey.id_range(first, last)} ORDER BY id"
+        id_ = quote_name(survey.key)
+        sql = (
+            f"SELECT {id_} FROM {quote_name(table)} WHERE {survey.id_range(first, last)} "
+            f"ORDER BY {id_}"
+        )
         local_rows, railway_rows = _both(local_alias, railway_alias, sql)
         _merge_ids(
             (row[0] for row in local_rows), (row[0] for row in railway_rows), missing, railway_only
@@ -353,11 +365,12 @@ def changed_ids(
     local_where: str,
     railway_where: str,
     limit: int,
+    key: str = "id",
 ) -> set[int] | None:
     """Ids of ``table`` matching a change-tracking clause on either side, scanned at once;
     None when either side has ``limit`` of them or more (then a full comparison is cheaper,
     and the bound keeps the answer small enough for one round trip)."""
-    base = f"SELECT id FROM {quote_name(table)} WHERE "
+    base = f"SELECT {quote_name(key)} FROM {quote_name(table)} WHERE "
     local_rows, railway_rows = _both(
         local_alias,
         railway_alias,
@@ -379,14 +392,16 @@ def compare_rows(
     table: str,
     columns: list[Column],
     ids: array,
+    key: str = "id",
 ) -> tuple[array, array]:
     """Among local rows ``ids``: (those missing on Railway, those whose content differs)."""
     missing, differing = array("q"), array("q")
+    id_ = quote_name(key)
     for start in range(0, len(ids), COMPARE_BATCH):
         batch = ids[start : start + COMPARE_BATCH]
         sql = (
-            f"SELECT id, {row_hash(columns)} FROM {quote_name(table)} "
-            f"WHERE id = ANY({id_array_literal(batch)})"
+            f"SELECT {id_}, {row_hash(columns)} FROM {quote_name(table)} "
+            f"WHERE {id_} = ANY({id_array_literal(batch)})"
         )
         local_rows, railway_rows = _both(local_alias, railway_alias, sql, small=True)
         with local_rows, railway_rows:

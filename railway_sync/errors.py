@@ -67,3 +67,8 @@ class QueryFailed(RailwaySyncError):
 
 class AnotherSyncRunning(RailwaySyncError):
     """Another sync held the run lock on Railway for longer than the wait timeout."""
+
+
+class ConfigurationError(RailwaySyncError):
+    """A setting names tables or columns the local database cannot sync (missing, no usable
+    primary key, foreign keys in a cycle)."""

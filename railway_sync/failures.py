@@ -107,7 +107,7 @@ CAUSES: dict[str, Cause] = {
     "42501": Cause(
         QueryFailed,
         "{Server} refused the user in {variable}",
-        "Grant that user rights on the five synced tables, or use the owner's URL.",
+        "Grant that user rights on the synced tables, or use the owner's URL.",
     ),
     # The server ended the session: shut down, crashed, restarting, or pg_terminate_backend.
     "57P01": LOST,

@@ -20,10 +20,10 @@ from django.db import connections
 
 from railway_sync import conf
 from railway_sync.errors import GuardRefused
-from railway_sync.models import SYNCED_MODELS, SYNCED_TABLES
 from railway_sync.options import SyncOptions
 from railway_sync.ownership import Ownership, site_children_of
 from railway_sync.sql import quote_name
+from railway_sync.tables import ForeignKey
 
 if TYPE_CHECKING:
     from railway_sync.plan import Planner
@@ -65,17 +65,19 @@ def inspect(
         problems, rebuilt = _owned_missing(owners, counts)
     else:
         problems = _thresholds(options.mode, counts)
+    names = tuple(owners)  # the configured tables, parents first
     leaving: dict[str, array] = {}
     if options.prune:
-        leaving = {table: owners[table].gone for table in SYNCED_TABLES}
+        leaving = {table: owners[table].gone for table in names}
     elif options.destructive:
-        leaving = {table: owners[table].deletable(options) for table in SYNCED_TABLES}
+        leaving = {table: owners[table].deletable(options) for table in names}
     children = [
         line
-        for table in SYNCED_TABLES
+        for table in names
         for line in site_children(planner, table, leaving.get(table, array("q")), leaving)
     ]
-    return Findings(tuple(problems), tuple(local_orphans(planner.local)), tuple(children), rebuilt)
+    orphans = local_orphans(planner.local, planner.foreign_keys)
+    return Findings(tuple(problems), tuple(orphans), tuple(children), rebuilt)
 
 
 def enforce(options: SyncOptions, findings: Findings) -> None:
@@ -103,10 +105,15 @@ def site_children(planner: Planner, table: str, ids: array, leaving: dict[str, a
         planner.railway,
         table,
         ids,
-        foreign_keys(),
-        {child: planner.local_ids(child) for child, _, parent in foreign_keys() if parent == table},
+        planner.site_foreign_keys,
+        {
+            fk.child: planner.local_ids(fk.child)
+            for fk in planner.site_foreign_keys
+            if fk.parent == table
+        },
         leaving,
         planner.owned_present,
+        planner.keys,
     )
 
 
@@ -192,17 +199,6 @@ def _refusal(options: SyncOptions, findings: Findings) -> str:
     )
 
 
-def foreign_keys() -> list[tuple[str, str, str]]:
-    """(child table, column, parent table) for every foreign key among the synced tables."""
-    keys = []
-    for model in SYNCED_MODELS:
-        for model_field in model._meta.concrete_fields:
-            parent = model_field.related_model
-            if model_field.is_relation and isinstance(parent, type):
-                keys.append((model._meta.db_table, model_field.column, parent._meta.db_table))
-    return keys
-
-
 def _enforced_locally(local: str) -> set[tuple[str, str, str]]:
     """The foreign keys the local database itself enforces (validated constraints)."""
     with connections[local].cursor() as cursor:
@@ -220,22 +216,25 @@ def _enforced_locally(local: str) -> set[tuple[str, str, str]]:
         return set(cursor.fetchall())
 
 
-def local_orphans(local: str) -> list[str]:
-    """Local rows whose foreign key points at no local row: Railway would reject them.
+def local_orphans(local: str, foreign_keys: list[ForeignKey]) -> list[str]:
+    """Local rows whose foreign key (among ``foreign_keys``, those between synced tables)
+    points at no local row: Railway would reject them.
 
     Only keys the local database does not enforce itself can have such rows.
     """
     problems = []
     enforced = _enforced_locally(local)
     with connections[local].cursor() as cursor:
-        for child, column, parent in foreign_keys():
+        for fk in foreign_keys:
+            child, column, parent = fk.child, fk.column, fk.parent
             if (child, column, parent) in enforced:
                 continue
             key = quote_name(column)
             cursor.execute(
                 f"SELECT count(*), array_agg(DISTINCT c.{key}) FROM {quote_name(child)} c "
                 f"WHERE c.{key} IS NOT NULL "
-                f"AND NOT EXISTS (SELECT 1 FROM {quote_name(parent)} p WHERE p.id = c.{key})"
+                f"AND NOT EXISTS (SELECT 1 FROM {quote_name(parent)} p "
+                f"WHERE p.{quote_name(fk.parent_column)} = c.{key})"
             )
             count, values = cursor.fetchone()
             if count:

@@ -60,18 +60,20 @@ def copy_into_empty(
     ids: array,
     batch_size: int,
     on_batch: Callable[[int], None],
+    key: str = "id",
 ) -> int:
     """COPY every local row straight into ``table`` on Railway, which must hold no rows.
 
     ``ids`` must be all the local ids, so each batch can be read as an id range.
     """
     names = column_list(columns)
+    id_ = quote_name(key)
     target = quote_name(table)
     for batch in batches(ids, batch_size):
         stream_copy(
             local_alias,
-            f"COPY (SELECT {names} FROM {target} WHERE id >= {batch[0]} AND id <= {batch[-1]} "
-            f"ORDER BY id) TO STDOUT",
+            f"COPY (SELECT {names} FROM {target} WHERE {id_} >= {batch[0]} "
+            f"AND {id_} <= {batch[-1]} ORDER BY {id_}) TO STDOUT",
             railway_alias,
             f"COPY {target} ({names}) FROM STDIN",
         )
@@ -87,21 +89,23 @@ def upsert(
     ids: array,
     batch_size: int,
     on_batch: Callable[[int], None],
+    key: str = "id",
 ) -> tuple[int, int]:
     """Insert or update the local rows ``ids`` on Railway; return (inserted, updated).
 
     Each batch is COPYed into a staging table, then merged by one
-    ``INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE row IS DISTINCT FROM ...``, so a row
+    ``INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE row IS DISTINCT FROM ...``, so a row
     the site changed meanwhile to the same content is not rewritten. Must run inside a
     transaction on Railway: the staging table lives until commit.
     """
     if not ids:
         return 0, 0
     names = column_list(columns)
+    id_ = quote_name(key)
     stage = quote_name(f"railway_sync_stage_{table}")
     target = quote_name(table)
     assignments = ", ".join(
-        f"{quote_name(c.name)} = EXCLUDED.{quote_name(c.name)}" for c in columns if c.name != "id"
+        f"{quote_name(c.name)} = EXCLUDED.{quote_name(c.name)}" for c in columns if c.name != key
     )
     railway = connections[railway_alias]
     with railway.cursor() as cursor:
@@ -114,7 +118,7 @@ def upsert(
         WITH written AS (
             INSERT INTO {target} ({names})
             SELECT {names} FROM {stage}
-            ON CONFLICT (id) DO UPDATE SET {assignments}
+            ON CONFLICT ({id_}) DO UPDATE SET {assignments}
             WHERE {row_text(columns, f"{target}.")}
                   IS DISTINCT FROM {row_text(columns, "EXCLUDED.")}
             RETURNING (xmax = 0) AS inserted
@@ -126,8 +130,8 @@ def upsert(
     for batch in batches(ids, batch_size):
         stream_copy(
             local_alias,
-            f"COPY (SELECT {names} FROM {target} WHERE id = ANY({id_array_literal(batch)}) "
-            f"ORDER BY id) TO STDOUT",
+            f"COPY (SELECT {names} FROM {target} WHERE {id_} = ANY({id_array_literal(batch)}) "
+            f"ORDER BY {id_}) TO STDOUT",
             railway_alias,
             f"COPY {stage} ({names}) FROM STDIN",
         )
@@ -141,13 +145,14 @@ def upsert(
     return inserted, updated
 
 
-def delete(railway_alias: str, table: str, ids: array, batch_size: int) -> int:
+def delete(railway_alias: str, table: str, ids: array, batch_size: int, key: str = "id") -> int:
     """Delete rows ``ids`` from ``table`` on Railway; return how many went."""
     deleted = 0
     with connections[railway_alias].cursor() as cursor:
         for batch in batches(ids, batch_size):
             cursor.execute(
-                f"DELETE FROM {quote_name(table)} WHERE id = ANY({id_array_literal(batch)})"
+                f"DELETE FROM {quote_name(table)} "
+                f"WHERE {quote_name(key)} = ANY({id_array_literal(batch)})"
             )
             deleted += cursor.rowcount
     return deleted

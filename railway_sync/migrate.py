@@ -1,27 +1,32 @@
-"""``railway_migrate``: railway_sync's Django migrations, applied to Railway only."""
+"""``railway_migrate``: railway_sync's Django migrations, and those ``railway_makemigrations``
+wrote into the project (app ``railway_schema``), applied to Railway only, all in one
+transaction."""
 
 from __future__ import annotations
 
-from django.db import connections
+from django.db import connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.migration import Migration
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 
+from railway_sync import conf
 from railway_sync.errors import ConnectionFailed, WriteFailed
 from railway_sync.failures import explain
 from railway_sync.locks import exclusive_run
 from railway_sync.report import MigrateReport, Progress, ProgressCallback
 
 APP_LABEL = "railway_sync"
+APP_LABELS = (APP_LABEL, conf.SCHEMA_APP_LABEL)
 
 
 def apply(railway: str, *, dry_run: bool, progress: ProgressCallback) -> MigrateReport:
     """Apply (or, in a dry run, list with their SQL) the migrations Railway lacks.
 
-    Each migration is atomic; the run lock keeps a sync from running meanwhile.
+    They apply in one transaction: a failing one (a value a retype cannot cast) leaves
+    Railway as it was. The run lock keeps a sync from running meanwhile.
     """
     executor = MigrationExecutor(connections[railway])
-    targets = executor.loader.graph.leaf_nodes(APP_LABEL)
+    targets = [node for label in APP_LABELS for node in executor.loader.graph.leaf_nodes(label)]
     plan = executor.migration_plan(targets)
     planned = tuple(f"{m.app_label}.{m.name}" for m, backwards in plan if not backwards)
     if dry_run:
@@ -38,7 +43,7 @@ def apply(railway: str, *, dry_run: bool, progress: ProgressCallback) -> Migrate
 
     executor.progress_callback = record  # type: ignore[assignment]  # Django calls it so
     try:
-        with exclusive_run(railway, progress):
+        with exclusive_run(railway, progress), transaction.atomic(using=railway):
             executor.migrate(targets, plan=plan)
     except (OperationalError, InterfaceError) as exc:
         raise ConnectionFailed(f"Railway migration failed: {explain(railway, exc)}") from None

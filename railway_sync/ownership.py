@@ -10,6 +10,9 @@ overwrite it, rebuild and force keep it unless told ``--discard-railway-rows``.
 A table without a record (Railway adopted from an earlier tool, or synced before migration
 0005) is owned where local has the same id; every other row is the site's.
 
+"Id" is each table's primary key, whatever its name (``tables.Catalog.keys``); the foreign
+keys that link rows are the catalog's (``tables.ForeignKey``).
+
 A site row at an id local also has, with other content, is a *conflict*: the site's row is
 kept (``--on-conflict report``) or replaced by local's (``--on-conflict local``, after which
 the row is owned).
@@ -29,9 +32,9 @@ from railway_sync.options import SyncOptions
 from railway_sync.report import Conflict
 from railway_sync.schema import Column
 from railway_sync.sql import id_array_literal, id_range, quote_name
+from railway_sync.tables import ForeignKey
 
 OWNED_TABLE = "railway_sync_owned"
-ID = quote_name("id")
 # The columns that name a row to a person, when the table has them (else its unique columns).
 NAMING_COLUMNS = ("name", "slug", "external_id")
 
@@ -102,33 +105,53 @@ class Ownership:
         return settled, held_count
 
 
+def _pointing_at(fk: ForeignKey, keys: dict[str, str], parent_ids: array) -> str:
+    """SQL condition: ``fk.child``'s row points at one of the rows ``parent_ids`` (primary key
+    values) of ``fk.parent``, whether the key references the parent's primary key or another
+    of its unique columns."""
+    column = quote_name(fk.column)
+    parent_key = keys.get(fk.parent, "id")
+    if fk.parent_column == parent_key:
+        return f"{column} = ANY({id_array_literal(parent_ids)})"
+    return (
+        f"{column} IN (SELECT {quote_name(fk.parent_column)} FROM {quote_name(fk.parent)} "
+        f"WHERE {quote_name(parent_key)} = ANY({id_array_literal(parent_ids)}))"
+    )
+
+
 def held_back(
-    local: str, table: str, keys: list[tuple[str, str, str]], blocked: dict[str, array]
+    local: str,
+    table: str,
+    foreign_keys: list[ForeignKey],
+    blocked: dict[str, array],
+    keys: dict[str, str],
 ) -> array:
     """Local rows of ``table`` that point (foreign key) at a row of their parent this sync
     does not write (``blocked[parent]``: kept conflicts, rows held back themselves): written,
     they would point at the site's row, or at no row. Sorted ids.
 
-    ``keys`` are the foreign keys (child, column, parent) among the synced tables.
+    ``foreign_keys`` are those among the synced tables; ``keys`` each table's primary key.
     """
     ids: set[int] = set()
-    for child, column, parent in keys:
-        if child != table or not blocked.get(parent):
+    key = quote_name(keys.get(table, "id"))
+    for fk in foreign_keys:
+        if fk.child != table or not blocked.get(fk.parent):
             continue
         with connections[local].cursor() as cursor:
             cursor.execute(
-                f"SELECT {ID} FROM {quote_name(child)} "
-                f"WHERE {quote_name(column)} = ANY({id_array_literal(blocked[parent])})"
+                f"SELECT {key} FROM {quote_name(fk.child)} "
+                f"WHERE {_pointing_at(fk, keys, blocked[fk.parent])}"
             )
             ids.update(row[0] for row in cursor.fetchall())
     return array("q", sorted(ids))
 
 
-def local_ids(local: str, table: str) -> str:
-    """Local's ids of ``table`` as ``int8multirange`` text, computed by the local server."""
+def local_ids(local: str, table: str, key: str = "id") -> str:
+    """Local's ids (primary ``key``) of ``table`` as ``int8multirange`` text, computed by the
+    local server."""
     with connections[local].cursor() as cursor:
         cursor.execute(
-            f"SELECT coalesce(range_agg({id_range()}), '{{}}'::int8multirange)::text "
+            f"SELECT coalesce(range_agg({id_range(key)}), '{{}}'::int8multirange)::text "
             f"FROM {quote_name(table)}"
         )
         return str(cursor.fetchone()[0])
@@ -165,21 +188,24 @@ def survey(
     railway_only: array,
     railway_count: int,
     table_present: bool = True,
+    key: str = "id",
 ) -> Ownership:
     """Split ``table``'s Railway rows into owned and the site's; ``railway_only`` are the
-    Railway ids local lacks (from ``diff.id_differences``), ``railway_count`` its rows. The site's rows are expected to be
-    few; the owned ones are never listed. ``table_present`` as for ``owned_ranges_sql``."""
+    Railway ids local lacks (from ``diff.id_differences``), ``railway_count`` its rows. The
+    site's rows are expected to be few; the owned ones are never listed. ``table_present`` as
+    for ``owned_ranges_sql``; ``key`` is the table's primary key column."""
     owned, params = owned_ranges_sql(table, local_id_ranges, table_present)
+    pk = quote_name(key)
     with connections[railway].cursor() as cursor:
         cursor.execute(
-            f"SELECT {ID}, {ID}::bigint <@ %s::int8multirange "
-            f"FROM {quote_name(table)} WHERE NOT {ID}::bigint <@ {owned} ORDER BY {ID}",
+            f"SELECT {pk}, {pk}::bigint <@ %s::int8multirange "
+            f"FROM {quote_name(table)} WHERE NOT {pk}::bigint <@ {owned} ORDER BY {pk}",
             [local_id_ranges, *params],
         )
         unowned = cursor.fetchall()
     site_only = array("q", (row_id for row_id, in_local in unowned if not in_local))
     candidates = array("q", (row_id for row_id, in_local in unowned if in_local))
-    _, conflict_ids = compare_rows(local, railway, table, columns, candidates)
+    _, conflict_ids = compare_rows(local, railway, table, columns, candidates, key=key)
     adopted = _without(candidates, conflict_ids)
     gone = _without(railway_only, site_only)
     return Ownership(
@@ -189,7 +215,9 @@ def survey(
         site_only=site_only,
         conflict_ids=conflict_ids,
         adopted=adopted,
-        conflicts=describe(local, railway, table, columns, conflict_ids[: conf.conflicts_shown()]),
+        conflicts=describe(
+            local, railway, table, columns, conflict_ids[: conf.conflicts_shown()], key
+        ),
     )
 
 
@@ -203,9 +231,10 @@ def _contains(ids: array, value: int) -> bool:
     return at < len(ids) and ids[at] == value
 
 
-def naming_columns(local: str, table: str, columns: list[Column]) -> list[str]:
+def naming_columns(local: str, table: str, columns: list[Column], key: str = "id") -> list[str]:
     """The columns that tell a person which row this is: name, slug, external_id where the
-    table has them, else its unique columns, else its first two columns after id."""
+    table has them, else its unique columns, else its first two columns after the primary
+    ``key``."""
     names = [c.name for c in columns]
     chosen = [name for name in NAMING_COLUMNS if name in names]
     if not chosen:
@@ -218,20 +247,21 @@ def naming_columns(local: str, table: str, columns: list[Column]) -> list[str]:
             )
             unique = {row[0] for row in cursor.fetchall()}
         chosen = [name for name in names if name in unique]
-    return chosen or [name for name in names if name != "id"][:2]
+    return chosen or [name for name in names if name != key][:2]
 
 
 def describe(
-    local: str, railway: str, table: str, columns: list[Column], ids: array
+    local: str, railway: str, table: str, columns: list[Column], ids: array, key: str = "id"
 ) -> tuple[Conflict, ...]:
-    """Both rows' naming columns for each conflicting id in ``ids``."""
+    """Both rows' naming columns for each conflicting id in ``ids`` (of primary ``key``)."""
     if not ids:
         return ()
-    keys = naming_columns(local, table, columns)
+    pk = quote_name(key)
+    keys = naming_columns(local, table, columns, key)
     selected = ", ".join(f"{quote_name(key)}::text" for key in keys)
     sql = (
-        f"SELECT {ID}, {selected} FROM {quote_name(table)} "
-        f"WHERE {ID} = ANY({id_array_literal(ids)}) ORDER BY {ID}"
+        f"SELECT {pk}, {selected} FROM {quote_name(table)} "
+        f"WHERE {pk} = ANY({id_array_literal(ids)}) ORDER BY {pk}"
     )
     rows = {}
     for alias in (local, railway):
@@ -244,21 +274,24 @@ def describe(
     )
 
 
-def record(railway: str, table: str, local_id_ranges: str, kept_conflicts: array) -> None:
+def record(
+    railway: str, table: str, local_id_ranges: str, kept_conflicts: array, key: str = "id"
+) -> None:
     """Store which of ``table``'s Railway rows the sync owns, in the transaction that wrote it.
 
     Owned from now on: the rows it owned before that Railway still has, and every Railway row
     at an id local has, except the site's rows kept in a conflict.
     """
     owned, params = owned_ranges_sql(table, "{}")
-    kept = f" AND {ID} <> ALL({id_array_literal(kept_conflicts)})" if kept_conflicts else ""
+    pk = quote_name(key)
+    kept = f" AND {pk} <> ALL({id_array_literal(kept_conflicts)})" if kept_conflicts else ""
     with connections[railway].cursor() as cursor:
         cursor.execute(
             f"""
             INSERT INTO {quote_name(OWNED_TABLE)} (table_name, ids, recorded_at)
-            SELECT %s, coalesce(range_agg({id_range()}), '{{}}'::int8multirange), now()
+            SELECT %s, coalesce(range_agg({id_range(key)}), '{{}}'::int8multirange), now()
             FROM {quote_name(table)}
-            WHERE ({ID}::bigint <@ %s::int8multirange{kept}) OR {ID}::bigint <@ {owned}
+            WHERE ({pk}::bigint <@ %s::int8multirange{kept}) OR {pk}::bigint <@ {owned}
             ON CONFLICT (table_name) DO UPDATE
                 SET ids = EXCLUDED.ids, recorded_at = EXCLUDED.recorded_at
             """,
@@ -270,29 +303,40 @@ def site_children_of(
     railway: str,
     parent: str,
     parent_ids: array,
-    keys: list[tuple[str, str, str]],
+    foreign_keys: list[ForeignKey],
     local_id_ranges: dict[str, str],
     leaving: dict[str, array],
     table_present: bool = True,
+    keys: dict[str, str] | None = None,
 ) -> list[str]:
     """The site's rows on Railway that point at rows of ``parent`` about to be deleted
-    (``parent_ids``), one phrase each; rows in ``leaving`` go too and do not count.
+    (``parent_ids``, primary key values), one phrase each; rows in ``leaving`` go too and do
+    not count.
 
-    ``keys`` are the foreign keys (child, column, parent) among the synced tables.
+    ``foreign_keys`` are those among the synced tables; ``keys`` each table's primary key.
     """
     found: list[str] = []
+    keys = keys or {}
     if not parent_ids:
         return found
-    for child, column, referenced in keys:
-        if referenced != parent:
+    for fk in foreign_keys:
+        if fk.parent != parent:
             continue
+        child = fk.child
         owned, params = owned_ranges_sql(child, local_id_ranges[child], table_present)
-        key = quote_name(column)
+        pk = quote_name(keys.get(child, "id"))
+        pointing = _pointing_at(fk, keys, parent_ids)
+        parent_id = (
+            quote_name(fk.column)
+            if fk.parent_column == keys.get(parent, "id")
+            else f"(SELECT p.{quote_name(keys.get(parent, 'id'))} FROM {quote_name(parent)} p "
+            f"WHERE p.{quote_name(fk.parent_column)} = c.{quote_name(fk.column)} LIMIT 1)"
+        )
         with connections[railway].cursor() as cursor:
             cursor.execute(
-                f"SELECT {ID}, {key} FROM {quote_name(child)} "
-                f"WHERE {key} = ANY({id_array_literal(parent_ids)}) "
-                f"AND NOT {ID}::bigint <@ {owned} ORDER BY {ID}",
+                f"SELECT c.{pk}, {parent_id} FROM {quote_name(child)} c "
+                f"WHERE {pointing} "
+                f"AND NOT c.{pk}::bigint <@ {owned} ORDER BY c.{pk}",
                 params,
             )
             rows = cursor.fetchall()

@@ -24,6 +24,7 @@ from railway_sync.diff import (
 )
 from railway_sync.errors import VerificationFailed
 from railway_sync.schema import Column
+from railway_sync.tables import ForeignKey
 
 # Above this share of a table, hashing it whole (sequential scans, both servers in parallel)
 # is cheaper than looking rows up by id.
@@ -46,6 +47,14 @@ class Planner:
     local_server: ServerIdentity | None = None
     # Why each table's watermark was not trusted (so every row was compared), for the report.
     untrusted: dict[str, str] = field(default_factory=dict)
+    # table -> its primary key column ("id" for a table not named here).
+    keys: dict[str, str] = field(default_factory=dict)
+    # The foreign keys among the synced tables (local's catalog and Railway's), for the
+    # ownership checks: rows held back, the site's rows pointing at rows to delete.
+    foreign_keys: list[ForeignKey] = field(default_factory=list)
+    # Those and the keys of Railway-only (the site's) columns: the site's rows that point at
+    # rows a sync deletes.
+    site_foreign_keys: list[ForeignKey] = field(default_factory=list)
     # id_differences per (table, survey): --prune and planning ask the same question.
     _id_answers: dict[str, tuple[IdSurvey, tuple[array, array]]] = field(default_factory=dict)
     # Whether Railway has the ownership table (migration 0005; not in a dry run before it).
@@ -54,9 +63,30 @@ class Planner:
     _local_ids: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, local: str, railway: str, *, full: bool = False) -> Planner:
-        """Call inside the local snapshot: its watermark is this snapshot's."""
-        planner = cls(local, railway, full=full)
+    def open(
+        cls,
+        local: str,
+        railway: str,
+        *,
+        full: bool = False,
+        keys: dict[str, str] | None = None,
+        foreign_keys: list[ForeignKey] | None = None,
+        site_foreign_keys: list[ForeignKey] | None = None,
+    ) -> Planner:
+        """Call inside the local snapshot: its watermark is this snapshot's.
+
+        ``keys`` maps each table to its primary key column (default ``id``); ``foreign_keys``
+        are those among the synced tables on synced columns, ``site_foreign_keys`` all of
+        Railway's between them too (default: ``foreign_keys``).
+        """
+        planner = cls(
+            local,
+            railway,
+            full=full,
+            keys=dict(keys or {}),
+            foreign_keys=list(foreign_keys or []),
+            site_foreign_keys=list(site_foreign_keys or foreign_keys or []),
+        )
         planner.local_watermark = tracking.snapshot_xmin(local)
         planner.local_next = tracking.next_xid(local)
         planner.railway_next = tracking.next_xid(railway)
@@ -66,13 +96,16 @@ class Planner:
         planner.owned_present = ownership.present(railway)
         return planner
 
+    def key(self, table: str) -> str:
+        return self.keys.get(table, "id")
+
     def id_differences(self, table: str, survey: IdSurvey | None) -> tuple[array, array]:
         """(ids missing on Railway, ids only on Railway); a given survey is read once.
 
         Without a survey the ids are surveyed afresh and nothing is remembered.
         """
         if survey is None:
-            return id_differences(self.local, self.railway, table)
+            return id_differences(self.local, self.railway, table, key=self.key(table))
         cached = self._id_answers.get(table)
         if cached is None or cached[0] is not survey:
             answer = id_differences(self.local, self.railway, table, survey)
@@ -82,7 +115,7 @@ class Planner:
     def local_ids(self, table: str) -> str:
         """Local's ids of ``table`` as ``int8multirange`` text, read once per snapshot."""
         if table not in self._local_ids:
-            self._local_ids[table] = ownership.local_ids(self.local, table)
+            self._local_ids[table] = ownership.local_ids(self.local, table, self.key(table))
         return self._local_ids[table]
 
     def ownership(
@@ -104,11 +137,14 @@ class Planner:
             railway_only,
             railway_count,
             self.owned_present,
+            self.key(table),
         )
 
     def record_ownership(self, table: str, kept_conflicts: array) -> None:
         """Store which of ``table``'s rows the sync owns, in the transaction that wrote it."""
-        ownership.record(self.railway, table, self.local_ids(table), kept_conflicts)
+        ownership.record(
+            self.railway, table, self.local_ids(table), kept_conflicts, self.key(table)
+        )
 
     def is_tracked(self, table: str, columns: list[Column]) -> bool:
         if self.full:
@@ -156,7 +192,7 @@ class Planner:
             missing, _ = self.id_differences(table, survey)
             return TableDiff(to_insert=missing, method="empty")
         if not self.is_tracked(table, columns):
-            return diff_table(self.local, self.railway, table, columns)
+            return diff_table(self.local, self.railway, table, columns, self.key(table))
         self.tracked_tables.add(table)
         state = self.states[table]
         missing, railway_only = self.id_differences(table, survey)
@@ -169,14 +205,20 @@ class Planner:
             tracking.changed_since(state.railway_watermark, state.railway_xid),
             # One more than could leave ``most`` after the inserts and deletes are taken out.
             limit=most + len(missing) + len(railway_only) + 1,
+            key=self.key(table),
         )
         if candidates is not None:
             candidates.difference_update(missing)
             candidates.difference_update(railway_only)
         if candidates is None or len(candidates) > most:
-            return diff_table(self.local, self.railway, table, columns)
+            return diff_table(self.local, self.railway, table, columns, self.key(table))
         more_missing, differing = compare_rows(
-            self.local, self.railway, table, columns, array("q", sorted(candidates))
+            self.local,
+            self.railway,
+            table,
+            columns,
+            array("q", sorted(candidates)),
+            self.key(table),
         )
         to_insert = array("q", sorted({*missing, *more_missing}))
         return TableDiff(
@@ -211,10 +253,12 @@ class Planner:
         to_write = written.to_write
         extra = array("q")
         if verify_all or len(to_write) > FULL_SCAN_SHARE * max(local_count, 1):
-            after = diff_table(self.local, self.railway, table, columns)
+            after = diff_table(self.local, self.railway, table, columns, self.key(table))
             missing, differing, extra = after.to_insert, after.to_update, after.railway_only
         else:
-            missing, differing = compare_rows(self.local, self.railway, table, columns, to_write)
+            missing, differing = compare_rows(
+                self.local, self.railway, table, columns, to_write, self.key(table)
+            )
             if exact:
                 more_missing, extra = self.id_differences(table, None)
                 missing = array("q", sorted({*missing, *more_missing}))

@@ -10,7 +10,6 @@ from array import array
 
 from railway_sync.diff import IdSurvey
 from railway_sync.guards import Findings
-from railway_sync.models import SYNCED_TABLES
 from railway_sync.options import SyncOptions
 from railway_sync.ownership import Ownership
 from railway_sync.plan import Planner
@@ -20,11 +19,11 @@ from railway_sync.sql import count_rows
 from railway_sync.write import settle
 
 
-def before_first_migrate(local: str, options: SyncOptions) -> SyncReport:
-    """Railway has no schema yet: every local row would be inserted."""
+def before_first_migrate(local: str, tables: tuple[str, ...], options: SyncOptions) -> SyncReport:
+    """Railway has no schema yet: every local row of ``tables`` would be inserted."""
     results = tuple(
         TableResult(table, count, 0, inserted=count)
-        for table, count in ((t, count_rows(local, t)) for t in SYNCED_TABLES)
+        for table, count in ((t, count_rows(local, t)) for t in tables)
     )
     return SyncReport(options.mode, True, results, verified=False, schema_missing=True)
 
@@ -41,7 +40,7 @@ def report(
     """The sync ``options`` describe, planned table by table but not written."""
     results = []
     blocked: dict[str, array] = {}
-    for table in SYNCED_TABLES:
+    for table in columns:
         table_started = time.monotonic()
         survey = surveys[table]
         counts = (survey.local_count, survey.railway_count)

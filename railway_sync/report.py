@@ -155,3 +155,21 @@ class MigrateReport:
     sql: tuple[str, ...] = ()
     applied: tuple[str, ...] = ()
     dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class SchemaChange:
+    """One operation of a generated migration: what it does and its SQL."""
+
+    description: str
+    sql: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MakeMigrationsReport:
+    """What ``railway_makemigrations`` found, and the migration it wrote (or would write)."""
+
+    changes: tuple[SchemaChange, ...]
+    migration: str = ""  # "railway_schema.0002_animals"
+    path: str = ""
+    written: bool = False

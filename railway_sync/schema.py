@@ -66,9 +66,22 @@ def column_differences(table: str, local: list[Column], railway: list[Column]) -
     return lines
 
 
-def site_columns(local_alias: str, railway_alias: str, table: str) -> tuple[str, ...]:
-    """The columns of ``table`` that only Railway has: the site's, never synced."""
-    local = {column.name for column in live_columns(local_alias, table) or []}
+DRIFT_FIX = "python manage.py railway_makemigrations && python manage.py railway_migrate"
+
+
+def site_columns(
+    local_alias: str,
+    railway_alias: str,
+    table: str,
+    excluded: frozenset[tuple[str, str]] = frozenset(),
+) -> tuple[str, ...]:
+    """The columns of ``table`` on Railway the sync never reads or writes: the ones only
+    Railway has (the site's) and the ones ``RAILWAY_SYNC_EXCLUDE_COLUMNS`` leaves out."""
+    local = {
+        column.name
+        for column in live_columns(local_alias, table) or []
+        if (table, column.name) not in excluded
+    }
     return tuple(
         column.name
         for column in live_columns(railway_alias, table) or []
@@ -77,9 +90,18 @@ def site_columns(local_alias: str, railway_alias: str, table: str) -> tuple[str,
 
 
 def compare_schemas(
-    local_alias: str, railway_alias: str, tables: tuple[str, ...]
+    local_alias: str,
+    railway_alias: str,
+    tables: tuple[str, ...],
+    excluded: frozenset[tuple[str, str]] = frozenset(),
+    migrated: dict[str, frozenset[str]] | None = None,
 ) -> dict[str, list[Column]]:
-    """Check every table exists on both sides with the same columns; return local columns.
+    """Check every table exists on both sides with the same columns; return local columns,
+    in the order of ``tables``. Columns in ``excluded`` ((table, column)) are left out.
+
+    A column only Railway has is the site's and no difference, unless ``migrated`` (table ->
+    the columns Railway's migrations created) names it: then local dropped it, and Railway's
+    migrations must follow.
 
     Raises :class:`SchemaMismatch` listing every difference before anything is written.
     """
@@ -93,24 +115,30 @@ def compare_schemas(
         if local is None:
             missing_local.append(table)
             continue
+        local = [column for column in local if (table, column.name) not in excluded]
         columns[table] = local
         if railway is None:
             missing_railway.append(table)
             continue
+        railway = [column for column in railway if (table, column.name) not in excluded]
         differences.extend(column_differences(table, local, railway))
+        local_names = {column.name for column in local}
+        differences.extend(
+            f"  {table}.{column.name}: dropped locally, still on Railway ({column.type})"
+            for column in railway
+            if column.name not in local_names and column.name in (migrated or {}).get(table, ())
+        )
     if missing_local:
         raise _no_local_tables(missing_local)
     if missing_railway:
         raise SchemaMismatch(
-            f"Railway has no table {', '.join(missing_railway)}. "
-            "Run: python manage.py railway_migrate",
+            f"Railway has no table {', '.join(missing_railway)}. Run: {DRIFT_FIX}",
             [],
         )
     if differences:
         raise SchemaMismatch(
             f"Railway's columns differ from local in {len(differences)} place(s); nothing was "
-            "written. Run python manage.py railway_migrate, or add a migration that makes "
-            "Railway match the local schema:",
+            f"written. Run: {DRIFT_FIX}",
             differences,
         )
     return columns

@@ -13,13 +13,12 @@ from __future__ import annotations
 from django.db import connections
 
 from railway_sync import conf
-from railway_sync.errors import WriteFailed
 from railway_sync.sql import quote_name
 
 
-def reset_sequence(alias: str, table: str) -> int:
-    """Move ``table``'s id sequence past max(id) and up to the site's id range, never
-    backwards; return the next id.
+def reset_sequence(alias: str, table: str, key: str = "id") -> int:
+    """Move the sequence of ``table``'s primary ``key`` past its maximum and up to the site's
+    id range, never backwards; return the next id (0 when the key has no sequence).
 
     setval is not transactional, so it only ever moves forward: a rolled-back sync may leave
     a gap in ids but can never make the site's next insert collide. The site's range starts
@@ -27,17 +26,15 @@ def reset_sequence(alias: str, table: str) -> int:
     """
     site_start = conf.site_id_start() or 1
     with connections[alias].cursor() as cursor:
-        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [quote_name(table)])
+        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [quote_name(table), key])
         (sequence,) = cursor.fetchone()
         if sequence is None:
-            raise WriteFailed(
-                f"{table}.id on Railway has no sequence, so the site's inserts would fail. "
-                "Run: python manage.py railway_migrate"
-            )
+            # A key without a sequence (ids always given): the site's inserts name their ids.
+            return 0
         cursor.execute(
             f"""
             SELECT setval(%s::regclass, GREATEST(
-                (SELECT COALESCE(max(id), 0) FROM {quote_name(table)}),
+                (SELECT COALESCE(max({quote_name(key)}), 0) FROM {quote_name(table)}),
                 (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END
                  FROM {sequence}),  -- quoted by pg_get_serial_sequence
                 (SELECT CASE WHEN %s <= seqmax THEN %s - 1 ELSE 0 END

@@ -3,19 +3,24 @@ to run next. It reads both databases and writes neither."""
 
 from __future__ import annotations
 
-from railway_sync import conf
+from railway_sync import autodetect, conf
 from railway_sync.connection import connect, describe, refuse_same_database
 from railway_sync.diff import survey_ids
 from railway_sync.errors import ConnectionFailed, SchemaMismatch
 from railway_sync.locks import local_snapshot
-from railway_sync.models import SYNCED_TABLES
 from railway_sync.plan import Planner
 from railway_sync.report import StatusReport, TableStatus
-from railway_sync.schema import compare_schemas, railway_tables_present, site_columns
+from railway_sync.schema import (
+    DRIFT_FIX,
+    compare_schemas,
+    railway_tables_present,
+    site_columns,
+)
 from railway_sync.sql import count_rows
+from railway_sync.tables import Catalog, present
 
 
-def report(*, deep: bool, local: str, railway: str) -> StatusReport:
+def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusReport:
     """Compare both sides; ``deep`` hashes every row instead of those tracking names.
 
     The local database must be connected and hold the synced tables; Railway being
@@ -32,8 +37,9 @@ def report(*, deep: bool, local: str, railway: str) -> StatusReport:
         )
     refuse_same_database(local, railway)
     target = describe(railway)
-    if not railway_tables_present(railway, SYNCED_TABLES):
-        tables = tuple(TableStatus(t, count_rows(local, t), None) for t in SYNCED_TABLES)
+    names = catalog.names
+    if not present(railway, names):
+        tables = tuple(TableStatus(t, count_rows(local, t), None) for t in names)
         return StatusReport(
             target,
             True,
@@ -43,23 +49,34 @@ def report(*, deep: bool, local: str, railway: str) -> StatusReport:
         )
     with local_snapshot(local):
         try:
-            columns = compare_schemas(local, railway, SYNCED_TABLES)
+            columns = compare_schemas(
+                local,
+                railway,
+                names,
+                conf.exclude_columns(),
+                autodetect.migrated_columns(railway),
+            )
         except SchemaMismatch as exc:
             tables = tuple(
-                TableStatus(t, count_rows(local, t), count_rows(railway, t)) for t in SYNCED_TABLES
+                TableStatus(
+                    t,
+                    count_rows(local, t),
+                    count_rows(railway, t) if railway_tables_present(railway, (t,)) else None,
+                )
+                for t in names
             )
             return StatusReport(
                 target,
                 True,
                 tables,
                 problem=str(exc).replace("\n", " "),
-                recommendation="Run: python manage.py railway_migrate, or add "
-                "a migration that makes Railway match the local schema",
+                recommendation=f"Run: {DRIFT_FIX}",
             )
-        planner = Planner.open(local, railway, full=deep)
+        keys = catalog.keys()
+        planner = Planner.open(local, railway, full=deep, keys=keys)
         found = []
-        for table in SYNCED_TABLES:
-            survey = survey_ids(local, railway, table)
+        for table in names:
+            survey = survey_ids(local, railway, table, keys[table])
             counts = (survey.local_count, survey.railway_count)
             diff = planner.plan(table, columns[table], counts, survey)
             own = planner.ownership(table, columns[table], counts[1], survey)
@@ -76,7 +93,7 @@ def report(*, deep: bool, local: str, railway: str) -> StatusReport:
                     site_rows=own.site_rows,
                     conflicts=len(own.conflict_ids),
                     conflict_rows=own.conflicts,
-                    site_columns=site_columns(local, railway, table),
+                    site_columns=site_columns(local, railway, table, conf.exclude_columns()),
                 )
             )
     return StatusReport(

@@ -25,7 +25,6 @@ from railway_sync.diff import IdSurvey, TableDiff
 from railway_sync.errors import GuardRefused
 from railway_sync.failures import on_table
 from railway_sync.load import copy_into_empty, delete, upsert
-from railway_sync.models import SYNCED_TABLES
 from railway_sync.options import SyncOptions
 from railway_sync.ownership import Ownership, held_back
 from railway_sync.plan import Planner
@@ -42,12 +41,12 @@ def table_by_table(
     options: SyncOptions,
     progress: ProgressCallback,
 ) -> tuple[TableResult, ...]:
-    """Sync each table in a transaction of its own, parents first; ``owners`` say which
-    Railway rows are the site's."""
+    """Sync each table in a transaction of its own, parents first (``columns``' order);
+    ``owners`` say which Railway rows are the site's."""
     railway = planner.railway
     results = []
     blocked: dict[str, array] = {}
-    for table in SYNCED_TABLES:
+    for table in columns:
         started = time.monotonic()
         survey = surveys[table]
         counts = (survey.local_count, survey.railway_count)
@@ -75,7 +74,7 @@ def table_by_table(
                     verify_all=options.verify_all,
                     excused=blocked[table],
                 )
-            reset_sequence(railway, table)
+            reset_sequence(railway, table, planner.key(table))
             if not held:
                 # A held-back local change must stay newer than the watermark, so the next
                 # sync still sees it; the previous watermark stays.
@@ -94,21 +93,21 @@ def prune(
     options: SyncOptions,
     progress: ProgressCallback,
 ) -> tuple[TableResult, ...]:
-    """Delete the owned Railway rows local no longer has, children first; refuse a table
-    whose rows the site's rows still point at."""
+    """Delete the owned Railway rows local no longer has, children first (``results`` are
+    parents first); refuse a table whose rows the site's rows still point at."""
     railway = planner.railway
     by_table = {result.table: result for result in results}
-    for table in reversed(SYNCED_TABLES):
+    for table in reversed(tuple(by_table)):
         ids = owners[table].gone
         if not ids:
             continue
         progress(Progress("prune", table, 0, len(ids)))
         with on_table(table, f"{table} was left as it was"), transaction.atomic(using=railway):
             _refuse_site_children(planner, table, ids, {}, f"{table} was left as it was")
-            deleted = delete(railway, table, ids, options.batch_size)
+            deleted = delete(railway, table, ids, options.batch_size, planner.key(table))
         previous = by_table[table]
         by_table[table] = replace(previous, deleted=deleted, kept=max(previous.kept - deleted, 0))
-    return tuple(by_table[table] for table in SYNCED_TABLES)
+    return tuple(by_table.values())
 
 
 def all_at_once(
@@ -132,7 +131,7 @@ def all_at_once(
     unchanged = "Railway was left unchanged"
     with on_table("", unchanged), transaction.atomic(using=railway):
         railway_watermark = tracking.snapshot_xmin(railway)
-        for table in SYNCED_TABLES:
+        for table in columns:
             started = time.monotonic()
             progress(Progress("diff", table))
             with on_table(table, unchanged):
@@ -154,13 +153,15 @@ def all_at_once(
                 )
             results[table] = replace(result, seconds=time.monotonic() - started)
         # Children first, so no foreign key points at a row about to go.
-        leaving = {table: diffs[table].railway_only for table in SYNCED_TABLES}
-        for table in reversed(SYNCED_TABLES):
+        leaving = {table: diffs[table].railway_only for table in columns}
+        for table in reversed(tuple(columns)):
             started = time.monotonic()
             progress(Progress("delete", table, 0, len(leaving[table])))
             with on_table(table, unchanged):
                 _refuse_site_children(planner, table, leaving[table], leaving, unchanged)
-                deleted = delete(railway, table, leaving[table], options.batch_size)
+                deleted = delete(
+                    railway, table, leaving[table], options.batch_size, planner.key(table)
+                )
             previous = results[table]
             results[table] = replace(
                 previous,
@@ -170,7 +171,7 @@ def all_at_once(
                 seconds=previous.seconds + time.monotonic() - started,
             )
         if options.verify:
-            for table in SYNCED_TABLES:
+            for table in columns:
                 progress(Progress("verify", table))
                 with on_table(table, unchanged):
                     planner.verify(
@@ -182,16 +183,16 @@ def all_at_once(
                         verify_all=options.verify_all,
                         excused=_excused(owners[table], blocked[table], options),
                     )
-        for table in SYNCED_TABLES:
+        for table in columns:
             with on_table(table, unchanged):
-                reset_sequence(railway, table)
+                reset_sequence(railway, table, planner.key(table))
                 if not results[table].held_back:  # as in table_by_table
                     planner.record(table, columns[table], railway_watermark)
                 planner.record_ownership(table, owners[table].kept_conflicts(options))
         # Deferred unique constraints are checked here; the error names its own table.
         with connections[railway].cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-    return tuple(results[table] for table in SYNCED_TABLES)
+    return tuple(results[table] for table in columns)
 
 
 def settle(
@@ -206,7 +207,7 @@ def settle(
     """``diff`` as this sync carries it out (``Ownership.settle``), holding back the local rows
     that point at a parent row not written; records in ``blocked`` the rows of ``table`` not
     written, for its children. Call parents first."""
-    held = held_back(planner.local, table, guards.foreign_keys(), blocked)
+    held = held_back(planner.local, table, planner.foreign_keys, blocked, planner.keys)
     blocked[table] = array("q", sorted({*own.kept_conflicts(options), *held}))
     return own.settle(diff, options, local_count, held)
 
@@ -256,12 +257,26 @@ def write_table(
     if counts[1] == 0 and not diff.to_update:
         # An empty Railway table: COPY straight in, as pg_restore would.
         inserted = copy_into_empty(
-            local, railway, table, columns, to_write, options.batch_size, on_batch
+            local,
+            railway,
+            table,
+            columns,
+            to_write,
+            options.batch_size,
+            on_batch,
+            planner.key(table),
         )
         updated = 0
     else:
         inserted, updated = upsert(
-            local, railway, table, columns, to_write, options.batch_size, on_batch
+            local,
+            railway,
+            table,
+            columns,
+            to_write,
+            options.batch_size,
+            on_batch,
+            planner.key(table),
         )
     return TableResult(
         table=table,

@@ -36,6 +36,7 @@ def readme_section(command: str) -> str:
 def test_the_five_commands_and_the_demo_exist():
     assert COMMANDS == [
         "railway_demo",
+        "railway_makemigrations",
         "railway_migrate",
         "railway_setup",
         "railway_status",

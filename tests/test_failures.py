@@ -385,7 +385,7 @@ RAILWAY_FULL_DISK = (
             QueryFailed,
             "The local database refused the user in DATABASE_URL while reading animals: "
             "permission denied for table animals (nothing was written). Grant that user rights "
-            "on the five synced tables, or use the owner's URL.",
+            "on the synced tables, or use the owner's URL.",
         ),
         (
             "default",

@@ -117,7 +117,8 @@ def test_migrate_adopts_tables_an_earlier_tool_created(clean):
 EMPTY_LOCAL = "railway_sync_empty_local"
 NO_LOCAL_TABLES = (
     "The local database has no table organizations, animals, animal_images, scrape_logs, "
-    "service_regions. Check DATABASE_URL points at the scrapers' database."
+    "service_regions. Check DATABASE_URL points at the scrapers' database, or "
+    "RAILWAY_SYNC_TABLES."
 )
 
 

@@ -331,8 +331,8 @@ def test_schema_drift_is_refused_before_any_write(seeded, alter, expected):
     assert code == 1
     assert (
         "❌ Railway data sync failed: Railway's columns differ from local in 1 place(s); "
-        "nothing was written. Run python manage.py railway_migrate, or add a migration "
-        "that makes Railway match the local schema:"
+        "nothing was written. Run: python manage.py railway_makemigrations && python "
+        "manage.py railway_migrate"
     ) in err
     assert expected in err.splitlines()
     assert checksum("railway") == before
@@ -347,7 +347,7 @@ def test_missing_railway_table_is_refused(seeded):
     assert code == 1
     assert (
         "❌ Railway data sync failed: Railway has no table service_regions. Run: python "
-        "manage.py railway_migrate"
+        "manage.py railway_makemigrations && python manage.py railway_migrate"
     ) in err
     assert scalar("railway", "SELECT count(*) FROM organizations") == 0
 

@@ -10,15 +10,16 @@ from typing import Any
 from django import template
 from django.urls import reverse
 
-from railway_sync import dashboard
+from railway_sync import conf, dashboard
 
 register = template.Library()
 
 
 @register.inclusion_tag("admin/railway_sync/panel.html", takes_context=True)
 def railway_status_panel(context: template.Context) -> dict[str, Any]:
-    """Is Railway current (table by table), a chart of the last runs, and the recent runs;
-    shown to users who may view sync runs."""
+    """Is Railway current (table by table), a chart of the last runs, links to browse every
+    configured table on both databases, and the recent runs; shown to users who may view sync
+    runs."""
     request = context.get("request")
     if request is None or not request.user.has_perm("railway_sync.view_syncrun"):
         return {"allowed": False}
@@ -29,7 +30,20 @@ def railway_status_panel(context: template.Context) -> dict[str, Any]:
         "chart": dashboard.chart(runs),
         "runs": [run_row(run) for run in runs[: dashboard.RECENT_RUNS]],
         "runs_url": reverse("admin:railway_sync_syncrun_changelist"),
+        "browse": browse_links(),
     }
+
+
+def browse_links() -> list[dict[str, str]]:
+    """Every configured table's read-only pages on both databases (the generic table page)."""
+    return [
+        {
+            "table": name,
+            "local": reverse("admin:railway_sync_table", args=["local", name]),
+            "railway": reverse("admin:railway_sync_table", args=["railway", name]),
+        }
+        for name in conf.tables()
+    ]
 
 
 def run_row(run: dashboard.SyncRun) -> dict[str, Any]:

@@ -37,8 +37,9 @@ positive_int.__name__ = "positive whole number"
 
 class Command(RailwayCommand):
     help = (
-        "Copy the five tables (organizations, animals, animal_images, scrape_logs, "
-        "service_regions) from the local database to Railway, matching rows by id."
+        "Copy the tables RAILWAY_SYNC_TABLES names (default: organizations, animals, "
+        "animal_images, scrape_logs, service_regions) from the local database to Railway, "
+        "matching rows by primary key."
     )
     failure_line = "❌ Railway data sync failed"
 
