@@ -141,6 +141,8 @@ def sync(
                     conf.exclude_columns(),
                     autodetect.migrated_columns(railway),
                 )
+                with on_table("", "nothing was written"):
+                    autodetect.require_covered(local)
                 behind = None if options.dry_run else tracking.state_table_behind(railway)
                 if behind:
                     raise SchemaMismatch(

@@ -23,8 +23,9 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.writer import MigrationWriter
 
 from railway_sync import conf, tables
-from railway_sync.errors import ConfigurationError
+from railway_sync.errors import ConfigurationError, SchemaMismatch
 from railway_sync.operations import SchemaState
+from railway_sync.schema import DRIFT_FIX
 from railway_sync.sql import quote_name
 
 BASELINE = Path(__file__).parent / "railway_schema" / "baseline.json"
@@ -508,3 +509,16 @@ def writer(schema_plan: SchemaPlan, name: str | None = None) -> MigrationWriter:
             "point it at a package of your project, which you commit."
         )
     return result
+
+
+def require_covered(local: str) -> None:
+    """Raise :class:`SchemaMismatch` when local's tables have changes no Railway migration
+    covers: constraints, indexes and defaults as well as the columns the sync compares."""
+    pending = plan(local)
+    if not pending.empty:
+        listed = "; ".join(change.description for change in pending.changes)
+        raise SchemaMismatch(
+            f"The local schema has {len(pending.changes)} change(s) no Railway migration "
+            f"covers ({listed}); nothing was written. Run: {DRIFT_FIX}",
+            [],
+        )

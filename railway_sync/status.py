@@ -56,6 +56,7 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
                 conf.exclude_columns(),
                 autodetect.migrated_columns(railway),
             )
+            autodetect.require_covered(local)
         except SchemaMismatch as exc:
             tables = tuple(
                 TableStatus(

@@ -131,8 +131,9 @@ def locked_animals() -> Iterator[Callable[[str], object]]:
 @DB
 def test_a_local_statement_timeout_names_the_local_database(synced, locked_animals):
     before = checksum("railway")
-    # The sync reads the locked local table until its 5 s statement_timeout (set in
-    # DATABASE_URL, below the 600 s lock timeout) cancels the read.
+    # The sync waits on the locked local table (first while reading its shape, to check every
+    # local schema change is migrated) until its 5 s statement_timeout (set in DATABASE_URL,
+    # below the 600 s lock timeout) cancels the statement.
     locked_animals("default")
     env = sync_env(
         DATABASE_URL=database_url("default") + STATEMENT_TIMEOUT, RAILWAY_LOCK_TIMEOUT="600"
@@ -143,7 +144,7 @@ def test_a_local_statement_timeout_names_the_local_database(synced, locked_anima
     assert code == 1
     assert err == (
         "❌ Railway data sync failed: The local database cancelled a statement "
-        "while reading animals: canceling statement due to statement timeout (nothing was "
+        "during the sync: canceling statement due to statement timeout (nothing was "
         "written). Raise statement_timeout for the user in DATABASE_URL, or run the sync "
         "again.\n"
     )
@@ -187,7 +188,7 @@ def test_a_terminated_local_session_is_a_lost_local_connection(synced, locked_an
     assert sync.returncode == 1
     assert err == (
         "❌ Railway data sync failed: Lost the connection to the local database "
-        "while reading animals: server closed the connection unexpectedly (nothing was "
+        "during the sync: server closed the connection unexpectedly (nothing was "
         "written). Run the sync again once the local database is reachable (check "
         "DATABASE_URL and the network).\n"
     )

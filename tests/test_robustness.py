@@ -295,12 +295,18 @@ def test_prune_deletes_railway_only_rows_children_first(seeded):
 def test_bad_inputs_leave_railway_unchanged(seeded):
     assert run("railway_sync")[2] == 0
     execute("default", "UPDATE animals SET name = 'pending change' WHERE id = 1")
-    # A scrapers' database without the foreign key, holding a row that points nowhere.
-    execute("default", "ALTER TABLE scrape_logs DROP CONSTRAINT scrape_logs_organization_id_fkey")
+    # A foreign key only Railway has (added there by hand), and a local row it would reject.
+    for alias in ("default", "railway"):
+        execute(alias, "UPDATE scrape_logs SET dogs_found = NULL")
+    execute(
+        "railway",
+        "ALTER TABLE scrape_logs ADD CONSTRAINT site_dogs_found_fkey "
+        "FOREIGN KEY (dogs_found) REFERENCES organizations(id)",
+    )
     execute(
         "default",
-        "INSERT INTO scrape_logs (id, organization_id, started_at, status) "
-        "VALUES (900, 999, now(), 'orphan')",
+        "INSERT INTO scrape_logs (id, organization_id, started_at, status, dogs_found) "
+        "VALUES (900, 1, now(), 'orphan', 999)",
     )
     before = checksum("railway")
     cases = [
@@ -312,7 +318,7 @@ def test_bad_inputs_leave_railway_unchanged(seeded):
         (
             [],
             "❌ Railway data sync failed: Local data is inconsistent: 1 scrape_logs rows point at "
-            "organizations that do not exist locally (organization_id 999). Railway would reject "
+            "organizations that do not exist locally (dogs_found 999). Railway would reject "
             "these rows; fix them in the local database, then sync again. Nothing was written.",
         ),
     ]
@@ -325,11 +331,7 @@ def test_bad_inputs_leave_railway_unchanged(seeded):
             assert checksum("railway") == before
     finally:
         execute("default", "DELETE FROM scrape_logs WHERE id = 900")
-        execute(
-            "default",
-            "ALTER TABLE scrape_logs ADD CONSTRAINT scrape_logs_organization_id_fkey"
-            " FOREIGN KEY (organization_id) REFERENCES organizations(id)",
-        )
+        execute("railway", "ALTER TABLE scrape_logs DROP CONSTRAINT site_dogs_found_fkey")
 
 
 def progress_position(stderr: str) -> str:

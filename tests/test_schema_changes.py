@@ -116,6 +116,10 @@ def assert_sync_refuses(first_line: str) -> None:
 
 
 DRIFT = "Railway's columns differ from local in {} place(s); nothing was written. Run: " + FIX
+UNCOVERED = (
+    "The local schema has {} change(s) no Railway migration covers ({}); nothing was written. "
+    "Run: " + FIX
+)
 
 
 @DB
@@ -163,8 +167,7 @@ def test_a_year_of_scraper_schema_changes_replays_step_by_step(seeded, migration
     assert_sync_refuses(DRIFT.format(1))
     close_the_gap(DEFAULT_TABLES, ["Drop column animals.source_last_updated"])
 
-    # A CHECK constraint on status, after old values were rewritten (the sync's column check
-    # does not see constraints: --check does).
+    # A CHECK constraint on status, after old values were rewritten.
     execute("default", "UPDATE animals SET status = 'unknown' WHERE status IS NULL")
     execute(
         "default",
@@ -175,7 +178,13 @@ def test_a_year_of_scraper_schema_changes_replays_step_by_step(seeded, migration
         "default",
         "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'animals_status_check'",
     )
-    close_the_gap(DEFAULT_TABLES, [f"Add constraint animals_status_check on animals: {definition}"])
+    added = f"Add constraint animals_status_check on animals: {definition}"
+    assert_sync_refuses(UNCOVERED.format(1, added))
+    out, err, code = run("railway_status", "--check")
+    assert code == 1
+    assert f"⚠ {UNCOVERED.format(1, added)}" in out.splitlines()
+    assert f"Recommendation: Run: {FIX}" in out.splitlines()
+    close_the_gap(DEFAULT_TABLES, [added])
     assert fetch(
         "railway",
         "SELECT conname, contype FROM pg_constraint WHERE conname = 'animals_status_check'",
@@ -185,6 +194,7 @@ def test_a_year_of_scraper_schema_changes_replays_step_by_step(seeded, migration
     without_images = [t for t in DEFAULT_TABLES if t != "animal_images"]
     execute("default", "DROP TABLE animal_images")
     with override_settings(RAILWAY_SYNC_TABLES=",".join(without_images)):
+        assert_sync_refuses(UNCOVERED.format(1, "Drop table animal_images"))
         close_the_gap(without_images, ["Drop table animal_images"])
     assert scalar("railway", "SELECT to_regclass('animal_images')") is None
 
@@ -216,6 +226,8 @@ def test_a_year_of_scraper_schema_changes_replays_step_by_step(seeded, migration
             "ALTER TABLE photo_analysis ADD CONSTRAINT photo_analysis_animal_id_key "
             "UNIQUE (animal_id)",
         )
+        unique = "Add constraint photo_analysis_animal_id_key on photo_analysis: UNIQUE (animal_id)"
+        assert_sync_refuses(UNCOVERED.format(1, unique))
         close_the_gap(
             tables,
             ["Add constraint photo_analysis_animal_id_key on photo_analysis: UNIQUE (animal_id)"],
