@@ -83,6 +83,8 @@ class _Connection:
         self.client_spoke_last = False
         self.directions_open = 2
         self.broken = False
+        self.unparsed = b""  # client bytes not yet split into messages (for the trace)
+        self.started = False  # the startup packet (no type byte) has gone by
 
 
 Item = tuple[float, bytes]  # (deliver at, data); empty data is the end of the stream
@@ -108,6 +110,8 @@ class Link:
         self._listener.settimeout(0.2)  # so the accept loop notices close()
         self.port: int = self._listener.getsockname()[1]
         self._stopped = threading.Event()
+        # When a list: (connection number, round trip it belongs to, what the client sent).
+        self.trace: list[tuple[int, int, str]] | None = None
         self._thread = threading.Thread(target=self._accept, name="link-accept", daemon=True)
         self._thread.start()
 
@@ -209,6 +213,8 @@ class Link:
                     with self._lock:
                         connection.bytes_to_server += len(data)
                         connection.client_spoke_last = True
+                        if self.trace is not None:
+                            self._trace(connection, data)
                     if not self._on_client_data(len(data)):
                         break
                 pending.put((deliver_at, data))
@@ -259,6 +265,36 @@ class Link:
         if finished:
             connection.client.close()
             connection.server.close()
+
+    def _trace(self, connection: _Connection, data: bytes) -> None:
+        """Record each Query/Parse (its SQL) and other message type the client sent."""
+        assert self.trace is not None
+        buffer = connection.unparsed + data
+        number = self._connections.index(connection)
+        if not connection.started:
+            if len(buffer) < 4:
+                connection.unparsed = buffer
+                return
+            size = int.from_bytes(buffer[:4], "big")
+            if len(buffer) < size:
+                connection.unparsed = buffer
+                return
+            self.trace.append((number, connection.round_trips, "<startup>"))
+            buffer = buffer[size:]
+            connection.started = True
+        while len(buffer) >= 5:
+            kind = buffer[:1]
+            size = int.from_bytes(buffer[1:5], "big")
+            if len(buffer) < 1 + size:
+                break
+            body = buffer[5 : 1 + size]
+            if kind in (b"Q", b"P"):
+                text = body.split(b"\0")[1 if kind == b"P" else 0].decode(errors="replace")
+                self.trace.append((number, connection.round_trips, " ".join(text.split())))
+            elif kind not in (b"d",):  # COPY data is not interesting, its end is
+                self.trace.append((number, connection.round_trips, f"<{kind.decode()}>"))
+            buffer = buffer[1 + size :]
+        connection.unparsed = buffer
 
     def _break(self, connection: _Connection) -> None:
         """Drop the connection in both directions; its threads wind down and close it."""
