@@ -1,10 +1,13 @@
 """What the commands (and any Python caller) run: one function per operation, each returning
 a report. Nothing here prints; every function takes its databases explicitly or from conf.
 
-A sync, phase by phase: connect both databases and make sure they are two; take Railway's
-run lock; open one consistent local snapshot; compare the schemas; survey the ids of every
-table on both sides and which Railway rows are the site's; run the guards; then either report what would happen (``preview``) or
-write (``write``), each layout in its own transactions, and return the report.
+A sync, phase by phase: connect both databases; ask Railway in one statement who it is
+(refusing the local database itself), for the run lock, and for its catalog, then (a second)
+for its watermarks and id ranges (``railway_facts``); open one consistent local snapshot;
+compare the schemas; survey every table on both sides at once, with which Railway rows are
+the site's (``Planner.prepare``); run the guards; then either report what would happen
+(``preview``) or write (``write``), each layout in its own transactions, and return the
+report. A sync with nothing to write asks Railway about five times in all.
 """
 
 from __future__ import annotations
@@ -14,13 +17,12 @@ from contextlib import nullcontext
 
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 
-from railway_sync import autodetect, conf, guards, preview, tables, tracking, write
+from railway_sync import autodetect, conf, guards, preview, railway_facts, tables, write
 from railway_sync import migrate as migrations
 from railway_sync import status as status_report
 from railway_sync.connection import connect, describe, refuse_same_database, server_version
-from railway_sync.diff import IdSurvey, survey_ids
 from railway_sync.errors import ConnectionFailed, SchemaMismatch
-from railway_sync.failures import explain, on_table, translate
+from railway_sync.failures import explain, on_table, on_tables, translate
 from railway_sync.locks import exclusive_run, local_snapshot
 from railway_sync.options import SyncOptions
 from railway_sync.ownership import Ownership
@@ -123,58 +125,68 @@ def sync(
     railway = railway or conf.railway_alias()
     started = time.monotonic()
     catalog = check_local(local=local)
-    names = catalog.names
+    names, keys = catalog.names, catalog.keys()
     connect(railway)
-    refuse_same_database(local, railway)
     try:
-        with nullcontext() if options.dry_run else exclusive_run(railway, progress):
+        # One statement asks Railway who it is, tries the run lock, and reads its catalog.
+        with on_tables(names, "nothing was written"):
+            facts = railway_facts.read(railway, names, keys, take_run_lock=not options.dry_run)
+        lock = (
+            nullcontext()
+            if options.dry_run
+            else exclusive_run(railway, progress, taken=facts.run_lock)
+        )
+        with lock:
+            refuse_same_database(local, railway, facts.identity)
+            if not facts.run_lock and not options.dry_run:
+                # It waited for another sync, which changed what Railway holds.
+                with on_tables(names, "nothing was written"):
+                    facts = railway_facts.read(railway, names, keys)
             # No synced table at all on Railway: it was never set up. (Some missing: the
             # schema check below names them and the fix.)
-            if options.dry_run and not tables.present(railway, names):
+            if options.dry_run and not facts.present_tables:
                 return preview.before_first_migrate(local, names, options)
             with local_snapshot(local):
                 progress(Progress("schema"))
                 columns = compare_schemas(
                     local,
-                    railway,
+                    facts.columns,
                     names,
                     conf.exclude_columns(),
-                    autodetect.migrated_columns(railway),
+                    autodetect.migrated_columns(facts.applied_migrations),
                 )
                 with on_table("", "nothing was written"):
                     autodetect.require_covered(local)
-                behind = None if options.dry_run else tracking.state_table_behind(railway)
+                behind = None if options.dry_run else facts.behind()
                 if behind:
                     raise SchemaMismatch(
                         f"Railway's schema is behind this version of railway_sync ({behind}). "
                         "Run: python manage.py railway_migrate",
                         [],
                     )
-                # --verify-all plans from every row too, so it repairs what tracking cannot see.
-                keys = catalog.keys()
                 # Local may lack a key Railway enforces (the scrapers' schema dropped it), and
                 # a column only Railway has (the site's) may point at a synced table too.
-                every_key = list(
-                    dict.fromkeys(catalog.foreign_keys() + tables.foreign_keys(railway, names))
-                )
+                every_key = list(dict.fromkeys(catalog.foreign_keys() + facts.foreign_keys))
                 synced_keys = [
                     fk
                     for fk in every_key
                     if any(column.name == fk.column for column in columns[fk.child])
                 ]
+                # --verify-all plans from every row too, so it repairs what tracking cannot see.
                 planner = Planner.open(
                     local,
                     railway,
+                    facts,
                     full=options.verify_all,
                     keys=keys,
                     foreign_keys=synced_keys,
                     site_foreign_keys=every_key,
                 )
-                surveys: dict[str, IdSurvey] = {}
+                with on_tables(names, "nothing was written"):
+                    surveys = planner.prepare(columns)
                 owners: dict[str, Ownership] = {}
                 for table in names:
                     with on_table(table, "nothing was written"):
-                        surveys[table] = survey_ids(local, railway, table, keys[table])
                         owners[table] = planner.ownership(
                             table, columns[table], surveys[table].railway_count, surveys[table]
                         )
@@ -186,7 +198,7 @@ def sync(
                     )
                 guards.enforce(options, findings)
                 if options.destructive:
-                    results = write.all_at_once(planner, columns, counts, options, progress)
+                    results = write.all_at_once(planner, columns, options, progress)
                 else:
                     results = write.table_by_table(
                         planner, columns, surveys, owners, options, progress

@@ -138,15 +138,15 @@ def migrated_state(loader: MigrationLoader | None = None) -> tuple[State, tuple[
     return state, leaves[0]
 
 
-def migrated_columns(railway: str) -> dict[str, frozenset[str]]:
-    """table -> the columns the migrations applied on ``railway`` gave it (railway_sync's
-    ``0001_initial``, then the generated migrations recorded there).
+def migrated_columns(applied: frozenset[tuple[str, str]]) -> dict[str, frozenset[str]]:
+    """table -> the columns the migrations ``applied`` on Railway ((app, name), as
+    ``railway_facts`` reads them) gave it (railway_sync's ``0001_initial``, then the
+    generated migrations recorded there).
 
     A Railway column local lacks is the site's (issue 10) unless it is one of these: then local
     dropped it, and the generated migrations drop it too (drift).
     """
-    loader = MigrationLoader(connections[railway], ignore_no_migrations=True)
-    applied = loader.applied_migrations or {}
+    loader = MigrationLoader(None, ignore_no_migrations=True)
     label = conf.SCHEMA_APP_LABEL
     state = baseline()
     seen: set[tuple[str, str]] = set()

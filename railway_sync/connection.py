@@ -166,13 +166,16 @@ def _send_settings_at_startup(connection: BaseDatabaseWrapper) -> None:
     come after ours and win.
 
     ``lock_timeout`` makes a table locked by another session fail the sync, naming the
-    table, instead of making it wait forever.
+    table, instead of making it wait forever; ``TimeZone`` is Django's (``TIME_ZONE``).
     """
     options = connection.settings_dict.setdefault("OPTIONS", {})
     given = str(options.get("options") or "")
     if "-c datestyle=" in given:
         return
     settings = {**SESSION_SETTINGS, "lock_timeout": f"{int(conf.lock_timeout() * 1000)}ms"}
+    if connection.timezone_name:
+        # Django would otherwise set it by a statement of its own once connected.
+        settings["TimeZone"] = connection.timezone_name
     ours = " ".join(f"-c {name}={value}" for name, value in settings.items())
     options["options"] = f"{ours} {given}".strip()
 
@@ -243,11 +246,14 @@ def server_identity(alias: str, *, system_identifier: bool = True) -> ServerIden
     return ServerIdentity(identifier, int(oid), database, started_at, wal_position)
 
 
-def refuse_same_database(local: str, railway: str) -> None:
+def refuse_same_database(
+    local: str, railway: str, railway_identity: ServerIdentity | None = None
+) -> None:
     """Raise :class:`SameDatabase` when ``railway`` reaches the very database ``local`` does.
 
     Settings cannot tell (a socket path and a host name, two names for one host); what the
-    two servers say about themselves can. Both aliases must be connected.
+    two servers say about themselves can. Both aliases must be connected;
+    ``railway_identity``, when the caller read it already (``railway_facts``), saves asking.
     """
 
     def identity(alias: str, *, system_identifier: bool = True) -> ServerIdentity:
@@ -259,9 +265,8 @@ def refuse_same_database(local: str, railway: str) -> None:
     here = identity(local)
     # Railway is far away: its system identifier (a second round trip) is read only to
     # confirm a match.
-    if here.same_database(identity(railway, system_identifier=False)) and here.same_database(
-        identity(railway)
-    ):
+    first_look = railway_identity or identity(railway, system_identifier=False)
+    if here.same_database(first_look) and here.same_database(identity(railway)):
         raise SameDatabase(
             f"{url_variable(railway)} reaches the local database ({here.database} on the same "
             f"PostgreSQL server as {url_variable(local)}); nothing was changed. Point "

@@ -269,39 +269,79 @@ class IdSurvey:
         return " AND ".join(bounds) or "TRUE"
 
 
-def survey_ids(local_alias: str, railway_alias: str, table: str, key: str = "id") -> IdSurvey:
-    """Checksums of the ids per range on both databases, computed by both at once.
+def survey_grid(ends: list[int | None]) -> tuple[int, int]:
+    """(origin, width) of the survey's id ranges over the smallest and largest ids of both
+    sides (``ends``; None for an empty side).
 
     Ranges count from the smallest id on either side, so negative ids survey like any
     other: ``id - origin`` is never negative, and integer division, which rounds toward
     zero, puts each id in the range the lookups read. There are at most ``MAX_BUCKETS``
     ranges whatever the ids, so the survey's size does not grow with the rows.
     """
+    known = [end for end in ends if end is not None]
+    origin, top = min(known, default=0), max(known, default=0)
+    return origin, (top - origin) // MAX_BUCKETS + 1
+
+
+def bucket_sums_sql(table: str, key: str, origin: int, width: int) -> str:
+    """Per id range of the grid: its number, count, sum of ids and sum of id hashes."""
+    id_ = quote_name(key)
+    # Parenthesised so that a negative origin reads as one constant.
+    if width * MAX_BUCKETS < BIGINT_SPAN:
+        bucket = f"({id_}::bigint - ({origin})) / {width}"
+    else:
+        # Only bigint ids spread over more than half their type's range: id - origin would
+        # overflow bigint, so numeric does the arithmetic (slower, never wrong).
+        bucket = f"div({id_}::numeric - ({origin}), {width})::bigint"
+    return (
+        f"SELECT {bucket} AS b, count(*) AS n, sum({id_}) AS s, "
+        f"sum(hashint8({id_}::bigint)::bigint) AS h FROM {quote_name(table)} GROUP BY 1"
+    )
+
+
+def survey_ids(local_alias: str, railway_alias: str, table: str, key: str = "id") -> IdSurvey:
+    """Checksums of the ids per range on both databases, computed by both at once (two
+    round trips each: the ends, then the ranges; a run surveys every table at once through
+    ``Planner.prepare``)."""
     id_ = quote_name(key)
     bounds_sql = f"SELECT min({id_}), max({id_}) FROM {quote_name(table)}"
     ends = [
         end
         for rows in _both(local_alias, railway_alias, bounds_sql, small=True)
         for end in list(rows)[0]
-        if end is not None
     ]
-    origin, top = min(ends, default=0), max(ends, default=0)
-    width = (top - origin) // MAX_BUCKETS + 1
-    # Parenthesised so that a negative origin reads as one constant.
-    if top - origin < BIGINT_SPAN:
-        bucket = f"({id_}::bigint - ({origin})) / {width}"
-    else:
-        # Only bigint ids spread over more than half their type's range: id - origin would
-        # overflow bigint, so numeric does the arithmetic (slower, never wrong).
-        bucket = f"div({id_}::numeric - ({origin}), {width})::bigint"
-    sql = (
-        f"SELECT {bucket}, count(*), sum({id_}), sum(hashint8({id_}::bigint)::bigint) "
-        f"FROM {quote_name(table)} GROUP BY 1"
-    )
+    origin, width = survey_grid(ends)
+    sql = bucket_sums_sql(table, key, origin, width)
     local_rows, railway_rows = _both(local_alias, railway_alias, sql, small=True)
     local = {row[0]: row[1:] for row in local_rows}
     railway = {row[0]: row[1:] for row in railway_rows}
     return IdSurvey(origin, width, local, railway, key)
+
+
+def ask_both(
+    local_alias: str, railway_alias: str, local_parts: list[str], railway_parts: list[str]
+) -> tuple[list[list[tuple]], list[list[tuple]]]:
+    """Several SELECTs on each database, each side in one statement (one round trip), both
+    sides at once: per SELECT, its rows as tuples.
+
+    For answers bounded whatever the tables' sizes (per id range, or ids a caller counted);
+    each SELECT's rows travel as one JSON array, so every column must be named (``AS``).
+    """
+
+    def statement(parts: list[str]) -> str:
+        return "SELECT " + ", ".join(
+            f"(SELECT coalesce(json_agg(q), '[]') FROM ({sql}) q)" for sql in parts
+        )
+
+    def rows(stream: _Stream) -> list[list[tuple]]:
+        with stream:
+            (answers,) = list(stream)
+        return [[tuple(row.values()) for row in part] for part in answers]
+
+    local, railway = _both(
+        local_alias, railway_alias, statement(local_parts), statement(railway_parts), small=True
+    )
+    return rows(local), rows(railway)
 
 
 def _ranges(buckets: list[int]) -> Iterator[tuple[int, int]]:

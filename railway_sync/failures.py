@@ -7,7 +7,7 @@ libpq raises while connecting, which carry no SQLSTATE, only words.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -288,3 +288,37 @@ def on_table(table: str, outcome: str) -> Iterator[None]:
         raise
     except (DatabaseError, InterfaceError) as exc:
         raise translate(exc, table=table, outcome=outcome) from None
+
+
+@contextmanager
+def on_tables(tables: Sequence[str], outcome: str) -> Iterator[None]:
+    """As ``on_table``, for statements that read several tables at once (the run's batched
+    reads): a statement cancelled while it waited for a lock names the table another session
+    holds locked, asked of the server afterwards (a statement that fails does not say)."""
+    try:
+        yield
+    except RailwaySyncError:
+        raise
+    except (DatabaseError, InterfaceError) as exc:
+        locked = _locked_table(exc, tables) if sqlstate(exc) in ("55P03", "57014") else None
+        raise translate(exc, table=locked or "", outcome=outcome) from None
+
+
+def _locked_table(exc: BaseException, tables: Sequence[str]) -> str | None:
+    """The one table of ``tables`` another session holds in ACCESS EXCLUSIVE mode (what
+    blocks a read) on the database whose statement raised ``exc``; None if not just one, or
+    if the connection cannot ask (its transaction failed with the statement)."""
+    alias = failing_alias(exc) or conf.railway_alias()
+    try:
+        with connections[alias].cursor() as cursor:
+            cursor.execute(
+                "SELECT DISTINCT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                "WHERE l.granted AND l.mode = 'AccessExclusiveLock' "
+                "AND l.pid <> pg_backend_pid() AND c.relname = ANY(%s) "
+                "AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())",
+                [list(tables)],
+            )
+            found = [row[0] for row in cursor.fetchall()]
+    except (DatabaseError, InterfaceError):
+        return None
+    return found[0] if len(found) == 1 else None

@@ -108,12 +108,11 @@ def upsert(
         f"{quote_name(c.name)} = EXCLUDED.{quote_name(c.name)}" for c in columns if c.name != key
     )
     railway = connections[railway_alias]
-    with railway.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {stage} "
-            f"(LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP"
-        )
-        cursor.execute(f"TRUNCATE {stage}")
+    # Created once per transaction, emptied before each batch: one round trip either way.
+    prepare_stage = (
+        f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {target} INCLUDING DEFAULTS) "
+        f"ON COMMIT DROP; TRUNCATE {stage}"
+    )
     upsert_sql = f"""
         WITH written AS (
             INSERT INTO {target} ({names})
@@ -128,6 +127,8 @@ def upsert(
     """
     inserted = updated = 0
     for batch in batches(ids, batch_size):
+        with railway.cursor() as cursor:
+            cursor.execute(prepare_stage)
         stream_copy(
             local_alias,
             f"COPY (SELECT {names} FROM {target} WHERE {id_} = ANY({id_array_literal(batch)}) "
@@ -138,7 +139,6 @@ def upsert(
         with railway.cursor() as cursor:
             cursor.execute(upsert_sql)
             batch_inserted, batch_updated = cursor.fetchone()
-            cursor.execute(f"TRUNCATE {stage}")
         inserted += batch_inserted
         updated += batch_updated
         on_batch(len(batch))

@@ -29,16 +29,21 @@ def local_snapshot(local: str) -> Iterator[None]:
 
 
 @contextmanager
-def exclusive_run(railway: str, progress: ProgressCallback) -> Iterator[None]:
+def exclusive_run(
+    railway: str, progress: ProgressCallback, *, taken: bool | None = None
+) -> Iterator[None]:
     """Hold Railway's run lock (a session advisory lock), so two syncs never interleave writes.
 
-    A second sync waits up to the wait timeout, then fails; a killed sync's lock goes with its
-    connection.
+    ``taken``: whether the caller already tried it (``railway_facts.read``): True, it holds
+    it; False, another sync does, so wait; None, try it here. A second sync waits up to the
+    wait timeout, then fails; a killed sync's lock goes with its connection.
     """
     connection = connections[railway]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [RUN_LOCK_KEY])
-        if not cursor.fetchone()[0]:
+        if taken is None:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [RUN_LOCK_KEY])
+            taken = bool(cursor.fetchone()[0])
+        if not taken:
             wait = conf.wait_timeout()
             progress(
                 Progress(

@@ -22,16 +22,17 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import connections
 
 from railway_sync import conf
-from railway_sync.diff import TableDiff, compare_rows
+from railway_sync.diff import TableDiff
 from railway_sync.options import SyncOptions
 from railway_sync.report import Conflict
 from railway_sync.schema import Column
-from railway_sync.sql import id_array_literal, id_range, quote_name
+from railway_sync.sql import id_array_literal, id_range, literal, quote_name, row_hash
 from railway_sync.tables import ForeignKey
 
 OWNED_TABLE = "railway_sync_owned"
@@ -157,25 +158,35 @@ def local_ids(local: str, table: str, key: str = "id") -> str:
         return str(cursor.fetchone()[0])
 
 
-def present(railway: str) -> bool:
-    """Whether Railway has the ownership table (migration 0005)."""
-    with connections[railway].cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [quote_name(OWNED_TABLE)])
-        return bool(cursor.fetchone()[0])
-
-
-def owned_ranges_sql(
-    table: str, local_id_ranges: str, table_present: bool = True
-) -> tuple[str, list[str]]:
-    """SQL (and its parameters) for the ids the sync owns in ``table`` on Railway: the record,
-    or without one the ids local has. ``table_present``: whether Railway has the ownership table
-    (a dry run or status before migration 0005 has none)."""
+def owned_ranges(railway: str, table: str, local_id_ranges: str, table_present: bool = True) -> str:
+    """SQL for the ids the sync owns in ``table`` on Railway: the record, or without one the
+    ids local has (``local_id_ranges``). ``table_present``: whether Railway has the ownership
+    table (a dry run or status before migration 0005 has none)."""
+    local_ids = f"{literal(railway, local_id_ranges)}::int8multirange"
     if not table_present:
-        return "%s::int8multirange", [local_id_ranges]
+        return local_ids
     return (
-        f"coalesce((SELECT ids FROM {quote_name(OWNED_TABLE)} WHERE table_name = %s), "
-        "%s::int8multirange)",
-        [table, local_id_ranges],
+        f"coalesce((SELECT ids FROM {quote_name(OWNED_TABLE)} "
+        f"WHERE table_name = {literal(railway, table)}), {local_ids})"
+    )
+
+
+def unowned_sql(
+    railway: str,
+    table: str,
+    columns: list[Column],
+    local_id_ranges: str,
+    table_present: bool = True,
+    key: str = "id",
+) -> str:
+    """SQL for ``table``'s Railway rows the sync does not own: id (``i``), whether local has
+    the id (``l``) and the row's hash (``h``), by id. The site's rows are expected to be few."""
+    pk = quote_name(key)
+    return (
+        f"SELECT {pk} AS i, {pk}::bigint <@ {literal(railway, local_id_ranges)}::int8multirange "
+        f"AS l, {row_hash(columns)} AS h FROM {quote_name(table)} "
+        f"WHERE NOT {pk}::bigint <@ {owned_ranges(railway, table, local_id_ranges, table_present)} "
+        f"ORDER BY {pk}"
     )
 
 
@@ -189,24 +200,30 @@ def survey(
     railway_count: int,
     table_present: bool = True,
     key: str = "id",
+    unowned: list[tuple] | None = None,
 ) -> Ownership:
     """Split ``table``'s Railway rows into owned and the site's; ``railway_only`` are the
-    Railway ids local lacks (from ``diff.id_differences``), ``railway_count`` its rows. The
-    site's rows are expected to be few; the owned ones are never listed. ``table_present`` as
-    for ``owned_ranges_sql``; ``key`` is the table's primary key column."""
-    owned, params = owned_ranges_sql(table, local_id_ranges, table_present)
-    pk = quote_name(key)
-    with connections[railway].cursor() as cursor:
-        cursor.execute(
-            f"SELECT {pk}, {pk}::bigint <@ %s::int8multirange "
-            f"FROM {quote_name(table)} WHERE NOT {pk}::bigint <@ {owned} ORDER BY {pk}",
-            [local_id_ranges, *params],
-        )
-        unowned = cursor.fetchall()
-    site_only = array("q", (row_id for row_id, in_local in unowned if not in_local))
-    candidates = array("q", (row_id for row_id, in_local in unowned if in_local))
-    _, conflict_ids = compare_rows(local, railway, table, columns, candidates, key=key)
-    adopted = _without(candidates, conflict_ids)
+    Railway ids local lacks (from ``diff.id_differences``), ``railway_count`` its rows.
+    ``unowned``: the rows of ``unowned_sql``, if the caller read them already (the survey
+    reads every table's at once). The owned rows are never listed. ``table_present`` as
+    for ``owned_ranges``; ``key`` is the table's primary key column."""
+    if unowned is None:
+        with connections[railway].cursor() as cursor:
+            cursor.execute(
+                unowned_sql(railway, table, columns, local_id_ranges, table_present, key)
+            )
+            unowned = cursor.fetchall()
+    site_only = array("q", (row_id for row_id, in_local, _ in unowned if not in_local))
+    railway_hashes = {row_id: row_hash for row_id, in_local, row_hash in unowned if in_local}
+    conflict_ids = array(
+        "q",
+        sorted(
+            row_id
+            for row_id, local_hash in local_hashes(local, table, columns, railway_hashes, key)
+            if local_hash != railway_hashes[row_id]
+        ),
+    )
+    adopted = _without(array("q", sorted(railway_hashes)), conflict_ids)
     gone = _without(railway_only, site_only)
     return Ownership(
         table=table,
@@ -219,6 +236,22 @@ def survey(
             local, railway, table, columns, conflict_ids[: conf.conflicts_shown()], key
         ),
     )
+
+
+def local_hashes(
+    local: str, table: str, columns: list[Column], ids: Iterable[int], key: str = "id"
+) -> list[tuple[int, str]]:
+    """(id, row hash) of the local rows among ``ids`` (a few: the site's rows at local ids)."""
+    ids = list(ids)
+    if not ids:
+        return []
+    pk = quote_name(key)
+    with connections[local].cursor() as cursor:
+        cursor.execute(
+            f"SELECT {pk}, {row_hash(columns)} FROM {quote_name(table)} "
+            f"WHERE {pk} = ANY({id_array_literal(ids)})"
+        )
+        return [(int(row_id), str(value)) for row_id, value in cursor.fetchall()]
 
 
 def _without(ids: array, removed: array) -> array:
@@ -274,29 +307,27 @@ def describe(
     )
 
 
-def record(
+def record_sql(
     railway: str, table: str, local_id_ranges: str, kept_conflicts: array, key: str = "id"
-) -> None:
-    """Store which of ``table``'s Railway rows the sync owns, in the transaction that wrote it.
+) -> str:
+    """SQL storing which of ``table``'s Railway rows the sync owns; run it in the transaction
+    that wrote the table (or, nothing written, with the run's other bookkeeping).
 
     Owned from now on: the rows it owned before that Railway still has, and every Railway row
     at an id local has, except the site's rows kept in a conflict.
     """
-    owned, params = owned_ranges_sql(table, "{}")
     pk = quote_name(key)
     kept = f" AND {pk} <> ALL({id_array_literal(kept_conflicts)})" if kept_conflicts else ""
-    with connections[railway].cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {quote_name(OWNED_TABLE)} (table_name, ids, recorded_at)
-            SELECT %s, coalesce(range_agg({id_range(key)}), '{{}}'::int8multirange), now()
-            FROM {quote_name(table)}
-            WHERE ({pk}::bigint <@ %s::int8multirange{kept}) OR {pk}::bigint <@ {owned}
-            ON CONFLICT (table_name) DO UPDATE
-                SET ids = EXCLUDED.ids, recorded_at = EXCLUDED.recorded_at
-            """,
-            [table, local_id_ranges, *params],
-        )
+    return f"""
+        INSERT INTO {quote_name(OWNED_TABLE)} (table_name, ids, recorded_at)
+        SELECT {literal(railway, table)},
+            coalesce(range_agg({id_range(key)}), '{{}}'::int8multirange), now()
+        FROM {quote_name(table)}
+        WHERE ({pk}::bigint <@ {literal(railway, local_id_ranges)}::int8multirange{kept})
+            OR {pk}::bigint <@ {owned_ranges(railway, table, "{}")}
+        ON CONFLICT (table_name) DO UPDATE
+            SET ids = EXCLUDED.ids, recorded_at = EXCLUDED.recorded_at
+        """
 
 
 def site_children_of(
@@ -323,7 +354,7 @@ def site_children_of(
         if fk.parent != parent:
             continue
         child = fk.child
-        owned, params = owned_ranges_sql(child, local_id_ranges[child], table_present)
+        owned = owned_ranges(railway, child, local_id_ranges[child], table_present)
         pk = quote_name(keys.get(child, "id"))
         pointing = _pointing_at(fk, keys, parent_ids)
         parent_id = (
@@ -336,8 +367,7 @@ def site_children_of(
             cursor.execute(
                 f"SELECT c.{pk}, {parent_id} FROM {quote_name(child)} c "
                 f"WHERE {pointing} "
-                f"AND NOT c.{pk}::bigint <@ {owned} ORDER BY c.{pk}",
-                params,
+                f"AND NOT c.{pk}::bigint <@ {owned} ORDER BY c.{pk}"
             )
             rows = cursor.fetchall()
         going = leaving.get(child, array("q"))

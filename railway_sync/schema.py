@@ -69,35 +69,30 @@ def column_differences(table: str, local: list[Column], railway: list[Column]) -
 DRIFT_FIX = "python manage.py railway_makemigrations && python manage.py railway_migrate"
 
 
-def site_columns(
-    local_alias: str,
-    railway_alias: str,
-    table: str,
-    excluded: frozenset[tuple[str, str]] = frozenset(),
-) -> tuple[str, ...]:
-    """The columns of ``table`` on Railway the sync never reads or writes: the ones only
-    Railway has (the site's) and the ones ``RAILWAY_SYNC_EXCLUDE_COLUMNS`` leaves out."""
-    local = {
-        column.name
-        for column in live_columns(local_alias, table) or []
-        if (table, column.name) not in excluded
-    }
-    return tuple(
-        column.name
-        for column in live_columns(railway_alias, table) or []
-        if column.name not in local
-    )
+def site_columns(local: list[Column], railway: list[Column] | None) -> tuple[str, ...]:
+    """The columns of a table on Railway the sync never reads or writes: the ones only
+    Railway has (the site's) and the ones ``RAILWAY_SYNC_EXCLUDE_COLUMNS`` leaves out of
+    ``local`` (the synced columns)."""
+    synced = {column.name for column in local}
+    return tuple(column.name for column in railway or [] if column.name not in synced)
+
+
+def railway_columns(alias: str, tables: tuple[str, ...]) -> dict[str, list[Column] | None]:
+    """Each table's columns on ``alias`` (None when absent), one statement per table; a run
+    reads them all at once through ``railway_facts``."""
+    return {table: live_columns(alias, table) for table in tables}
 
 
 def compare_schemas(
     local_alias: str,
-    railway_alias: str,
+    railway_tables: dict[str, list[Column] | None],
     tables: tuple[str, ...],
     excluded: frozenset[tuple[str, str]] = frozenset(),
     migrated: dict[str, frozenset[str]] | None = None,
 ) -> dict[str, list[Column]]:
     """Check every table exists on both sides with the same columns; return local columns,
-    in the order of ``tables``. Columns in ``excluded`` ((table, column)) are left out.
+    in the order of ``tables``. ``railway_tables`` are Railway's columns per table (None:
+    absent). Columns in ``excluded`` ((table, column)) are left out.
 
     A column only Railway has is the site's and no difference, unless ``migrated`` (table ->
     the columns Railway's migrations created) names it: then local dropped it, and Railway's
@@ -111,7 +106,7 @@ def compare_schemas(
     differences: list[str] = []
     for table in tables:
         local = live_columns(local_alias, table)
-        railway = live_columns(railway_alias, table)
+        railway = railway_tables.get(table)
         if local is None:
             missing_local.append(table)
             continue
@@ -150,17 +145,6 @@ def _no_local_tables(missing: list[str]) -> SchemaMismatch:
         "Check DATABASE_URL points at the scrapers' database.",
         [],
     )
-
-
-def require_local_tables(alias: str, tables: tuple[str, ...]) -> None:
-    """Raise :class:`SchemaMismatch` naming every table in ``tables`` that local ``alias`` lacks.
-
-    Checked before anything reads the tables or touches Railway: a ``DATABASE_URL`` pointing
-    at the wrong database is the usual cause, and nothing else can go right until it is fixed.
-    """
-    missing = [table for table in tables if live_columns(alias, table) is None]
-    if missing:
-        raise _no_local_tables(missing)
 
 
 def railway_tables_present(alias: str, tables: tuple[str, ...]) -> bool:

@@ -10,38 +10,31 @@ site row and a new local row rarely claim the same id (a conflict, see ``ownersh
 
 from __future__ import annotations
 
-from django.db import connections
-
 from railway_sync import conf
-from railway_sync.sql import quote_name
+from railway_sync.sql import literal, quote_name
 
 
-def reset_sequence(alias: str, table: str, key: str = "id") -> int:
-    """Move the sequence of ``table``'s primary ``key`` past its maximum and up to the site's
-    id range, never backwards; return the next id (0 when the key has no sequence).
+def reset_sequence_sql(
+    railway: str, table: str, sequence: str | None, key: str = "id"
+) -> str | None:
+    """SQL moving ``sequence`` (of ``table``'s primary ``key``, quoted as
+    ``pg_get_serial_sequence`` gives it; None when the key has none: the site's inserts name
+    their ids) past the table's largest id and up to the site's id range, never backwards.
 
     setval is not transactional, so it only ever moves forward: a rolled-back sync may leave
     a gap in ids but can never make the site's next insert collide. The site's range starts
     at ``RAILWAY_SYNC_SITE_ID_START`` unless the sequence ends below it.
     """
-    site_start = conf.site_id_start() or 1
-    with connections[alias].cursor() as cursor:
-        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [quote_name(table), key])
-        (sequence,) = cursor.fetchone()
-        if sequence is None:
-            # A key without a sequence (ids always given): the site's inserts name their ids.
-            return 0
-        cursor.execute(
-            f"""
-            SELECT setval(%s::regclass, GREATEST(
-                (SELECT COALESCE(max({quote_name(key)}), 0) FROM {quote_name(table)}),
-                (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END
-                 FROM {sequence}),  -- quoted by pg_get_serial_sequence
-                (SELECT CASE WHEN %s <= seqmax THEN %s - 1 ELSE 0 END
-                 FROM pg_sequence WHERE seqrelid = %s::regclass),
-                1))
-            """,
-            [sequence, site_start, site_start, sequence],
-        )
-        (value,) = cursor.fetchone()
-    return int(value) + 1
+    if sequence is None:
+        return None
+    site_start = int(conf.site_id_start() or 1)
+    name = literal(railway, sequence)
+    return f"""
+        SELECT setval({name}::regclass, GREATEST(
+            (SELECT COALESCE(max({quote_name(key)}), 0) FROM {quote_name(table)}),
+            (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END
+             FROM {sequence}),
+            (SELECT CASE WHEN {site_start} <= seqmax THEN {site_start} - 1 ELSE 0 END
+             FROM pg_sequence WHERE seqrelid = {name}::regclass),
+            1))
+        """

@@ -65,6 +65,14 @@ def id_range(column: str = "id") -> str:
     )
 
 
+def literal(alias: str, value: str) -> str:
+    """``value`` as an SQL string literal, quoted by the driver for ``alias``'s connection."""
+    connection = connections[alias]
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor:
+        return str(cursor.mogrify("%s", [value]).decode())
+
+
 def id_array_literal(ids: Iterable[int]) -> str:
     # ids are machine integers from our own queries, so formatting them is injection-free.
     return "'{" + ",".join(str(value) for value in ids) + "}'::bigint[]"
@@ -76,3 +84,11 @@ def count_rows(alias: str, table: str) -> int:
         cursor.execute(f"SELECT count(*) FROM {quote_name(table)}")
         (count,) = cursor.fetchone()
     return int(count)
+
+
+def execute_together(alias: str, statements: list[str]) -> None:
+    """Run ``statements`` on ``alias`` as one message: one round trip, and, outside a
+    transaction, one implicit transaction (all or none of them take effect)."""
+    if statements:
+        with connections[alias].cursor() as cursor:
+            cursor.execute(";\n".join(statement.strip() for statement in statements))

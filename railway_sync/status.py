@@ -3,21 +3,15 @@ to run next. It reads both databases and writes neither."""
 
 from __future__ import annotations
 
-from railway_sync import autodetect, conf
+from railway_sync import autodetect, conf, railway_facts
 from railway_sync.connection import connect, describe, refuse_same_database
-from railway_sync.diff import survey_ids
 from railway_sync.errors import ConnectionFailed, SchemaMismatch
 from railway_sync.locks import local_snapshot
 from railway_sync.plan import Planner
 from railway_sync.report import StatusReport, TableStatus
-from railway_sync.schema import (
-    DRIFT_FIX,
-    compare_schemas,
-    railway_tables_present,
-    site_columns,
-)
+from railway_sync.schema import DRIFT_FIX, compare_schemas, site_columns
 from railway_sync.sql import count_rows
-from railway_sync.tables import Catalog, present
+from railway_sync.tables import Catalog
 
 
 def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusReport:
@@ -35,10 +29,11 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
             problem=str(exc),
             recommendation="Fix the connection, then run: python manage.py railway_test_connection",
         )
-    refuse_same_database(local, railway)
+    names, keys = catalog.names, catalog.keys()
+    facts = railway_facts.read(railway, names, keys)
+    refuse_same_database(local, railway, facts.identity)
     target = describe(railway)
-    names = catalog.names
-    if not present(railway, names):
+    if not facts.present_tables:
         tables = tuple(TableStatus(t, count_rows(local, t), None) for t in names)
         return StatusReport(
             target,
@@ -51,10 +46,10 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
         try:
             columns = compare_schemas(
                 local,
-                railway,
+                facts.columns,
                 names,
                 conf.exclude_columns(),
-                autodetect.migrated_columns(railway),
+                autodetect.migrated_columns(facts.applied_migrations),
             )
             autodetect.require_covered(local)
         except SchemaMismatch as exc:
@@ -62,7 +57,7 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
                 TableStatus(
                     t,
                     count_rows(local, t),
-                    count_rows(railway, t) if railway_tables_present(railway, (t,)) else None,
+                    count_rows(railway, t) if facts.columns[t] is not None else None,
                 )
                 for t in names
             )
@@ -73,11 +68,11 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
                 problem=str(exc).replace("\n", " "),
                 recommendation=f"Run: {DRIFT_FIX}",
             )
-        keys = catalog.keys()
-        planner = Planner.open(local, railway, full=deep, keys=keys)
+        planner = Planner.open(local, railway, facts, full=deep, keys=keys)
+        surveys = planner.prepare(columns)
         found = []
         for table in names:
-            survey = survey_ids(local, railway, table, keys[table])
+            survey = surveys[table]
             counts = (survey.local_count, survey.railway_count)
             diff = planner.plan(table, columns[table], counts, survey)
             own = planner.ownership(table, columns[table], counts[1], survey)
@@ -94,7 +89,7 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
                     site_rows=own.site_rows,
                     conflicts=len(own.conflict_ids),
                     conflict_rows=own.conflicts,
-                    site_columns=site_columns(local, railway, table, conf.exclude_columns()),
+                    site_columns=site_columns(columns[table], facts.columns[table]),
                 )
             )
     return StatusReport(

@@ -198,9 +198,3 @@ def configured(local: str | None = None) -> Catalog:
 def present(alias: str, names: tuple[str, ...]) -> set[str]:
     """Which of ``names`` exist as tables in the current schema of ``alias``."""
     return _existing(alias, names) if names else set()
-
-
-def foreign_keys(alias: str, names: tuple[str, ...]) -> list[ForeignKey]:
-    """The single-column foreign keys of ``alias`` between tables among ``names``."""
-    found = _foreign_keys(alias, names) if names else {}
-    return [fk for fks in found.values() for fk in fks if fk.parent in names]

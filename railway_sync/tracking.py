@@ -30,11 +30,10 @@ import hashlib
 from dataclasses import dataclass
 
 from django.db import connections
-from django.db.utils import DatabaseError
 
 from railway_sync.connection import ServerIdentity
 from railway_sync.schema import Column
-from railway_sync.sql import quote_name
+from railway_sync.sql import literal, quote_name
 
 STATE_TABLE = "railway_sync_state"
 # Which rows the sync owns (migration 0005; written by ``ownership``).
@@ -96,38 +95,6 @@ def next_xid(alias: str) -> int:
     with connections[alias].cursor() as cursor:
         cursor.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
         return int(cursor.fetchone()[0])
-
-
-def state_columns(railway: str) -> set[str]:
-    """The columns of Railway's state table (none before migration 0003)."""
-    with connections[railway].cursor() as cursor:
-        cursor.execute(
-            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) "
-            "AND attnum > 0 AND NOT attisdropped",
-            [quote_name(STATE_TABLE)],
-        )
-        return {row[0] for row in cursor.fetchall()}
-
-
-def read_state(railway: str) -> dict[str, Watermark]:
-    """Every table's watermark on Railway ({} before the first sync or migration 0003).
-
-    Before migration 0004 the WAL position and system identifier read as None.
-    """
-    present = state_columns(railway)
-    if not present:
-        return {}
-    selected = []
-    for column in STATE_COLUMNS:
-        if column not in present:
-            selected.append("NULL")  # Railway is not migrated yet; the sync will refuse
-        elif column == POSITION_COLUMN:
-            selected.append(f"{quote_name(column)}::text")
-        else:
-            selected.append(quote_name(column))
-    with connections[railway].cursor() as cursor:
-        cursor.execute(f"SELECT table_name, {', '.join(selected)} FROM {quote_name(STATE_TABLE)}")
-        return {table: Watermark(*values) for table, *values in cursor.fetchall()}
 
 
 def wal_offset(position: str) -> int:
@@ -205,7 +172,7 @@ def changed_since(watermark: int, exclude_xid: int | None = None) -> str:
     return clause
 
 
-def write_state(
+def write_state_sql(
     railway: str,
     table: str,
     *,
@@ -214,53 +181,31 @@ def write_state(
     local_watermark: int,
     railway_watermark: int,
     signature: str,
-) -> None:
-    """Record ``table``'s watermarks inside the transaction that wrote it.
+) -> str:
+    """SQL recording ``table``'s watermarks; run it in the transaction that wrote the table
+    (or, nothing written, with the run's other bookkeeping).
 
-    ``railway_xid`` is this transaction's own id: its rows are ours, not the site's.
+    ``railway_xid`` is that transaction's own id: its rows are ours, not the site's.
     """
-    with connections[railway].cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {quote_name(STATE_TABLE)} (table_name, local_database, local_watermark,
-                railway_watermark, railway_xid, columns_signature, local_system_identifier,
-                local_wal_lsn, synced_at)
-            VALUES (%s, %s, %s, %s, pg_current_xact_id()::text::bigint, %s, %s, %s::pg_lsn,
-                now())
-            ON CONFLICT (table_name) DO UPDATE SET
-                local_database = EXCLUDED.local_database,
-                local_watermark = EXCLUDED.local_watermark,
-                railway_watermark = EXCLUDED.railway_watermark,
-                railway_xid = EXCLUDED.railway_xid,
-                columns_signature = EXCLUDED.columns_signature,
-                local_system_identifier = EXCLUDED.local_system_identifier,
-                local_wal_lsn = EXCLUDED.local_wal_lsn,
-                synced_at = EXCLUDED.synced_at
-            """,
-            [
-                table,
-                identity,
-                local_watermark,
-                railway_watermark,
-                signature,
-                local_server.system_identifier,
-                local_server.wal_position,
-            ],
-        )
 
+    def text(value: object) -> str:
+        return "NULL" if value is None else literal(railway, str(value))
 
-def state_table_behind(railway: str) -> str | None:
-    """What Railway's state table lacks that this version writes; None when it is current."""
-    try:
-        present = state_columns(railway)
-    except DatabaseError:
-        present = set()
-    if not present:
-        return f"no {STATE_TABLE} table"
-    if POSITION_COLUMN not in present:
-        return f"{STATE_TABLE} has no {POSITION_COLUMN} column"
-    with connections[railway].cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s) IS NULL", [quote_name(OWNED_TABLE)])
-        if cursor.fetchone()[0]:
-            return f"no {OWNED_TABLE} table"
-    return None
+    return f"""
+        INSERT INTO {quote_name(STATE_TABLE)} (table_name, local_database, local_watermark,
+            railway_watermark, railway_xid, columns_signature, local_system_identifier,
+            local_wal_lsn, synced_at)
+        VALUES ({text(table)}, {text(identity)}, {int(local_watermark)},
+            {int(railway_watermark)}, pg_current_xact_id()::text::bigint, {text(signature)},
+            {text(local_server.system_identifier)}::bigint, {text(local_server.wal_position)}::pg_lsn,
+            now())
+        ON CONFLICT (table_name) DO UPDATE SET
+            local_database = EXCLUDED.local_database,
+            local_watermark = EXCLUDED.local_watermark,
+            railway_watermark = EXCLUDED.railway_watermark,
+            railway_xid = EXCLUDED.railway_xid,
+            columns_signature = EXCLUDED.columns_signature,
+            local_system_identifier = EXCLUDED.local_system_identifier,
+            local_wal_lsn = EXCLUDED.local_wal_lsn,
+            synced_at = EXCLUDED.synced_at
+        """

@@ -18,9 +18,9 @@ import time
 from array import array
 from dataclasses import replace
 
-from django.db import connections, transaction
+from django.db import transaction
 
-from railway_sync import guards, tracking
+from railway_sync import guards
 from railway_sync.diff import IdSurvey, TableDiff
 from railway_sync.errors import GuardRefused
 from railway_sync.failures import on_table
@@ -30,7 +30,7 @@ from railway_sync.ownership import Ownership, held_back
 from railway_sync.plan import Planner
 from railway_sync.report import Progress, ProgressCallback, TableResult
 from railway_sync.schema import Column
-from railway_sync.sequences import reset_sequence
+from railway_sync.sql import execute_together
 
 
 def table_by_table(
@@ -42,47 +42,58 @@ def table_by_table(
     progress: ProgressCallback,
 ) -> tuple[TableResult, ...]:
     """Sync each table in a transaction of its own, parents first (``columns``' order);
-    ``owners`` say which Railway rows are the site's."""
+    ``owners`` say which Railway rows are the site's.
+
+    A table with nothing to write opens no transaction (planning from the survey sends
+    Railway nothing): its bookkeeping (watermarks, ownership, sequence) goes with the other
+    such tables' in one statement at the end.
+    """
     railway = planner.railway
     results = []
     blocked: dict[str, array] = {}
+    quiet: list[str] = []  # the bookkeeping of the tables nothing was written to
     for table in columns:
         started = time.monotonic()
         survey = surveys[table]
         counts = (survey.local_count, survey.railway_count)
-        # on_table outside the transaction, so a failed COMMIT is named too.
+        # on_table outside the transaction, so a failed COMMIT is named too. The transaction
+        # costs nothing until a statement is sent in it.
         with (
             on_table(table, f"nothing in {table} was written"),
             transaction.atomic(using=railway),
         ):
-            railway_watermark = tracking.snapshot_xmin(railway)
             progress(Progress("diff", table))
             own = owners[table]
             plan = planner.plan(table, columns[table], counts, survey)
             diff, held = settle(planner, table, own, plan, options, counts[0], blocked)
+            # A held-back local change must stay newer than the watermark, so the next
+            # sync still sees it; the previous watermark stays.
+            bookkeeping = planner.bookkeeping_sql(
+                table, columns[table], own.kept_conflicts(options), watermark=not held
+            )
             result = write_table(
                 planner, table, columns[table], diff, counts, own, options, progress, held
             )
-            if options.verify:
-                progress(Progress("verify", table))
-                planner.verify(
-                    table,
-                    columns[table],
-                    diff,
-                    local_count=counts[0],
-                    exact=False,
-                    verify_all=options.verify_all,
-                    excused=blocked[table],
-                )
-            reset_sequence(railway, table, planner.key(table))
-            if not held:
-                # A held-back local change must stay newer than the watermark, so the next
-                # sync still sees it; the previous watermark stays.
-                planner.record(table, columns[table], railway_watermark)
-            planner.record_ownership(table, own.kept_conflicts(options))
+            if not diff.to_write:
+                quiet.extend(bookkeeping)
+            else:
+                if options.verify:
+                    progress(Progress("verify", table))
+                    planner.verify(
+                        table,
+                        columns[table],
+                        diff,
+                        local_count=counts[0],
+                        exact=False,
+                        verify_all=options.verify_all,
+                        excused=blocked[table],
+                    )
+                execute_together(railway, bookkeeping)
         result = replace(result, seconds=time.monotonic() - started)
         results.append(result)
         progress(Progress("done", table, result.written, result.written))
+    with on_table("", "the rows were written; the next sync re-checks the tables"):
+        execute_together(railway, quiet)
     return tuple(results)
 
 
@@ -113,7 +124,6 @@ def prune(
 def all_at_once(
     planner: Planner,
     columns: dict[str, list[Column]],
-    counts: dict[str, tuple[int, int]],
     options: SyncOptions,
     progress: ProgressCallback,
 ) -> tuple[TableResult, ...]:
@@ -128,15 +138,20 @@ def all_at_once(
     diffs: dict[str, TableDiff] = {}
     owners: dict[str, Ownership] = {}
     blocked: dict[str, array] = {}
+    counts: dict[str, tuple[int, int]] = {}
     unchanged = "Railway was left unchanged"
     with on_table("", unchanged), transaction.atomic(using=railway):
-        railway_watermark = tracking.snapshot_xmin(railway)
+        surveys = planner.prepare(columns, fresh=True)
         for table in columns:
             started = time.monotonic()
             progress(Progress("diff", table))
+            survey = surveys[table]
+            counts[table] = (survey.local_count, survey.railway_count)
             with on_table(table, unchanged):
-                diff = planner.plan(table, columns[table], counts[table])
-                own = owners[table] = planner.ownership(table, columns[table], counts[table][1])
+                diff = planner.plan(table, columns[table], counts[table], survey)
+                own = owners[table] = planner.ownership(
+                    table, columns[table], counts[table][1], survey
+                )
                 diffs[table], held = settle(
                     planner, table, own, diff, options, counts[table][0], blocked
                 )
@@ -183,15 +198,18 @@ def all_at_once(
                         verify_all=options.verify_all,
                         excused=_excused(owners[table], blocked[table], options),
                     )
-        for table in columns:
-            with on_table(table, unchanged):
-                reset_sequence(railway, table, planner.key(table))
-                if not results[table].held_back:  # as in table_by_table
-                    planner.record(table, columns[table], railway_watermark)
-                planner.record_ownership(table, owners[table].kept_conflicts(options))
-        # Deferred unique constraints are checked here; the error names its own table.
-        with connections[railway].cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        bookkeeping = [
+            statement
+            for table in columns
+            for statement in planner.bookkeeping_sql(
+                table,
+                columns[table],
+                owners[table].kept_conflicts(options),
+                watermark=not results[table].held_back,  # as in table_by_table
+            )
+        ]
+        # Deferred unique constraints are checked by the last one; the error names its table.
+        execute_together(railway, [*bookkeeping, "SET CONSTRAINTS ALL IMMEDIATE"])
     return tuple(results[table] for table in columns)
 
 

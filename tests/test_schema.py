@@ -13,7 +13,7 @@ from django.db import connections, models
 from railway_sync import embedded
 from railway_sync.models import SYNCED_MODELS, SYNCED_TABLES
 from railway_sync.sample import SOURCE_SCHEMA
-from railway_sync.schema import compare_schemas, live_columns
+from railway_sync.schema import compare_schemas, live_columns, railway_columns
 from tests.conftest import DB, database_url, execute, fetch, run_process
 from tests.test_outputs import STATUS_KEYS
 
@@ -52,7 +52,7 @@ def test_models_map_the_local_schema_column_for_column(clean):
 
 @DB
 def test_railway_schema_matches_local_columns_and_keeps_its_constraints(clean):
-    assert compare_schemas("default", "railway", SYNCED_TABLES)
+    assert compare_schemas("default", railway_columns("railway", SYNCED_TABLES), SYNCED_TABLES)
 
     constraints = """
         SELECT conrelid::regclass::text, contype, condeferrable, condeferred, confdeltype,

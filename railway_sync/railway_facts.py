@@ -1,0 +1,191 @@
+"""What a run must know about Railway before it plans, asked in two round trips.
+
+Railway is 50 to 150 ms away, so each question costs more than its answer. A sync or a status
+asks up front, and everything later (the schema check, change tracking, the survey, the
+bookkeeping after a write) reads these answers instead of asking again:
+
+1. ``read`` (one statement): who the server is (to refuse a Railway that is the local
+   database), the run lock (a sync), the next transaction id, which synced tables exist and
+   their columns, the foreign keys between them, and whether railway_sync's own tables and
+   Django's migration table are there;
+2. knowing what exists (one more statement): the watermarks, the applied migrations, each
+   table's smallest and largest id (the survey's ranges) and its id sequence.
+
+The run lock is asked for in the first statement and the rest is read in the second, after
+it is held: a sync that just finished has committed everything by the time we see its lock
+free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connections
+
+from railway_sync.connection import ServerIdentity
+from railway_sync.locks import RUN_LOCK_KEY
+from railway_sync.schema import Column
+from railway_sync.sql import quote_name
+from railway_sync.tables import ForeignKey
+from railway_sync.tracking import (
+    OWNED_TABLE,
+    POSITION_COLUMN,
+    STATE_COLUMNS,
+    STATE_TABLE,
+    Watermark,
+)
+
+# The migration apps whose applied migrations say which Railway columns the sync created.
+MIGRATION_APPS = ("railway_sync", "railway_schema")
+
+_SCHEMA = "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
+
+
+@dataclass(frozen=True)
+class RailwayFacts:
+    """Railway as one run found it before planning."""
+
+    # Without the system identifier (a second statement; read only to confirm a match).
+    identity: ServerIdentity
+    # The run lock: True taken by this statement, False held by another sync, None not asked.
+    run_lock: bool | None
+    next_xid: int
+    # Per synced table its columns in order, None when Railway lacks the table.
+    columns: dict[str, list[Column] | None]
+    # The single-column foreign keys between synced tables, as Railway enforces them.
+    foreign_keys: list[ForeignKey]
+    state_columns: frozenset[str]
+    owned_present: bool
+    states: dict[str, Watermark]
+    applied_migrations: frozenset[tuple[str, str]]
+    # table -> (smallest id, largest id), (None, None) when empty; tables present only.
+    id_bounds: dict[str, tuple[int | None, int | None]]
+    # table -> its primary key's sequence (quoted, as pg_get_serial_sequence gives it) or None.
+    sequences: dict[str, str | None]
+
+    @property
+    def present_tables(self) -> tuple[str, ...]:
+        return tuple(table for table, columns in self.columns.items() if columns is not None)
+
+    def behind(self) -> str | None:
+        """What Railway's own tables lack that this version writes; None when current."""
+        if not self.state_columns:
+            return f"no {STATE_TABLE} table"
+        if POSITION_COLUMN not in self.state_columns:
+            return f"{STATE_TABLE} has no {POSITION_COLUMN} column"
+        if not self.owned_present:
+            return f"no {OWNED_TABLE} table"
+        return None
+
+
+def read(
+    railway: str, names: tuple[str, ...], keys: dict[str, str], *, take_run_lock: bool = False
+) -> RailwayFacts:
+    """Ask Railway (connected) everything a run needs before planning the tables ``names``
+    (``keys``: each one's primary key column), in two statements; ``take_run_lock`` also
+    tries the run lock (without waiting: ``locks.exclusive_run`` waits)."""
+    lock = f"pg_try_advisory_lock({RUN_LOCK_KEY})" if take_run_lock else "NULL::boolean"
+    with connections[railway].cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT (SELECT oid FROM pg_database WHERE datname = current_database()),
+                current_database(), pg_postmaster_start_time(),
+                (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
+                 ELSE pg_current_wal_lsn() END)::text,
+                {lock},
+                pg_snapshot_xmax(pg_current_snapshot())::text::bigint,
+                (SELECT json_agg(json_build_array(c.relname, a.attname,
+                        format_type(a.atttypid, a.atttypmod), a.attnotnull)
+                    ORDER BY c.relname, a.attnum)
+                 FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+                 WHERE c.relname = ANY(%(tables)s) AND c.relnamespace = {_SCHEMA}
+                   AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped),
+                (SELECT json_agg(json_build_array(child.relname, a.attname, parent.relname,
+                        pa.attname) ORDER BY child.relname, k.conname)
+                 FROM pg_constraint k
+                 JOIN pg_class child ON child.oid = k.conrelid
+                 JOIN pg_class parent ON parent.oid = k.confrelid
+                 JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+                 JOIN pg_attribute pa ON pa.attrelid = k.confrelid AND pa.attnum = k.confkey[1]
+                 WHERE k.contype = 'f' AND cardinality(k.conkey) = 1
+                   AND child.relname = ANY(%(names)s) AND parent.relname = ANY(%(names)s)
+                   AND child.relnamespace = {_SCHEMA}),
+                to_regclass('django_migrations') IS NOT NULL
+            """,
+            {"tables": [*names, STATE_TABLE, OWNED_TABLE], "names": list(names)},
+        )
+        oid, database, started_at, wal_position, run_lock, next_xid, columns, fks, migrations = (
+            cursor.fetchone()
+        )
+    found: dict[str, list[Column]] = {}
+    for table, *column in columns or []:
+        found.setdefault(table, []).append(Column(*column))
+    state_columns = frozenset(column.name for column in found.get(STATE_TABLE, []))
+    details = _details(
+        railway,
+        [n for n in names if any(c.name == keys.get(n, "id") for c in found.get(n, []))],
+        keys,
+        state_columns,
+        migrations,
+    )
+    return RailwayFacts(
+        identity=ServerIdentity(None, int(oid), database, started_at, wal_position),
+        run_lock=run_lock,
+        next_xid=int(next_xid),
+        columns={name: found.get(name) for name in names},
+        foreign_keys=[ForeignKey(*fk) for fk in fks or []],
+        state_columns=state_columns,
+        owned_present=OWNED_TABLE in found,
+        **details,
+    )
+
+
+def _details(
+    railway: str,
+    tables: list[str],
+    keys: dict[str, str],
+    state_columns: frozenset[str],
+    migrations: bool,
+) -> dict:
+    """The second statement: what depends on which tables and columns exist."""
+    parts = {"states": "NULL::json", "applied": "NULL::json"}
+    if state_columns:
+        selected = ["table_name"]
+        for column in STATE_COLUMNS:
+            if column not in state_columns:
+                selected.append("NULL")  # Railway is not migrated yet; the sync will refuse
+            elif column == POSITION_COLUMN:
+                selected.append(f"{quote_name(column)}::text")
+            else:
+                selected.append(quote_name(column))
+        parts["states"] = (
+            f"(SELECT json_agg(json_build_array({', '.join(selected)})) "
+            f"FROM {quote_name(STATE_TABLE)})"
+        )
+    if migrations:
+        parts["applied"] = (
+            "(SELECT json_agg(json_build_array(app, name)) FROM django_migrations "
+            "WHERE app = ANY(%(apps)s))"
+        )
+    per_table = [
+        f"json_build_array(%(table_{n})s, "
+        f"(SELECT json_build_array(min({quote_name(keys[t])}), max({quote_name(keys[t])})) "
+        f"FROM {quote_name(t)}), "
+        f"pg_get_serial_sequence(%(quoted_{n})s, %(key_{n})s))"
+        for n, t in enumerate(tables)
+    ]
+    params: dict[str, str | list[str]] = {"apps": list(MIGRATION_APPS)}
+    for n, table in enumerate(tables):
+        params.update(
+            {f"table_{n}": table, f"quoted_{n}": quote_name(table), f"key_{n}": keys[table]}
+        )
+    tables_sql = f"json_build_array({', '.join(per_table)})" if per_table else "NULL::json"
+    with connections[railway].cursor() as cursor:
+        cursor.execute(f"SELECT {parts['states']}, {parts['applied']}, {tables_sql}", params)
+        states, applied, bounds = cursor.fetchone()
+    return {
+        "states": {table: Watermark(*values) for table, *values in states or []},
+        "applied_migrations": frozenset((app, name) for app, name in applied or []),
+        "id_bounds": {table: (ends[0], ends[1]) for table, ends, _ in bounds or []},
+        "sequences": {table: sequence for table, _, sequence in bounds or []},
+    }
