@@ -25,6 +25,7 @@ from pathlib import Path
 import psycopg2
 
 from benchmarks.data import ANIMALS_SQL, generate, scale
+from benchmarks.railway import RailwayServer
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
@@ -59,19 +60,27 @@ class Step:
 
 
 class Bench:
-    """Two databases on the embedded server, filled with ``animals`` animals locally, and the
-    real commands run against them; shared with the round-trip benchmark, which passes its
-    own database names so the two never touch each other's data."""
+    """Two databases, filled with ``animals`` animals locally, and the real commands run
+    against them; shared with the round-trip benchmark, which passes its own database names
+    so the two never touch each other's data. Both are on the embedded server, unless
+    ``railway`` is given: then Railway's database is on that server (local stays embedded)."""
 
     def __init__(
-        self, animals: int, local_db: str = LOCAL_DB, railway_db: str = RAILWAY_DB
+        self,
+        animals: int,
+        local_db: str = LOCAL_DB,
+        railway_db: str = RAILWAY_DB,
+        railway: RailwayServer | None = None,
     ) -> None:
         self.animals = animals
         self.local_db, self.railway_db = local_db, railway_db
+        self.railway = railway
         self.socket_dir = embedded.ensure_server(PROJECT_DIR / ".embedded-postgres" / "data")
         self.bin = embedded.binaries()
 
     def connect(self, database: str):
+        if self.railway is not None and database == self.railway_db:
+            return self.railway.connect(database)
         connection = psycopg2.connect(host=str(self.socket_dir), user="postgres", dbname=database)
         connection.autocommit = True
         return connection
@@ -89,15 +98,20 @@ class Bench:
         environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
         environment.update(
             DATABASE_URL=embedded.database_url(self.socket_dir, self.local_db),
-            RAILWAY_DATABASE_URL=railway_url
-            or embedded.database_url(self.socket_dir, self.railway_db),
+            RAILWAY_DATABASE_URL=railway_url or self.railway_url(),
             RAILWAY_SYNC_ENV_FILE=os.devnull,
         )
         return environment
 
+    def railway_url(self) -> str:
+        """Railway's database, straight (not through a link)."""
+        if self.railway is not None:
+            return self.railway.url(self.railway_db)
+        return embedded.database_url(self.socket_dir, self.railway_db)
+
     def manage(self, *args: str, railway_url: str | None = None) -> tuple[float, float, str]:
-        """Run manage.py, reaching Railway at ``railway_url`` if given (else straight at the
-        embedded server); return (wall seconds, peak RSS in MB, stdout)."""
+        """Run manage.py, reaching Railway at ``railway_url`` if given (else straight at its
+        server); return (wall seconds, peak RSS in MB, stdout)."""
         started = time.monotonic()
         process = subprocess.Popen(
             [sys.executable, str(PROJECT_DIR / "manage.py"), *args],
@@ -119,9 +133,13 @@ class Bench:
         """Both databases afresh: local with the scrapers' tables and generated rows, Railway
         empty (no schema yet)."""
         embedded.drop_database(self.socket_dir, self.local_db)
-        embedded.drop_database(self.socket_dir, self.railway_db)
         embedded.ensure_database(self.socket_dir, self.local_db)
-        embedded.ensure_database(self.socket_dir, self.railway_db)
+        if self.railway is not None:
+            self.railway.drop_database(self.railway_db)
+            self.railway.create_database(self.railway_db)
+        else:
+            embedded.drop_database(self.socket_dir, self.railway_db)
+            embedded.ensure_database(self.socket_dir, self.railway_db)
         schema = (PROJECT_DIR / "railway_sync" / "sql" / "source_schema.sql").read_text()
         self.sql(self.local_db, schema)
         started = time.monotonic()

@@ -13,13 +13,14 @@ from benchmarks.link import Link
 
 
 class FlakyProxy(Link):
-    """Forwards 127.0.0.1:port to a PostgreSQL Unix socket, with faults on request."""
+    """Forwards 127.0.0.1:port to a PostgreSQL Unix socket (or TCP address), with faults on
+    request."""
 
-    def __init__(self, unix_socket: str | Path, delay: float = 0.0) -> None:
+    def __init__(self, server: str | Path | tuple[str, int], delay: float = 0.0) -> None:
         self.refuse_next = 0
         self.cut_after_bytes: int | None = None
         self.cuts = 0
-        super().__init__(unix_socket, delay)
+        super().__init__(server, delay)
 
     @property
     def bytes_to_server(self) -> int:

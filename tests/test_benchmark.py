@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from tests.conftest import PROJECT_DIR
+from tests.test_link import RAILWAY_SET_UP
 
 
 def test_benchmark_runs_every_step_and_content_matches(tmp_path):
@@ -103,9 +104,26 @@ def test_round_trip_benchmark_measures_every_command_through_the_proxy(tmp_path)
         "seconds_met",
     }
     assert [m["rows_written"] for m in measurements] == [0, 0, 0, 10]
+    # Connecting to the Railway stand-in pays TCP, TLS and SCRAM's round trips, counted.
+    assert report["connection_set_up"] == [
+        {
+            "rtt_ms": 0,
+            "round_trips": RAILWAY_SET_UP,
+            "tls_round_trips": 2,
+            "bytes_to_railway": report["connection_set_up"][0]["bytes_to_railway"],
+            "bytes_from_railway": report["connection_set_up"][0]["bytes_from_railway"],
+            "seconds": report["connection_set_up"][0]["seconds"],
+        }
+    ]
+    assert (
+        f"- connection set-up at 0 ms: {RAILWAY_SET_UP} round trips (TCP handshake 1, "
+        "SSLRequest 1, TLS handshake 2, startup and SCRAM-SHA-256 3)"
+    ) in finished.stdout
     for m in measurements:
         assert m["content_equal"], m
-        # Every command reached Railway through the proxy, and only through it.
-        assert m["connections"] >= 1 and m["round_trips"] >= m["connections"], m
+        # Every command reached Railway through the proxy, and only through it, paying the
+        # set-up for each connection.
+        assert m["connections"] >= 1, m
+        assert m["round_trips"] >= m["connections"] * RAILWAY_SET_UP, m
         assert m["bytes_to_railway"] > 0 and m["bytes_from_railway"] > 0, m
         assert m["seconds_met"] is None  # wall time is judged at 100 ms only

@@ -1,6 +1,7 @@
 """The link that stands for the internet in the round-trip benchmark counts exactly and delays
-at least as much as asked: real PostgreSQL through it, no mocks. Times are lower bounds only;
-the machine is shared."""
+at least as much as asked: real PostgreSQL through it, no mocks, both the embedded server
+(trust, no TLS) and a stand-in for Railway's (TLS and SCRAM-SHA-256 over TCP). Times are lower
+bounds only; the machine is shared."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from django.conf import settings
 
 from benchmarks.link import Counts, Link, server_socket
+from benchmarks.railway import USER, RailwayServer
 from railway_sync import embedded
 
 PROTOCOL_3 = 196608
@@ -25,6 +27,12 @@ PROTOCOL_3 = 196608
 def link() -> Iterator[Link]:
     with Link(server_socket(embedded.ensure_server(settings.EMBEDDED_DATA_DIR))) as link:
         yield link
+
+
+@pytest.fixture(scope="module")
+def railway() -> Iterator[RailwayServer]:
+    with RailwayServer() as server:
+        yield server
 
 
 def message(kind: bytes, body: bytes) -> bytes:
@@ -84,7 +92,7 @@ def test_counts_equal_what_a_raw_client_sent_and_received(link, delay):
     assert link.wait_idle()
     assert link.counts() == Counts(
         connections=1,
-        round_trips=3,
+        round_trips=1 + 3,  # the TCP handshake, then the three requests
         bytes_to_server=sum(map(len, sent)),
         bytes_to_client=sum(map(len, received)),
     )
@@ -104,7 +112,9 @@ def test_each_execute_is_one_round_trip_and_a_multi_statement_execute_is_one(lin
     connection.close()
     assert link.wait_idle()
 
-    assert connected.round_trips == 1  # trust authentication, no TLS
+    # The TCP handshake, then StartupMessage .. ReadyForQuery (trust authentication, no TLS).
+    assert connected.round_trips == 2
+    assert connected.tls_round_trips == 0
     assert connected.bytes_to_server > 0 and connected.bytes_to_client > 0
     assert one == Counts(0, 1, len(query("SELECT 1")), one.bytes_to_client)
     assert one.bytes_to_client > 0
@@ -160,6 +170,62 @@ def test_a_delay_makes_every_round_trip_take_at_least_twice_as_long(link):
         three_seconds = time.monotonic() - started
     connection.close()
 
-    assert connect_seconds >= 2 * 0.05
+    assert connect_seconds >= 2 * 2 * 0.05  # the TCP handshake, then the startup
     assert one_seconds >= 2 * 0.05
     assert three_seconds >= 3 * 2 * 0.05
+
+
+# Connecting as to Railway, measured: each of these is one wait for an answer.
+RAILWAY_SET_UP = (
+    1  # the TCP handshake (SYN, SYN-ACK), which the link models on accept
+    + 1  # SSLRequest, answered 'S'
+    # The TLS 1.3 handshake: libpq's ClientHello (OpenSSL 3.5: key shares for X25519MLKEM768
+    # and X25519) is answered by a HelloRetryRequest, since the server accepts only
+    # prime256v1 (PostgreSQL's default up to 17); the second ClientHello then gets
+    # ServerHello .. Finished. The client's Finished needs no answer: it goes with the next.
+    + 2
+    + 1  # StartupMessage (after the client's Finished), answered by AuthenticationSASL
+    + 1  # SASLInitialResponse (SCRAM's client-first), answered by SASLContinue
+    + 1  # SASLResponse (client-final), answered by SASLFinal, AuthenticationOk .. ReadyForQuery
+)
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.02])
+def test_connecting_as_to_railway_counts_tcp_tls_and_scram_and_a_query_one(railway, delay):
+    with Link(railway.address, delay) as link:
+        link.trace = []
+        url = link.url("postgres", USER, railway.password, sslmode="require")
+        for _ in range(3):  # the same every time: nothing here depends on timing
+            before = link.counts()
+            connection = psycopg2.connect(url)
+            connection.autocommit = True  # no BEGIN before the first statement
+            connected = link.counts() - before
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                assert cursor.fetchone() == (1,)
+            queried = link.counts() - before - connected
+            connection.close()
+            assert link.wait_idle()
+            closed = link.counts() - before - connected - queried
+
+            assert connected.connections == 1
+            assert connected.round_trips == RAILWAY_SET_UP == 7
+            assert connected.tls_round_trips == 2
+            assert queried.round_trips == 1
+            assert queried.tls_round_trips == 0
+            # Terminate is answered by nothing but the server's TLS close_notify, which the
+            # client does not wait for: closing is no round trip, even with no delay, where
+            # that alert can come back before the client has closed.
+            assert closed.round_trips == 0
+            assert closed.bytes_to_server > 0  # Terminate
+
+    # What the link could see of the first connection: the rest is encrypted.
+    assert link.trace[:2] == [(0, 1, "<SSLRequest>"), (0, 2, "<TLS, encrypted from here>")]
+
+
+def test_railway_stand_in_refuses_what_railway_refuses(railway):
+    with Link(railway.address) as link:
+        with pytest.raises(psycopg2.OperationalError, match="no encryption"):
+            psycopg2.connect(link.url("postgres", USER, railway.password, sslmode="disable"))
+        with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+            psycopg2.connect(link.url("postgres", USER, "not-the-password", sslmode="require"))
