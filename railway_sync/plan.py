@@ -238,10 +238,16 @@ class Planner:
     def _resolve(self, columns: dict[str, list[Column]], surveys: dict[str, IdSurvey]) -> None:
         """The second batched round, only when something differs: the ids where checksums
         differ, and the hashes of the rows tracking named, for every table whose answer is
-        small enough to ask at once (the others are asked table by table, later)."""
+        small enough to ask at once (the others are asked table by table, later).
+
+        With a table's ids, its rows the sync does not own are read again in the same
+        statement: a row the site inserted since the survey is then either in both answers
+        or in neither, so it is never taken for a row of the sync's that local deleted.
+        """
         local_parts: list[str] = []
         railway_parts: list[str] = []
         asked: list[tuple[str, str]] = []  # (table, "ids" | "hashes"), in order
+        reread: list[str] = []  # tables whose unowned rows are read again, after ``asked``
         for table, survey in surveys.items():
             id_ = quote_name(self.key(table))
             differing = survey.differing()
@@ -253,7 +259,11 @@ class Planner:
                 local_parts.append(sql)
                 railway_parts.append(sql)
                 asked.append((table, "ids"))
-            elif not differing:
+                reread.append(table)
+            elif differing:
+                # Its ids stream later; its unowned rows are read after them, as then.
+                self._unowned.pop(table, None)
+            else:
                 self._id_answers[table] = (survey, (array("q"), array("q")))
             candidates = self._candidates.get(table)
             if candidates and len(candidates) <= BATCHED_IDS:
@@ -268,11 +278,22 @@ class Planner:
                 self._compared[table] = (array("q"), array("q"))
         if not asked:
             return
+        railway_parts += [
+            ownership.unowned_sql(
+                self.railway,
+                table,
+                columns[table],
+                self.local_ids(table),
+                self.owned_present,
+                self.key(table),
+            )
+            for table in reread
+        ]
         local_answers, railway_answers = ask_both(
             self.local, self.railway, local_parts, railway_parts
         )
         for (table, kind), local_rows, railway_rows in zip(
-            asked, local_answers, railway_answers, strict=True
+            asked, local_answers, railway_answers, strict=False
         ):
             if kind == "ids":
                 missing, railway_only = array("q"), array("q")
@@ -296,6 +317,8 @@ class Planner:
                         ),
                     ),
                 )
+        for table, rows in zip(reread, railway_answers[len(asked) :], strict=True):
+            self._unowned[table] = [tuple(row) for row in rows]
 
     @staticmethod
     def _ids_in(survey: IdSurvey, buckets: list[int]) -> int:
