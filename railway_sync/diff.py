@@ -344,7 +344,7 @@ def ask_both(
     return rows(local), rows(railway)
 
 
-def _ranges(buckets: list[int]) -> Iterator[tuple[int, int]]:
+def bucket_runs(buckets: list[int]) -> Iterator[tuple[int, int]]:
     """Contiguous runs of bucket numbers as (first, last)."""
     if not buckets:
         return
@@ -368,20 +368,20 @@ def id_differences(
     """(ids missing on Railway, ids only on Railway), reading ids only where checksums differ."""
     survey = survey or survey_ids(local_alias, railway_alias, table, key)
     missing, railway_only = array("q"), array("q")
-    for first, last in _ranges(survey.differing()):
+    for first, last in bucket_runs(survey.differing()):
         id_ = quote_name(survey.key)
         sql = (
             f"SELECT {id_} FROM {quote_name(table)} WHERE {survey.id_range(first, last)} "
             f"ORDER BY {id_}"
         )
         local_rows, railway_rows = _both(local_alias, railway_alias, sql)
-        _merge_ids(
+        merge_ids(
             (row[0] for row in local_rows), (row[0] for row in railway_rows), missing, railway_only
         )
     return missing, railway_only
 
 
-def _merge_ids(
+def merge_ids(
     local_ids: Iterator[int], railway_ids: Iterator[int], missing: array, railway_only: array
 ) -> None:
     local = next(local_ids, None)

@@ -6,11 +6,9 @@ only those rows are hashed and compared. When tracking cannot be trusted (first 
 local database, changed columns, a watermark too old) or a full comparison is asked for, every
 row is hashed on both sides instead.
 
-Railway is far away, so ``prepare`` asks about every table at once: one statement per side
-surveys all tables (id checksums, the rows tracking names, the rows the sync does not own),
-and one more, only when something differs, reads the ids where checksums differ and the
-hashes of the rows tracking named. ``plan`` and ``ownership`` then answer from those, and
-fall back to asking table by table for what was too large to ask at once.
+Railway is far away, so ``prepare`` surveys every table at once (``survey``); ``plan`` and
+``ownership`` then answer from that survey, and ask table by table only for what was too
+large to ask at once.
 """
 
 from __future__ import annotations
@@ -18,36 +16,26 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass, field
 
-from django.db import connections
-
 from railway_sync import ownership, tracking
 from railway_sync.connection import ServerIdentity, server_identity
 from railway_sync.diff import (
     IdSurvey,
     TableDiff,
-    _merge_ids,
-    _ranges,
-    ask_both,
-    bucket_sums_sql,
     changed_ids,
     compare_rows,
     diff_table,
     id_differences,
-    survey_grid,
 )
 from railway_sync.errors import VerificationFailed
 from railway_sync.railway_facts import RailwayFacts
 from railway_sync.schema import Column
 from railway_sync.sequences import reset_sequence_sql
-from railway_sync.sql import id_array_literal, quote_name, row_hash
+from railway_sync.survey import Bounds, TableRequest, TableSurvey, id_bounds, survey
 from railway_sync.tables import ForeignKey
 
 # Above this share of a table, hashing it whole (sequential scans, both servers in parallel)
 # is cheaper than looking rows up by id.
 FULL_SCAN_SHARE = 0.2
-# Ids (and hashes) one table may send in the run's batched statements; beyond it, that table's
-# ids stream through a cursor of their own, so memory holds arrays of ids, never JSON.
-BATCHED_IDS = 50_000
 
 
 @dataclass
@@ -81,19 +69,13 @@ class Planner:
     # table -> its id sequence on Railway (None: none), for the bookkeeping after a write.
     sequences: dict[str, str | None] = field(default_factory=dict)
     # Railway's (smallest, largest) id per table when the run began (the survey's ranges).
-    railway_bounds: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
+    railway_bounds: dict[str, Bounds] = field(default_factory=dict)
     # id_differences per (table, survey): --prune and planning ask the same question.
     _id_answers: dict[str, tuple[IdSurvey, tuple[array, array]]] = field(default_factory=dict)
     # Local's ids per table as ranges, read once in the snapshot (ownership's currency).
     _local_ids: dict[str, str] = field(default_factory=dict)
-    # What ``prepare`` read, valid for the survey it returned for each table.
-    _prepared: dict[str, IdSurvey] = field(default_factory=dict)
-    # Tracked tables: ids changed on either side since the watermark (None: more than were
-    # asked for), and among them (local ids missing on Railway, local ids differing).
-    _candidates: dict[str, set[int] | None] = field(default_factory=dict)
-    _compared: dict[str, tuple[array, array]] = field(default_factory=dict)
-    # Railway rows the sync does not own: (id, local has the id, row hash).
-    _unowned: dict[str, list[tuple]] = field(default_factory=dict)
+    # What the last ``prepare`` found of each table.
+    _surveyed: dict[str, TableSurvey] = field(default_factory=dict)
 
     @classmethod
     def open(
@@ -139,207 +121,40 @@ class Planner:
     def prepare(
         self, columns: dict[str, list[Column]], *, fresh: bool = False
     ) -> dict[str, IdSurvey]:
-        """Survey every table of ``columns`` on both sides at once and read what planning and
-        ownership will need, in one or two round trips to Railway; return each table's id
-        survey. Also sets ``railway_watermark``, read in the same statement as the rows
-        tracking names, so a change the survey missed is newer than it.
+        """Survey every table of ``columns`` on both sides at once, in one or two round trips
+        to Railway (``survey``), and return each table's id survey; ``plan`` and
+        ``ownership`` given that survey answer from what was read with it. Also sets
+        ``railway_watermark``, read in the same statement as the rows tracking names.
 
         ``fresh``: Railway's id ranges are read again rather than taken from the start of the
         run (inside a deleting sync's transaction).
         """
-        tables = list(columns)
-        bounds = self._bounds(tables, fresh=fresh)
-        local_ranges = {table: self.local_ids(table) for table in tables}
-        local_parts: list[str] = []
-        railway_parts = ["SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS x"]
-        grids: dict[str, tuple[int, int]] = {}
-        limits: dict[str, int] = {}
-        for table in tables:
-            key = self.key(table)
-            grids[table] = survey_grid([*bounds[table][0], *bounds[table][1]])
-            buckets = bucket_sums_sql(table, key, *grids[table])
-            local_parts.append(buckets)
-            railway_parts.append(buckets)
-            railway_parts.append(
-                ownership.unowned_sql(
-                    self.railway,
-                    table,
-                    columns[table],
-                    local_ranges[table],
-                    self.owned_present,
-                    key,
-                )
-            )
-            if self._trusted(table, columns[table]) and bounds[table][1][0] is not None:
-                state = self.states[table]
+        keys = {table: self.key(table) for table in columns}
+        local_bounds, railway_bounds = id_bounds(self.local, self.railway if fresh else None, keys)
+        self.railway_bounds.update(railway_bounds)
+        requests = {}
+        for table, key in keys.items():
+            railway_ends = self.railway_bounds.get(table, (None, None))
+            tracked = self._trusted(table, columns[table]) and railway_ends[0] is not None
+            requests[table] = TableRequest(
+                columns=columns[table],
+                key=key,
+                local_bounds=local_bounds[table],
+                railway_bounds=railway_ends,
+                local_ids=self.local_ids(table),
+                watermark=self.states[table] if tracked else None,
                 # Room for the inserts and deletes among them, which are not known yet.
-                limits[table] = 2 * self._most(bounds[table][0]) + 1
-                select = f"SELECT {quote_name(key)} AS i FROM {quote_name(table)} WHERE "
-                local_parts.append(
-                    f"{select}{tracking.changed_since(state.local_watermark)} LIMIT {limits[table]}"
-                )
-                railway_parts.append(
-                    f"{select}{tracking.changed_since(state.railway_watermark, state.railway_xid)} "
-                    f"LIMIT {limits[table]}"
-                )
-        local_answers, railway_answers = ask_both(
-            self.local, self.railway, local_parts, railway_parts
-        )
-        self.railway_watermark = int(railway_answers[0][0][0])
-        local_iter, railway_iter = iter(local_answers), iter(railway_answers[1:])
-        surveys: dict[str, IdSurvey] = {}
-        for table in tables:
-            local_buckets, railway_buckets = next(local_iter), next(railway_iter)
-            surveys[table] = IdSurvey(
-                *grids[table],
-                {row[0]: row[1:] for row in local_buckets},
-                {row[0]: row[1:] for row in railway_buckets},
-                self.key(table),
+                changed_limit=2 * _most(local_bounds[table]) + 1,
             )
-            self._prepared[table] = surveys[table]
-            self._compared.pop(table, None)
-            self._unowned[table] = [tuple(row) for row in next(railway_iter)]
-            if table in limits:
-                local_ids = {row[0] for row in next(local_iter)}
-                railway_ids = {row[0] for row in next(railway_iter)}
-                complete = max(len(local_ids), len(railway_ids)) < limits[table]
-                self._candidates[table] = local_ids | railway_ids if complete else None
-            else:
-                self._candidates.pop(table, None)
-        self._resolve(columns, surveys)
-        return surveys
+        found = survey(self.local, self.railway, requests, self.owned_present)
+        self.railway_watermark = found.railway_watermark
+        self._surveyed = found.tables
+        return {table: table_survey.ids for table, table_survey in found.tables.items()}
 
-    def _bounds(
-        self, tables: list[str], *, fresh: bool
-    ) -> dict[str, tuple[tuple[int | None, int | None], tuple[int | None, int | None]]]:
-        """Per table (local's smallest and largest id, Railway's)."""
-        parts = [
-            f"SELECT min({quote_name(self.key(t))}) AS a, max({quote_name(self.key(t))}) AS b "
-            f"FROM {quote_name(t)}"
-            for t in tables
-        ]
-        if fresh:
-            local, railway = ask_both(self.local, self.railway, parts, parts)
-            self.railway_bounds.update(
-                {t: (rows[0][0], rows[0][1]) for t, rows in zip(tables, railway, strict=True)}
-            )
-        else:
-            with connections[self.local].cursor() as cursor:
-                cursor.execute(
-                    "SELECT "
-                    + ", ".join(f"(SELECT json_build_array(a, b) FROM ({p}) q)" for p in parts)
-                )
-                local = [[tuple(ends)] for ends in cursor.fetchone()]
-        return {
-            t: ((local[n][0][0], local[n][0][1]), self.railway_bounds.get(t, (None, None)))
-            for n, t in enumerate(tables)
-        }
-
-    def _resolve(self, columns: dict[str, list[Column]], surveys: dict[str, IdSurvey]) -> None:
-        """The second batched round, only when something differs: the ids where checksums
-        differ, and the hashes of the rows tracking named, for every table whose answer is
-        small enough to ask at once (the others are asked table by table, later).
-
-        With a table's ids, its rows the sync does not own are read again in the same
-        statement: a row the site inserted since the survey is then either in both answers
-        or in neither, so it is never taken for a row of the sync's that local deleted.
-        """
-        local_parts: list[str] = []
-        railway_parts: list[str] = []
-        asked: list[tuple[str, str]] = []  # (table, "ids" | "hashes"), in order
-        reread: list[str] = []  # tables whose unowned rows are read again, after ``asked``
-        for table, survey in surveys.items():
-            id_ = quote_name(self.key(table))
-            differing = survey.differing()
-            if differing and self._ids_in(survey, differing) <= BATCHED_IDS:
-                ranges = " OR ".join(
-                    f"({survey.id_range(first, last)})" for first, last in _ranges(differing)
-                )
-                sql = f"SELECT {id_} AS i FROM {quote_name(table)} WHERE {ranges} ORDER BY {id_}"
-                local_parts.append(sql)
-                railway_parts.append(sql)
-                asked.append((table, "ids"))
-                reread.append(table)
-            elif differing:
-                # Its ids stream later; its unowned rows are read after them, as then.
-                self._unowned.pop(table, None)
-            else:
-                self._id_answers[table] = (survey, (array("q"), array("q")))
-            candidates = self._candidates.get(table)
-            if candidates and len(candidates) <= BATCHED_IDS:
-                sql = (
-                    f"SELECT {id_} AS i, {row_hash(columns[table])} AS h "
-                    f"FROM {quote_name(table)} WHERE {id_} = ANY({id_array_literal(candidates)})"
-                )
-                local_parts.append(sql)
-                railway_parts.append(sql)
-                asked.append((table, "hashes"))
-            elif candidates is not None and not candidates:
-                self._compared[table] = (array("q"), array("q"))
-        if not asked:
-            return
-        railway_parts += [
-            ownership.unowned_sql(
-                self.railway,
-                table,
-                columns[table],
-                self.local_ids(table),
-                self.owned_present,
-                self.key(table),
-            )
-            for table in reread
-        ]
-        local_answers, railway_answers = ask_both(
-            self.local, self.railway, local_parts, railway_parts
-        )
-        for (table, kind), local_rows, railway_rows in zip(
-            asked, local_answers, railway_answers, strict=False
-        ):
-            if kind == "ids":
-                missing, railway_only = array("q"), array("q")
-                _merge_ids(
-                    iter(row[0] for row in local_rows),
-                    iter(row[0] for row in railway_rows),
-                    missing,
-                    railway_only,
-                )
-                self._id_answers[table] = (surveys[table], (missing, railway_only))
-            else:
-                railway_hashes = dict(railway_rows)
-                self._compared[table] = (
-                    array("q", sorted(i for i, _ in local_rows if i not in railway_hashes)),
-                    array(
-                        "q",
-                        sorted(
-                            i
-                            for i, h in local_rows
-                            if i in railway_hashes and railway_hashes[i] != h
-                        ),
-                    ),
-                )
-        for table, rows in zip(reread, railway_answers[len(asked) :], strict=True):
-            self._unowned[table] = [tuple(row) for row in rows]
-
-    @staticmethod
-    def _ids_in(survey: IdSurvey, buckets: list[int]) -> int:
-        """How many ids both sides hold in ``buckets`` (what reading them would send)."""
-        return sum(
-            side[bucket][0]
-            for side in (survey.local, survey.railway)
-            for bucket in buckets
-            if bucket in side
-        )
-
-    @staticmethod
-    def _most(local_bounds: tuple[int | None, int | None]) -> int:
-        """Changed rows beyond which a full comparison is cheaper, from local's id span (the
-        count is not known before the survey; the span bounds it from above)."""
-        low, high = local_bounds
-        span = 0 if low is None or high is None else high - low + 1
-        return int(FULL_SCAN_SHARE * max(span, 1))
-
-    def _is_prepared(self, table: str, survey: IdSurvey | None) -> bool:
-        return survey is not None and self._prepared.get(table) is survey
+    def _surveyed_with(self, table: str, ids: IdSurvey | None) -> TableSurvey | None:
+        """What ``prepare`` found of ``table`` with the id survey ``ids``, if it made it."""
+        found = self._surveyed.get(table)
+        return found if found is not None and ids is not None and found.ids is ids else None
 
     def id_differences(self, table: str, survey: IdSurvey | None) -> tuple[array, array]:
         """(ids missing on Railway, ids only on Railway); a given survey is read once.
@@ -348,6 +163,9 @@ class Planner:
         """
         if survey is None:
             return id_differences(self.local, self.railway, table, key=self.key(table))
+        surveyed = self._surveyed_with(table, survey)
+        if surveyed is not None and surveyed.differences is not None:
+            return surveyed.differences
         cached = self._id_answers.get(table)
         if cached is None or cached[0] is not survey:
             answer = id_differences(self.local, self.railway, table, survey)
@@ -380,7 +198,7 @@ class Planner:
             railway_count,
             self.owned_present,
             self.key(table),
-            unowned=self._unowned.get(table) if self._is_prepared(table, survey) else None,
+            unowned=surveyed.unowned if (surveyed := self._surveyed_with(table, survey)) else None,
         )
 
     def bookkeeping_sql(
@@ -469,10 +287,10 @@ class Planner:
         state = self.states[table]
         missing, railway_only = self.id_differences(table, survey)
         most = int(FULL_SCAN_SHARE * max(local_count, 1))
-        prepared = self._is_prepared(table, survey) and self._candidates.get(table) is not None
+        surveyed = self._surveyed_with(table, survey)
         candidates: set[int] | None
-        if prepared:
-            candidates = set(self._candidates[table] or ())
+        if surveyed is not None and surveyed.changed is not None:
+            candidates = set(surveyed.changed)
         else:
             candidates = changed_ids(
                 self.local,
@@ -489,8 +307,8 @@ class Planner:
             candidates.difference_update(railway_only)
         if candidates is None or len(candidates) > most:
             return diff_table(self.local, self.railway, table, columns, self.key(table))
-        if prepared and table in self._compared:
-            more_missing, differing = self._compared[table]
+        if surveyed is not None and surveyed.changed is not None and surveyed.compared is not None:
+            more_missing, differing = surveyed.compared
         else:
             more_missing, differing = compare_rows(
                 self.local,
@@ -558,3 +376,11 @@ class Planner:
                 "transaction was rolled back. Run python manage.py railway_status --deep for "
                 "details."
             )
+
+
+def _most(local_bounds: Bounds) -> int:
+    """Changed rows beyond which a full comparison is cheaper, from local's id span (the
+    count is not known before the survey; the span bounds it from above)."""
+    low, high = local_bounds
+    span = 0 if low is None or high is None else high - low + 1
+    return int(FULL_SCAN_SHARE * max(span, 1))

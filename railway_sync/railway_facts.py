@@ -26,7 +26,7 @@ from railway_sync.connection import ServerIdentity
 from railway_sync.locks import RUN_LOCK_KEY
 from railway_sync.schema import Column
 from railway_sync.sql import quote_name
-from railway_sync.tables import ForeignKey
+from railway_sync.tables import FOREIGN_KEY_COLUMNS, FOREIGN_KEYS, ForeignKey
 from railway_sync.tracking import (
     OWNED_TABLE,
     POSITION_COLUMN,
@@ -100,16 +100,10 @@ def read(
                  FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
                  WHERE c.relname = ANY(%(tables)s) AND c.relnamespace = {_SCHEMA}
                    AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped),
-                (SELECT json_agg(json_build_array(child.relname, a.attname, parent.relname,
-                        pa.attname) ORDER BY child.relname, k.conname)
-                 FROM pg_constraint k
-                 JOIN pg_class child ON child.oid = k.conrelid
-                 JOIN pg_class parent ON parent.oid = k.confrelid
-                 JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
-                 JOIN pg_attribute pa ON pa.attrelid = k.confrelid AND pa.attnum = k.confkey[1]
-                 WHERE k.contype = 'f' AND cardinality(k.conkey) = 1
-                   AND child.relname = ANY(%(names)s) AND parent.relname = ANY(%(names)s)
-                   AND child.relnamespace = {_SCHEMA}),
+                (SELECT json_agg(json_build_array({FOREIGN_KEY_COLUMNS})
+                    ORDER BY child.relname, k.conname)
+                 {FOREIGN_KEYS}
+                   AND child.relname = ANY(%(names)s) AND parent.relname = ANY(%(names)s)),
                 to_regclass('django_migrations') IS NOT NULL
             """,
             {"tables": [*names, STATE_TABLE, OWNED_TABLE], "names": list(names)},

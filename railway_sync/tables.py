@@ -63,6 +63,19 @@ class Catalog:
 _SCHEMA = "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
 
 
+# The single-column foreign keys of the current schema, as (child, column, parent, parent
+# column); the caller adds which children and how to order them.
+FOREIGN_KEY_COLUMNS = "child.relname, a.attname, parent.relname, pa.attname"
+FOREIGN_KEYS = f"""
+    FROM pg_constraint k
+    JOIN pg_class child ON child.oid = k.conrelid
+    JOIN pg_class parent ON parent.oid = k.confrelid
+    JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+    JOIN pg_attribute pa ON pa.attrelid = k.confrelid AND pa.attnum = k.confkey[1]
+    WHERE k.contype = 'f' AND cardinality(k.conkey) = 1 AND child.relnamespace = {_SCHEMA}
+"""
+
+
 def _existing(alias: str, names: tuple[str, ...]) -> set[str]:
     with connections[alias].cursor() as cursor:
         cursor.execute(
@@ -99,14 +112,7 @@ def _foreign_keys(alias: str, names: tuple[str, ...]) -> dict[str, list[ForeignK
     with connections[alias].cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT child.relname, a.attname, parent.relname, pa.attname
-            FROM pg_constraint k
-            JOIN pg_class child ON child.oid = k.conrelid
-            JOIN pg_class parent ON parent.oid = k.confrelid
-            JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
-            JOIN pg_attribute pa ON pa.attrelid = k.confrelid AND pa.attnum = k.confkey[1]
-            WHERE k.contype = 'f' AND cardinality(k.conkey) = 1
-              AND child.relname = ANY(%s) AND child.relnamespace = {_SCHEMA}
+            SELECT {FOREIGN_KEY_COLUMNS} {FOREIGN_KEYS} AND child.relname = ANY(%s)
             ORDER BY child.relname, k.conname
             """,
             [list(names)],

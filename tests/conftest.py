@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from io import StringIO
 from pathlib import Path
@@ -67,6 +68,25 @@ def checksum(alias: str) -> dict[str, tuple[int, str]]:
                 f"FROM {table} t",
             )[0]
     return result
+
+
+def wait_for_a_quiet_server() -> None:
+    """Wait until no other session holds a transaction open on the (shared) test server.
+
+    A sync's watermark is the oldest transaction still running anywhere on the server (xids
+    are cluster-wide): one left by an earlier test or by autovacuum would hold it back, make
+    every row a change-tracking candidate, and turn a tracked comparison into a full one.
+    """
+    for _ in range(600):
+        busy = scalar(
+            "default",
+            "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+            "AND (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL)",
+        )
+        if not busy:
+            return
+        time.sleep(0.1)
+    raise AssertionError("another session kept a transaction open for a minute")
 
 
 def truncate(alias: str) -> None:

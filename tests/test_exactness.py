@@ -15,7 +15,6 @@ to write nothing and to leave status in sync.
 from __future__ import annotations
 
 import json
-import time
 from array import array
 from collections.abc import Iterator
 
@@ -24,7 +23,7 @@ import pytest
 from railway_sync.diff import id_differences, survey_ids
 from railway_sync.sql import quote_name
 from railway_sync.tracking import STATE_TABLE
-from tests.conftest import DB, execute, fetch, run, scalar
+from tests.conftest import DB, execute, fetch, run, scalar, wait_for_a_quiet_server
 
 # Columns as (table, column, SQL type); every edit is made to the row with id 1.
 PROPERTIES = ("animals", "properties", "jsonb")
@@ -75,25 +74,6 @@ def set_value(table: str, column: str, sql_type: str, value: str | None) -> None
 
 def text_of(alias: str, table: str, column: str) -> str | None:
     return scalar(alias, f"SELECT {quote_name(column)}::text FROM {quote_name(table)} WHERE id = 1")
-
-
-def wait_for_a_quiet_server() -> None:
-    """Wait until no other session holds a transaction open on the (shared) test server.
-
-    A sync's watermark is the oldest transaction still running anywhere on the server (xids
-    are cluster-wide): one left by an earlier test or by autovacuum would hold it back, make
-    every row a change-tracking candidate, and turn a tracked comparison into a full one.
-    """
-    for _ in range(600):
-        busy = scalar(
-            "default",
-            "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-            "AND (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL)",
-        )
-        if not busy:
-            return
-        time.sleep(0.1)
-    raise AssertionError("another session kept a transaction open for a minute")
 
 
 def sync_tables(*args: str) -> dict[str, dict]:
