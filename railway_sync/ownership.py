@@ -158,17 +158,26 @@ def local_ids(local: str, table: str, key: str = "id") -> str:
         return str(cursor.fetchone()[0])
 
 
-def owned_ranges(railway: str, table: str, local_id_ranges: str, table_present: bool = True) -> str:
+def owned_ranges(railway: str, table: str, local_ids: str, table_present: bool = True) -> str:
     """SQL for the ids the sync owns in ``table`` on Railway: the record, or without one the
-    ids local has (``local_id_ranges``). ``table_present``: whether Railway has the ownership
-    table (a dry run or status before migration 0005 has none)."""
-    local_ids = f"{literal(railway, local_id_ranges)}::int8multirange"
+    ids local has (``local_ids``, an SQL expression of type int8multirange).
+    ``table_present``: whether Railway has the ownership table (a dry run or status before
+    migration 0005 has none)."""
     if not table_present:
         return local_ids
     return (
         f"coalesce((SELECT ids FROM {quote_name(OWNED_TABLE)} "
         f"WHERE table_name = {literal(railway, table)}), {local_ids})"
     )
+
+
+# An empty int8multirange, as SQL.
+NO_IDS = "'{}'::int8multirange"
+
+
+def local_ids_sql(railway: str, local_id_ranges: str) -> str:
+    """``local_id_ranges`` (int8multirange text) as an SQL value for ``railway``."""
+    return f"{literal(railway, local_id_ranges)}::int8multirange"
 
 
 def unowned_sql(
@@ -180,12 +189,17 @@ def unowned_sql(
     key: str = "id",
 ) -> str:
     """SQL for ``table``'s Railway rows the sync does not own: id (``i``), whether local has
-    the id (``l``) and the row's hash (``h``), by id. The site's rows are expected to be few."""
+    the id (``l``) and the row's hash (``h``), by id. The site's rows are expected to be few.
+
+    Local's ids, which can run to megabytes where ids have many gaps, are sent once."""
     pk = quote_name(key)
+    local = "(SELECT ids FROM railway_sync_local_ids)"
     return (
-        f"SELECT {pk} AS i, {pk}::bigint <@ {literal(railway, local_id_ranges)}::int8multirange "
-        f"AS l, {row_hash(columns)} AS h FROM {quote_name(table)} "
-        f"WHERE NOT {pk}::bigint <@ {owned_ranges(railway, table, local_id_ranges, table_present)} "
+        f"WITH railway_sync_local_ids AS MATERIALIZED "
+        f"(SELECT {local_ids_sql(railway, local_id_ranges)} AS ids) "
+        f"SELECT {pk} AS i, {pk}::bigint <@ {local} AS l, {row_hash(columns)} AS h "
+        f"FROM {quote_name(table)} "
+        f"WHERE NOT {pk}::bigint <@ {owned_ranges(railway, table, local, table_present)} "
         f"ORDER BY {pk}"
     )
 
@@ -323,8 +337,8 @@ def record_sql(
         SELECT {literal(railway, table)},
             coalesce(range_agg({id_range(key)}), '{{}}'::int8multirange), now()
         FROM {quote_name(table)}
-        WHERE ({pk}::bigint <@ {literal(railway, local_id_ranges)}::int8multirange{kept})
-            OR {pk}::bigint <@ {owned_ranges(railway, table, "{}")}
+        WHERE ({pk}::bigint <@ {local_ids_sql(railway, local_id_ranges)}{kept})
+            OR {pk}::bigint <@ {owned_ranges(railway, table, NO_IDS)}
         ON CONFLICT (table_name) DO UPDATE
             SET ids = EXCLUDED.ids, recorded_at = EXCLUDED.recorded_at
         """
@@ -354,7 +368,9 @@ def site_children_of(
         if fk.parent != parent:
             continue
         child = fk.child
-        owned = owned_ranges(railway, child, local_id_ranges[child], table_present)
+        owned = owned_ranges(
+            railway, child, local_ids_sql(railway, local_id_ranges[child]), table_present
+        )
         pk = quote_name(keys.get(child, "id"))
         pointing = _pointing_at(fk, keys, parent_ids)
         parent_id = (

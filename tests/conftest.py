@@ -4,6 +4,7 @@ from railway_sync's migrations, exactly as in production."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -186,3 +187,22 @@ def role_with_password() -> Iterator[Callable[[str], str]]:
     """``password_role`` with a password the test chooses (short ones, words)."""
     yield _require_password
     execute("default", f"DROP ROLE IF EXISTS {ROLE}")
+
+
+def require_tls_postgres() -> None:
+    """Skip, outside CI, a test that needs a PostgreSQL built with TLS and ``openssl`` (the
+    round-trip benchmark's Railway, ``benchmarks/railway.py``) where the machine has neither;
+    CI installs them (``.ci/run``) and must run the test, so there it fails instead."""
+    from benchmarks.railway import tls_binaries
+
+    try:
+        tls_binaries()
+        problem = None if shutil.which("openssl") else "openssl is not installed"
+    except RuntimeError as exc:
+        problem = str(exc)
+    if problem is None:
+        return
+    reason = f"{problem}; install them with: sudo apt-get install -y postgresql openssl"
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the round-trip tests: {reason}")
+    pytest.skip(reason)

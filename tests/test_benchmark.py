@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, require_tls_postgres
 from tests.test_link import RAILWAY_SET_UP
 
 
@@ -52,6 +52,7 @@ def test_benchmark_runs_every_step_and_content_matches(tmp_path):
 
 
 def test_round_trip_benchmark_measures_every_command_through_the_proxy(tmp_path):
+    require_tls_postgres()
     results = tmp_path / "roundtrips.json"
     environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
 

@@ -19,6 +19,7 @@ from django.conf import settings
 from benchmarks.link import Counts, Link, server_socket
 from benchmarks.railway import USER, RailwayServer
 from railway_sync import embedded
+from tests.conftest import require_tls_postgres
 
 PROTOCOL_3 = 196608
 
@@ -31,6 +32,7 @@ def link() -> Iterator[Link]:
 
 @pytest.fixture(scope="module")
 def railway() -> Iterator[RailwayServer]:
+    require_tls_postgres()
     with RailwayServer() as server:
         yield server
 
