@@ -65,8 +65,14 @@ def exclusive_run(
     try:
         yield
     finally:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [RUN_LOCK_KEY])
-        except Error:
-            pass  # the connection is gone, and the lock with it
+        release_run_lock(railway)
+
+
+def release_run_lock(railway: str) -> None:
+    """Release Railway's run lock held by this session (nothing if the connection is gone:
+    the lock went with it)."""
+    try:
+        with connections[railway].cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [RUN_LOCK_KEY])
+    except Error:
+        pass

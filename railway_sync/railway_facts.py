@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from django.db import connections
 
 from railway_sync.connection import ServerIdentity
-from railway_sync.locks import RUN_LOCK_KEY
+from railway_sync.locks import RUN_LOCK_KEY, release_run_lock
 from railway_sync.schema import Column
 from railway_sync.sql import quote_name
 from railway_sync.tables import FOREIGN_KEY_COLUMNS, FOREIGN_KEYS, ForeignKey
@@ -115,13 +115,18 @@ def read(
     for table, *column in columns or []:
         found.setdefault(table, []).append(Column(*column))
     state_columns = frozenset(column.name for column in found.get(STATE_TABLE, []))
-    details = _details(
-        railway,
-        [n for n in names if any(c.name == keys.get(n, "id") for c in found.get(n, []))],
-        keys,
-        state_columns,
-        migrations,
-    )
+    try:
+        details = _details(
+            railway,
+            [n for n in names if any(c.name == keys.get(n, "id") for c in found.get(n, []))],
+            keys,
+            state_columns,
+            migrations,
+        )
+    except BaseException:
+        if run_lock:
+            release_run_lock(railway)  # nobody else will: the caller never saw it taken
+        raise
     return RailwayFacts(
         identity=ServerIdentity(None, int(oid), database, started_at, wal_position),
         run_lock=run_lock,
