@@ -194,12 +194,16 @@ def unowned_sql(
     Local's ids, which can run to megabytes where ids have many gaps, are sent once."""
     pk = quote_name(key)
     local = "(SELECT ids FROM railway_sync_local_ids)"
+    owned = owned_ranges(railway, table, local, table_present)
+    # The ids alone first (the primary key's index holds them); only those rows are read
+    # whole, for their hash, rather than every row of the table.
     return (
         f"WITH railway_sync_local_ids AS MATERIALIZED "
         f"(SELECT {local_ids_sql(railway, local_id_ranges)} AS ids) "
         f"SELECT {pk} AS i, {pk}::bigint <@ {local} AS l, {row_hash(columns)} AS h "
-        f"FROM {quote_name(table)} "
-        f"WHERE NOT {pk}::bigint <@ {owned_ranges(railway, table, local, table_present)} "
+        f"FROM {quote_name(table)} WHERE {pk} = ANY(ARRAY("
+        f"SELECT railway_sync_unowned.{pk} FROM {quote_name(table)} AS railway_sync_unowned "
+        f"WHERE NOT railway_sync_unowned.{pk}::bigint <@ {owned})) "
         f"ORDER BY {pk}"
     )
 
