@@ -57,6 +57,9 @@ class Ownership:
     conflict_ids: array = field(default_factory=lambda: array("q"))
     adopted: array = field(default_factory=lambda: array("q"))
     conflicts: tuple[Conflict, ...] = ()
+    # Railway's record already says exactly this (a sync that writes nothing to the table
+    # need not rewrite it).
+    record_current: bool = False
 
     @property
     def site_rows(self) -> int:
@@ -208,6 +211,15 @@ def unowned_sql(
     )
 
 
+def recorded_sql(railway: str, table: str) -> str:
+    """SQL for how many ids ``table``'s ownership record holds (``n``); no row without one."""
+    return (
+        "SELECT coalesce((SELECT sum(coalesce(upper(r) - lower(r), 1)) "
+        f"FROM unnest(o.ids) AS r), 0) AS n FROM {quote_name(OWNED_TABLE)} o "
+        f"WHERE o.table_name = {literal(railway, table)}"
+    )
+
+
 def survey(
     local: str,
     railway: str,
@@ -219,12 +231,15 @@ def survey(
     table_present: bool = True,
     key: str = "id",
     unowned: list[tuple] | None = None,
+    recorded_ids: int | None = None,
 ) -> Ownership:
     """Split ``table``'s Railway rows into owned and the site's; ``railway_only`` are the
     Railway ids local lacks (from ``diff.id_differences``), ``railway_count`` its rows.
     ``unowned``: the rows of ``unowned_sql``, if the caller read them already (the survey
-    reads every table's at once). The owned rows are never listed. ``table_present`` as
-    for ``owned_ranges``; ``key`` is the table's primary key column."""
+    reads every table's at once), and ``recorded_ids`` how many ids the record held then
+    (``recorded_sql``; None: no record, or not read with them). The owned rows are never
+    listed. ``table_present`` as for ``owned_ranges``; ``key`` is the table's primary key
+    column."""
     if unowned is None:
         with connections[railway].cursor() as cursor:
             cursor.execute(
@@ -243,9 +258,13 @@ def survey(
     )
     adopted = _without(array("q", sorted(railway_hashes)), conflict_ids)
     gone = _without(railway_only, site_only)
+    owned_count = max(railway_count - len(unowned), 0)
     return Ownership(
         table=table,
-        owned_count=max(railway_count - len(unowned), 0),
+        owned_count=owned_count,
+        # Nothing to adopt, and every recorded id is a row Railway still has: rewriting the
+        # record would store the same ranges.
+        record_current=recorded_ids == owned_count and not adopted,
         gone=gone,
         site_only=site_only,
         conflict_ids=conflict_ids,

@@ -199,20 +199,31 @@ class Planner:
             self.owned_present,
             self.key(table),
             unowned=surveyed.unowned if (surveyed := self._surveyed_with(table, survey)) else None,
+            recorded_ids=surveyed.recorded_ids if surveyed else None,
         )
 
     def bookkeeping_sql(
-        self, table: str, columns: list[Column], kept_conflicts: array, *, watermark: bool
+        self,
+        table: str,
+        columns: list[Column],
+        kept_conflicts: array,
+        *,
+        watermark: bool,
+        owned: bool = True,
     ) -> list[str]:
         """The statements that close ``table``'s part of a sync, to run in the transaction
         that wrote it (or, nothing written, with the other tables' in one): move its id
-        sequence on, store which rows the sync owns, and, ``watermark``, its watermarks."""
+        sequence on, store which rows the sync owns (``owned``), and, ``watermark``, its
+        watermarks."""
         statements = [
-            reset_sequence_sql(self.railway, table, self.sequences.get(table), self.key(table)),
-            ownership.record_sql(
-                self.railway, table, self.local_ids(table), kept_conflicts, self.key(table)
-            ),
+            reset_sequence_sql(self.railway, table, self.sequences.get(table), self.key(table))
         ]
+        if owned:
+            statements.append(
+                ownership.record_sql(
+                    self.railway, table, self.local_ids(table), kept_conflicts, self.key(table)
+                )
+            )
         if watermark:
             assert self.local_server is not None, "Planner.open sets it"
             statements.append(

@@ -67,6 +67,8 @@ class TableSurvey:
     compared: tuple[array, array] | None = None
     # (ids missing on Railway, ids only on Railway), read where the checksums differ.
     differences: tuple[array, array] | None = None
+    # How many ids Railway's ownership record held, read with ``unowned``; None: no record.
+    recorded_ids: int | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ def survey(
         local_parts.append(buckets)
         railway_parts.append(buckets)
         railway_parts.append(_unowned_sql(railway, table, request, owned_present))
+        if owned_present:
+            railway_parts.append(ownership.recorded_sql(railway, table))
         if request.watermark is not None:
             mark = request.watermark
             select = f"SELECT {quote_name(request.key)} AS i FROM {quote_name(table)} WHERE "
@@ -141,6 +145,9 @@ def survey(
             ),
             unowned=[tuple(row) for row in next(railway_rows)],
         )
+        if owned_present:
+            recorded = next(railway_rows)
+            found[table].recorded_ids = int(recorded[0][0]) if recorded else None
         if request.watermark is not None:
             local_ids = {row[0] for row in next(local_rows)}
             railway_ids = {row[0] for row in next(railway_rows)}
@@ -190,9 +197,10 @@ def _read_differences(
             railway_parts.append(sql)
             asked.append((table, "ids"))
             reread.append(table)
+            table_survey.recorded_ids = None  # of the first snapshot: rewrite the record
         else:
             # Its ids stream later; its unowned rows are read after them, as then.
-            table_survey.unowned = None
+            table_survey.unowned = table_survey.recorded_ids = None
         changed = table_survey.changed
         if changed is not None and not changed:
             table_survey.compared = (array("q"), array("q"))

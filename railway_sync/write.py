@@ -66,13 +66,18 @@ def table_by_table(
             own = owners[table]
             plan = planner.plan(table, columns[table], counts, survey)
             diff, held = settle(planner, table, own, plan, options, counts[0], blocked)
-            # A held-back local change must stay newer than the watermark, so the next
-            # sync still sees it; the previous watermark stays.
-            bookkeeping = planner.bookkeeping_sql(
-                table, columns[table], own.kept_conflicts(options), watermark=not held
-            )
             result = write_table(
                 planner, table, columns[table], diff, counts, own, options, progress, held
+            )
+            bookkeeping = planner.bookkeeping_sql(
+                table,
+                columns[table],
+                own.kept_conflicts(options),
+                # A held-back local change must stay newer than the watermark, so the next
+                # sync still sees it; the previous watermark stays.
+                watermark=not held,
+                # Written rows become owned; with nothing written the record may stand.
+                owned=bool(diff.to_write) or not own.record_current,
             )
             if not diff.to_write:
                 quiet.extend(bookkeeping)

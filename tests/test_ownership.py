@@ -457,3 +457,51 @@ def test_upgrading_to_migration_0005_adopts_railway_as_it_stands(seeded):
         "SELECT ids::text FROM railway_sync_owned WHERE table_name = %s",
         ["service_regions"],
     ) == [("{[1,5)}",)]
+
+
+def recorded_at(table: str):
+    return scalar(
+        "railway", "SELECT recorded_at FROM railway_sync_owned WHERE table_name = %s", [table]
+    )
+
+
+@DB
+def test_a_sync_that_writes_nothing_keeps_the_ownership_record_unless_railway_moved_under_it(
+    seeded,
+):
+    assert run("railway_sync")[2] == 0
+    before = {table: recorded_at(table) for table in SYNCED_TABLES}
+
+    out, err, code = run("railway_sync", "--format", "json")
+
+    # Nothing written, nothing adopted, every recorded row still there: not rewritten.
+    assert code == 0, err
+    assert json.loads(out)["rows_written"] == 0
+    assert {table: recorded_at(table) for table in SYNCED_TABLES} == before
+
+    # Local deleted an animal, and so did someone on Railway: the record still names its id.
+    gone = animal_without_images()
+    execute("default", "DELETE FROM animals WHERE id = %s", [gone])
+    execute("railway", "DELETE FROM animals WHERE id = %s", [gone])
+
+    out, err, code = run("railway_sync", "--format", "json")
+
+    assert code == 0, err
+    assert json.loads(out)["rows_written"] == 0
+    assert recorded_at("animals") != before["animals"]  # rewritten without the id
+    assert recorded_at("organizations") == before["organizations"]
+    # So a row the site puts at that id later is the site's: --prune keeps it.
+    execute(
+        "railway",
+        "INSERT INTO animals (id, name, organization_id, adoption_url) "
+        "VALUES (%s, 'Site dog at a freed id', 1, 'https://site.example/dog')",
+        [gone],
+    )
+
+    out, err, code = run("railway_sync", "--prune", "--confirm-destructive")
+
+    assert code == 0, err
+    assert table_line(out, "animals") == "  animals: up to date, 0 rows written, 1 site row kept"
+    assert scalar("railway", "SELECT name FROM animals WHERE id = %s", [gone]) == (
+        "Site dog at a freed id"
+    )
