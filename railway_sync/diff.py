@@ -30,6 +30,10 @@ from railway_sync.sql import id_array_literal, quote_name, row_hash
 FETCH_ROWS = 20_000
 COMPARE_BATCH = 20_000
 MAX_BUCKETS = 4096
+# Ids per range at the least: where a range differs its ids are read, and reading 64 ids
+# costs next to nothing, while a range per id would make a small table's survey as long as
+# the table (bytes from Railway on every run).
+MIN_BUCKET_WIDTH = 64
 BIGINT_SPAN = 2**63
 
 
@@ -276,11 +280,12 @@ def survey_grid(ends: list[int | None]) -> tuple[int, int]:
     Ranges count from the smallest id on either side, so negative ids survey like any
     other: ``id - origin`` is never negative, and integer division, which rounds toward
     zero, puts each id in the range the lookups read. There are at most ``MAX_BUCKETS``
-    ranges whatever the ids, so the survey's size does not grow with the rows.
+    ranges whatever the ids, so the survey's size does not grow with the rows, and each
+    spans at least ``MIN_BUCKET_WIDTH`` ids.
     """
     known = [end for end in ends if end is not None]
     origin, top = min(known, default=0), max(known, default=0)
-    return origin, (top - origin) // MAX_BUCKETS + 1
+    return origin, max((top - origin) // MAX_BUCKETS + 1, MIN_BUCKET_WIDTH)
 
 
 def bucket_sums_sql(table: str, key: str, origin: int, width: int) -> str:

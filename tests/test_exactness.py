@@ -169,7 +169,7 @@ def organization_ids(alias: str) -> list[int]:
 
 @DB
 def test_ids_across_the_integer_range_set_up_sync_and_verify(clean):
-    # With an id above 4096 (MAX_BUCKETS) each id range of the survey spans several ids.
+    # Ids far apart: the survey's id ranges (at most 4096) span many ids each.
     add_organizations([-5, 0, 1, 5000])
 
     out, err, code = run("railway_setup")
