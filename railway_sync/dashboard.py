@@ -26,6 +26,8 @@ from railway_sync.report import StatusReport, TableStatus
 from railway_sync.sql import count_rows
 
 RECENT_RUNS = 10
+# A run's bar in the chart: green landed, orange landed but kept conflicts, red otherwise.
+OUTCOME_COLOURS = {SyncRun.OUTCOME_SUCCESS: "#2e7d32", SyncRun.OUTCOME_CONFLICTS: "#e65100"}
 CHART_RUNS = 20
 
 
@@ -246,7 +248,7 @@ def chart(runs: Sequence[SyncRun], width: int = 480, height: int = 60) -> SafeSt
         bars = []
         for index, (run, value) in enumerate(zip(finished, values, strict=True)):
             bar_height = max(1.0, value / top * (height - 2)) if value else 1.0
-            colour = "#2e7d32" if run.outcome == SyncRun.OUTCOME_SUCCESS else "#c62828"
+            colour = OUTCOME_COLOURS.get(run.outcome, "#c62828")
             label = f"{run.started_at:%Y-%m-%d %H:%M} {run.outcome}: " + (
                 f"{value:.2f} s" if title.startswith("Duration") else f"{int(value):,} rows"
             )

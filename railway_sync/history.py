@@ -39,11 +39,19 @@ def start(command: str, mode: str, dry_run: bool, options: dict[str, Any]) -> Sy
 def finish(
     run: SyncRun | None, report: SyncReport | None, error: str = "", outcome: str = ""
 ) -> None:
-    """Record how a run ended: its per-table figures, or its (password-free) error."""
+    """Record how a run ended: its per-table figures, or its (password-free) error; a run
+    that landed but kept conflicts (it exits 1) is recorded as such, not as a success."""
     if run is None:
         return
     run.finished_at = timezone.now()
-    run.outcome = outcome or (SyncRun.OUTCOME_FAILED if error else SyncRun.OUTCOME_SUCCESS)
+    if not outcome:
+        if error:
+            outcome = SyncRun.OUTCOME_FAILED
+        elif report is not None and report.conflicts and not report.dry_run:
+            outcome = SyncRun.OUTCOME_CONFLICTS
+        else:
+            outcome = SyncRun.OUTCOME_SUCCESS
+    run.outcome = outcome
     run.error = scrub(error)
     if report is not None:
         run.tables = [dataclasses.asdict(table) for table in report.tables]
@@ -69,7 +77,7 @@ def recording(
 ) -> Iterator[Recording]:
     """Record a run from start to end however the block ends, then let any exception through.
 
-    Success (with ``report``); failed with the error's message (a ``RailwaySyncError``) or
+    Success (with ``report``; conflicts when it kept some); failed with the error's message (a ``RailwaySyncError``) or
     its type and first line (anything else, e.g. a broken pipe); interrupted on Ctrl-C or
     ``SystemExit``. Only a process killed outright leaves a run without an end.
     """

@@ -166,6 +166,8 @@ class SyncRun(models.Model):
 
     OUTCOME_SUCCESS = "success"
     OUTCOME_FAILED = "failed"
+    # Everything landed but the site's rows kept at ids local also uses (the command exits 1).
+    OUTCOME_CONFLICTS = "conflicts"
     # Stopped by Ctrl-C or SystemExit: not a success, whatever it had written.
     OUTCOME_INTERRUPTED = "interrupted"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from railway_sync.models import SYNCED_TABLES
+from railway_sync.models import SYNCED_TABLES, SyncRun
 from tests.conftest import DB, checksum, execute, fetch, run, scalar, table_rows
 
 SITE_START = 1_000_000_000
@@ -279,6 +279,9 @@ def test_a_site_row_at_an_id_local_also_uses_is_a_reported_conflict(seeded):
     document = json.loads(out)
     animals = document["tables"][1]
     assert (code, document["outcome"], document["exit_code"]) == (1, "conflicts", 1)
+    # The run history says so too, as the admin shows it: not a success.
+    last_run = SyncRun.objects.using("default").order_by("-started_at").first()
+    assert last_run is not None and last_run.outcome == "conflicts"
     assert (animals["conflicts"], animals["site_rows"]) == (1, 1)
     assert animals["conflict_rows"] == [
         {
