@@ -21,7 +21,10 @@ ADDRPORT ?= 127.0.0.1:8000
 admin: install
 	$(PY) manage.py railway_demo --admin $(ADDRPORT)
 
+# Chromium, ChromeDriver, a PostgreSQL with TLS and openssl, from Debian, when missing
+# (as root, or through sudo): the browser and round-trip tests need them.
 test: install
+	bash scripts/system-packages
 	$(PY) -m pytest
 
 lint: install
