@@ -38,7 +38,6 @@ from railway_sync.report import (
     SyncReport,
     no_progress,
 )
-from railway_sync.schema import compare_schemas
 from railway_sync.tables import Catalog
 
 
@@ -148,15 +147,10 @@ def sync(
                 return preview.before_first_migrate(local, names, options)
             with local_snapshot(local):
                 progress(Progress("schema"))
-                columns = compare_schemas(
-                    local,
-                    facts.columns,
-                    names,
-                    conf.exclude_columns(),
-                    autodetect.migrated_columns(facts.applied_migrations),
-                )
                 with on_table("", "nothing was written"):
-                    autodetect.require_covered(local)
+                    columns = autodetect.synced_columns(
+                        local, facts.columns, facts.applied_migrations, names
+                    )
                 behind = None if options.dry_run else facts.behind()
                 if behind:
                     raise SchemaMismatch(

@@ -25,7 +25,7 @@ from django.db.migrations.writer import MigrationWriter
 from railway_sync import conf, tables
 from railway_sync.errors import ConfigurationError, SchemaMismatch
 from railway_sync.operations import SchemaState
-from railway_sync.schema import DRIFT_FIX
+from railway_sync.schema import DRIFT_FIX, Column, compare_schemas
 from railway_sync.sql import quote_name
 
 BASELINE = Path(__file__).parent / "railway_schema" / "baseline.json"
@@ -522,3 +522,19 @@ def require_covered(local: str) -> None:
             f"covers ({listed}); nothing was written. Run: {DRIFT_FIX}",
             [],
         )
+
+
+def synced_columns(
+    local: str,
+    railway_columns: dict[str, list[Column] | None],
+    applied: frozenset[tuple[str, str]],
+    names: tuple[str, ...],
+) -> dict[str, list[Column]]:
+    """The columns a run syncs of each table of ``names``, once Railway's live columns
+    (``railway_columns``, with the migrations ``applied`` there) match local's and every
+    local change is covered by a migration; else :class:`SchemaMismatch` naming the fix."""
+    columns = compare_schemas(
+        local, railway_columns, names, conf.exclude_columns(), migrated_columns(applied)
+    )
+    require_covered(local)
+    return columns

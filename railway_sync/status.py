@@ -9,7 +9,7 @@ from railway_sync.errors import ConnectionFailed, SchemaMismatch
 from railway_sync.locks import local_snapshot
 from railway_sync.plan import Planner
 from railway_sync.report import StatusReport, TableStatus
-from railway_sync.schema import DRIFT_FIX, compare_schemas, site_columns
+from railway_sync.schema import DRIFT_FIX, site_columns
 from railway_sync.sql import count_rows
 from railway_sync.tables import Catalog
 
@@ -44,14 +44,9 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
         )
     with local_snapshot(local):
         try:
-            columns = compare_schemas(
-                local,
-                facts.columns,
-                names,
-                conf.exclude_columns(),
-                autodetect.migrated_columns(facts.applied_migrations),
+            columns = autodetect.synced_columns(
+                local, facts.columns, facts.applied_migrations, names
             )
-            autodetect.require_covered(local)
         except SchemaMismatch as exc:
             tables = tuple(
                 TableStatus(
