@@ -16,6 +16,11 @@ from django.db import connections
 from railway_sync.sql import quote_name
 
 SOURCE_SCHEMA = Path(__file__).parent / "sql" / "source_schema.sql"
+# The scrapers' schema as it stands today: four tables, animals with 40 columns.
+TODAY_SCHEMA = Path(__file__).parent / "sql" / "today_schema.sql"
+TODAY_TABLES = ("organizations", "animals", "scrape_logs", "service_regions")
+# animals.source_last_updated, dropped since the seed schema
+_SOURCE_LAST_UPDATED = 22
 
 COUNTRIES = ["GB", "DE", "NL", "IE", "FR", "ES", "IT", "SE", "DK", "BE", "AT", "PL", "CZ", "RO"]
 BREEDS = [
@@ -83,6 +88,12 @@ def create_source_schema(alias: str) -> None:
     """Create the scrapers' five tables on ``alias`` (the demo's stand-in local database)."""
     with connections[alias].cursor() as cursor:
         cursor.execute(SOURCE_SCHEMA.read_text())
+
+
+def create_today_schema(alias: str) -> None:
+    """Create the scrapers' four tables of today on ``alias``."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(TODAY_SCHEMA.read_text())
 
 
 def _text(rng: random.Random, words: int) -> str:
@@ -220,6 +231,53 @@ def generate(
         )
         for i, (org, country) in enumerate(pairs[:service_regions], start=1)
     ]
+    return rows
+
+
+def generate_today(
+    *,
+    organizations: int = 8,
+    animals: int = 850,
+    scrape_logs: int = 320,
+    service_regions: int = 110,
+    seed: int = 7,
+) -> dict[str, list[tuple]]:
+    """Rows for today's four tables (``TODAY_SCHEMA``), in its column order: the seed rows,
+    animals without ``source_last_updated`` and with the enrichment, breed-detail and
+    placeholder columns the scrapers added since."""
+    rows = generate(
+        organizations=organizations,
+        animals=animals,
+        images=0,
+        scrape_logs=scrape_logs,
+        service_regions=service_regions,
+        seed=seed,
+    )
+    del rows["animal_images"]
+    rng = random.Random(seed + 1)
+    today = []
+    for row in rows["animals"]:
+        i, breed, seen = row[0], row[8], row[21]
+        checked = i % 3 == 0
+        today.append(
+            row[:_SOURCE_LAST_UPDATED]
+            + row[_SOURCE_LAST_UPDATED + 1 :]
+            + (
+                json.dumps({"is_available": True, "checked_by": "crawler"}) if checked else None,
+                seen if checked else None,
+                json.dumps({"tagline": _text(rng, 6), "energy": rng.choice(WORDS)}),
+                json.dumps({"de": {"description": _text(rng, 8)}}) if i % 4 == 0 else None,
+                json.dumps({"profiled": True}) if i % 2 else None,
+                Decimal(rng.randint(0, 100)) / 100,
+                rng.choice(["purebred", "mixed", "crossbreed"]),
+                breed,
+                None if i % 3 else rng.choice(BREEDS)[0],
+                breed.lower().replace(" ", "-"),
+                None if i % 6 == 0 else f"data:image/jpeg;base64,{i:08x}",
+                f"{breed} x" if i % 5 == 0 else breed,
+            )
+        )
+    rows["animals"] = today
     return rows
 
 
