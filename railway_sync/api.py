@@ -67,18 +67,23 @@ def check_local(*, local: str | None = None) -> Catalog:
 def migrate(
     *,
     dry_run: bool = False,
+    confirm_destructive: bool = False,
     progress: ProgressCallback = no_progress,
     local: str | None = None,
     railway: str | None = None,
 ) -> MigrateReport:
     """Apply railway_sync's migrations to Railway (never to the local database, which is
-    connected only to make sure Railway is not that database)."""
+    connected only to make sure Railway is not that database, and to read which of the
+    guide's tables it has). Each step is checked against Railway first: what Railway already
+    has is recorded without running; a drop of data runs only with ``confirm_destructive``."""
     local = local or conf.local_alias()
     railway = railway or conf.railway_alias()
     connect(railway)
     connect(local)
     refuse_same_database(local, railway)
-    return migrations.apply(railway, dry_run=dry_run, progress=progress)
+    return migrations.apply(
+        railway, dry_run=dry_run, progress=progress, confirm_destructive=confirm_destructive
+    )
 
 
 def makemigrations(
@@ -90,7 +95,9 @@ def makemigrations(
     local = local or conf.local_alias()
     connect(local)
     schema_plan = autodetect.plan(local)
-    changes = tuple(SchemaChange(c.description, c.sql) for c in schema_plan.changes)
+    changes = tuple(
+        SchemaChange(step.describe(), tuple(step.forwards_sql())) for step in schema_plan.operations
+    )
     if schema_plan.empty:
         return MakeMigrationsReport(changes)
     writer = autodetect.writer(schema_plan, name)

@@ -135,6 +135,12 @@ def tables() -> tuple[str, ...]:
     return _names(getattr(settings, "RAILWAY_SYNC_TABLES", DEFAULT_TABLES)) or DEFAULT_TABLES
 
 
+def explicit_tables() -> tuple[str, ...] | None:
+    """``RAILWAY_SYNC_TABLES`` as set, or None when it is not set (the default applies)."""
+    value = getattr(settings, "RAILWAY_SYNC_TABLES", None)
+    return _names(value) or None if value is not None else None
+
+
 def exclude_columns() -> frozenset[tuple[str, str]]:
     """``RAILWAY_SYNC_EXCLUDE_COLUMNS``: ``table.column`` names (a list, or one
     comma-separated string) never read, written or migrated. Default: none."""

@@ -150,11 +150,32 @@ class ConnectionReport:
 
 
 @dataclass(frozen=True)
+class PlannedMigration:
+    """One pending migration as decided against Railway: its steps checked, how many Railway
+    already had (recorded without running), what its drops would delete, what conflicts, and
+    the SQL that runs."""
+
+    name: str  # "railway_schema.0001_animals"
+    steps: int
+    adopted: int
+    destructive: tuple[str, ...] = ()  # "column animals.notes (10 values)"
+    conflicts: tuple[str, ...] = ()
+    sql: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class MigrateReport:
     planned: tuple[str, ...]
-    sql: tuple[str, ...] = ()
     applied: tuple[str, ...] = ()
     dry_run: bool = False
+    migrations: tuple[PlannedMigration, ...] = ()
+
+    @property
+    def sql(self) -> tuple[str, ...]:
+        return tuple(statement for m in self.migrations for statement in m.sql)
+
+    def decided(self, name: str) -> PlannedMigration | None:
+        return next((m for m in self.migrations if m.name == name), None)
 
 
 @dataclass(frozen=True)

@@ -74,9 +74,13 @@ def assert_same(tables: list[str]) -> None:
         assert rows("railway", table) == rows("default", table), table
 
 
-def close_the_gap(tables: list[str], expected_changes: list[str]) -> None:
+def close_the_gap(
+    tables: list[str], expected_changes: list[str], deletes: str | None = None
+) -> None:
     """--check exits 1 listing the changes; makemigrations, migrate and sync exit 0; both
-    sides hold the same rows in every column; --check then exits 0."""
+    sides hold the same rows in every column; --check then exits 0. ``deletes``: what the
+    migration drops that holds data, which railway_migrate refuses (changing nothing) until
+    confirmed."""
     out, err, code = run("railway_makemigrations", "--check")
     assert (out.splitlines(), err, code) == (
         [
@@ -96,7 +100,31 @@ def close_the_gap(tables: list[str], expected_changes: list[str]) -> None:
     out, err, code = run("migrate", "railway_schema", "--plan", "--database", "railway")
     assert code == 0, err
     assert out.splitlines()[:2] == ["Planned operations:", written]
-    out, err, code = run("railway_migrate")
+    confirm = ()
+    if deletes:
+        schema = (
+            columns("railway", "animals"),
+            fetch(
+                "railway", "SELECT to_regclass(t)::text FROM unnest(%s::text[]) t", [DEFAULT_TABLES]
+            ),
+        )
+        out, err, code = run("railway_migrate")
+        assert (err, code) == (
+            "❌ Railway database migration failed: Refused: the migrations would delete data "
+            f"on Railway ({written} drops {deletes}). Nothing was changed. If local dropped "
+            "them on purpose, run: python manage.py railway_migrate --confirm-destructive (to "
+            "keep a column instead, add it to RAILWAY_SYNC_EXCLUDE_COLUMNS, delete that "
+            "migration and run railway_makemigrations again).",
+            1,
+        )
+        assert (
+            columns("railway", "animals"),
+            fetch(
+                "railway", "SELECT to_regclass(t)::text FROM unnest(%s::text[]) t", [DEFAULT_TABLES]
+            ),
+        ) == schema
+        confirm = ("--confirm-destructive",)
+    out, err, code = run("railway_migrate", *confirm)
     assert code == 0, err
     assert f"  Applied {written}" in out.splitlines()
     out, err, code = run("railway_sync")
@@ -165,7 +193,12 @@ def test_a_year_of_scraper_schema_changes_replays_step_by_step(seeded, migration
     # A column dropped.
     execute("default", "ALTER TABLE animals DROP COLUMN source_last_updated")
     assert_sync_refuses(DRIFT.format(1))
-    close_the_gap(DEFAULT_TABLES, ["Drop column animals.source_last_updated"])
+    values = scalar("railway", "SELECT count(source_last_updated) FROM animals")
+    close_the_gap(
+        DEFAULT_TABLES,
+        ["Drop column animals.source_last_updated"],
+        deletes=f"column animals.source_last_updated ({values} values)",
+    )
 
     # A CHECK constraint on status, after old values were rewritten.
     execute("default", "UPDATE animals SET status = 'unknown' WHERE status IS NULL")
@@ -195,7 +228,12 @@ def test_a_year_of_scraper_schema_changes_replays_step_by_step(seeded, migration
     execute("default", "DROP TABLE animal_images")
     with override_settings(RAILWAY_SYNC_TABLES=",".join(without_images)):
         assert_sync_refuses(UNCOVERED.format(1, "Drop table animal_images"))
-        close_the_gap(without_images, ["Drop table animal_images"])
+        rows_there = scalar("railway", "SELECT count(*) FROM animal_images")
+        close_the_gap(
+            without_images,
+            ["Drop table animal_images"],
+            deletes=f"table animal_images ({rows_there} rows)",
+        )
     assert scalar("railway", "SELECT to_regclass('animal_images')") is None
 
     # A new table keyed by animal, then a unique key on it.
@@ -306,11 +344,12 @@ def test_a_retype_railway_data_cannot_take_fails_atomically_naming_the_value(
 
     assert code == 1
     assert err.splitlines() == [
-        "❌ Railway database migration failed: Railway migration failed: Railway cannot retype "
-        "animals.breed_confidence from character varying(50) to numeric(3,2): the value 'high' "
-        'does not cast (invalid input syntax for type numeric: "high"). Fix that value '
-        "(locally, then sync; or on Railway), then run railway_migrate again (Railway's schema "
-        "was left as it was; fix the cause above, then run railway_migrate again)."
+        "❌ Railway database migration failed: railway_schema.0002_animals, step 1 of 3 "
+        "(Retype animals.breed_confidence from character varying(50) to numeric(3,2)) failed "
+        "on Railway: Railway cannot retype animals.breed_confidence from character varying(50) "
+        "to numeric(3,2): the value 'high' does not cast (invalid input syntax for type "
+        'numeric: "high"). Fix that value (locally, then sync; or on Railway), then run '
+        "railway_migrate again. Railway's schema was left as it was."
     ]
     assert columns("railway", "animals") == before
     assert fetch(

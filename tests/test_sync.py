@@ -419,7 +419,7 @@ def test_migrate_dry_run_and_second_run(seeded):
         "Would apply 5 migration(s) to Railway:\n  railway_sync.0001_initial\n  railway_sync.0002_history_and_admin\n  railway_sync.0003_sync_state\n  railway_sync.0004_state_local_position\n  railway_sync.0005_owned_rows\n"
         in out
     )
-    assert "CREATE TABLE IF NOT EXISTS animals" in out
+    assert 'CREATE TABLE "animals" (' in out.splitlines()
     assert out.rstrip().endswith("Dry run: nothing was changed on Railway.")
     assert scalar("railway", "SELECT to_regclass('animals')") is None
 

@@ -3,143 +3,7 @@
 import django.db.models.functions.datetime
 from django.db import migrations, models
 
-RAILWAY_SCHEMA_SQL = """
-CREATE TABLE IF NOT EXISTS organizations (
-    id               SERIAL PRIMARY KEY,
-    name             VARCHAR(255) NOT NULL,
-    website_url      TEXT NOT NULL,
-    description      TEXT,
-    country          VARCHAR(100),
-    city             VARCHAR(100),
-    logo_url         TEXT,
-    active           BOOLEAN DEFAULT TRUE,
-    created_at       TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-    updated_at       TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-    social_media     JSONB DEFAULT '{}',
-    config_id        VARCHAR(50),
-    last_config_sync TIMESTAMP,
-    ships_to         JSONB DEFAULT '[]',
-    service_regions  JSONB DEFAULT '[]',
-    total_dogs       INTEGER DEFAULT 0,
-    new_this_week    INTEGER DEFAULT 0,
-    recent_dogs      JSONB DEFAULT '[]',
-    established_year INTEGER,
-    adoption_fees    JSONB DEFAULT '{}',
-    slug             VARCHAR(255)
-);
-
-CREATE TABLE IF NOT EXISTS animals (
-    id                          SERIAL PRIMARY KEY,
-    name                        VARCHAR(255) NOT NULL,
-    organization_id             INTEGER NOT NULL REFERENCES organizations(id),
-    animal_type                 VARCHAR(50) NOT NULL DEFAULT 'dog',
-    external_id                 VARCHAR(255),
-    primary_image_url           TEXT,
-    adoption_url                TEXT NOT NULL,
-    status                      VARCHAR(50) DEFAULT 'available',
-    breed                       VARCHAR(255),
-    breed_group                 VARCHAR(100),
-    standardized_breed          VARCHAR(100),
-    age_text                    VARCHAR(100),
-    age_min_months              INTEGER,
-    age_max_months              INTEGER,
-    sex                         VARCHAR(50),
-    size                        VARCHAR(50),
-    standardized_size           VARCHAR(50),
-    language                    VARCHAR(10) DEFAULT 'en',
-    properties                  JSONB,
-    created_at                  TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-    updated_at                  TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-    last_scraped_at             TIMESTAMP,
-    source_last_updated         TIMESTAMP,
-    last_seen_at                TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-    consecutive_scrapes_missing INTEGER DEFAULT 0,
-    availability_confidence     VARCHAR(10) DEFAULT 'high'
-                                CHECK (availability_confidence IN ('high', 'medium', 'low')),
-    original_image_url          TEXT,
-    slug                        VARCHAR(255),
-    active                      BOOLEAN NOT NULL DEFAULT TRUE
-);
-
-CREATE TABLE IF NOT EXISTS animal_images (
-    id                 SERIAL PRIMARY KEY,
-    animal_id          INTEGER NOT NULL REFERENCES animals(id) ON DELETE CASCADE,
-    image_url          TEXT NOT NULL,
-    is_primary         BOOLEAN DEFAULT FALSE,
-    created_at         TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-    original_image_url TEXT
-);
-
-CREATE TABLE IF NOT EXISTS scrape_logs (
-    id                 SERIAL PRIMARY KEY,
-    organization_id    INTEGER NOT NULL REFERENCES organizations(id),
-    started_at         TIMESTAMP NOT NULL,
-    completed_at       TIMESTAMP,
-    dogs_found         INTEGER,
-    dogs_added         INTEGER,
-    dogs_updated       INTEGER,
-    status             VARCHAR(50) NOT NULL,
-    error_message      TEXT,
-    created_at         TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-    detailed_metrics   JSONB,
-    duration_seconds   NUMERIC(10,2),
-    data_quality_score NUMERIC(3,2) CHECK (data_quality_score >= 0 AND data_quality_score <= 1)
-);
-
-CREATE TABLE IF NOT EXISTS service_regions (
-    id              SERIAL PRIMARY KEY,
-    organization_id INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
-    country         VARCHAR(100) NOT NULL,
-    active          BOOLEAN DEFAULT TRUE,
-    notes           TEXT,
-    created_at      TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-    updated_at      TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-    region          VARCHAR(100)
-);
-
-DO $$
-DECLARE
-    wanted RECORD;
-BEGIN
-    FOR wanted IN
-        SELECT * FROM (VALUES
-            ('organizations', 'organizations_config_id_key', 'config_id'),
-            ('organizations', 'organizations_slug_key', 'slug'),
-            ('animals', 'animals_slug_key', 'slug'),
-            ('animals', 'animals_external_id_organization_id_key', 'external_id, organization_id'),
-            ('service_regions', 'service_regions_organization_id_country_key',
-             'organization_id, country')
-        ) AS u(table_name, constraint_name, columns)
-    LOOP
-        IF NOT EXISTS (
-            SELECT 1 FROM pg_constraint
-            WHERE conname = wanted.constraint_name
-              AND conrelid = wanted.table_name::regclass
-              AND condeferrable AND condeferred
-        ) THEN
-            EXECUTE format('ALTER TABLE %I DROP CONSTRAINT IF EXISTS %I',
-                           wanted.table_name, wanted.constraint_name);
-            EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I UNIQUE (%s) '
-                           'DEFERRABLE INITIALLY DEFERRED',
-                           wanted.table_name, wanted.constraint_name, wanted.columns);
-        END IF;
-    END LOOP;
-END $$;
-
-CREATE INDEX IF NOT EXISTS idx_animals_organization   ON animals (organization_id);
-CREATE INDEX IF NOT EXISTS idx_animals_status         ON animals (status);
-CREATE INDEX IF NOT EXISTS idx_animals_breed          ON animals (breed);
-CREATE INDEX IF NOT EXISTS idx_animals_properties     ON animals USING gin (properties);
-CREATE INDEX IF NOT EXISTS idx_animals_name_gin       ON animals USING gin (to_tsvector('english', name));
-CREATE INDEX IF NOT EXISTS idx_animals_last_seen_at   ON animals (last_seen_at);
-CREATE INDEX IF NOT EXISTS idx_animal_images_animal   ON animal_images (animal_id);
-CREATE INDEX IF NOT EXISTS idx_service_regions_org    ON service_regions (organization_id);
-CREATE INDEX IF NOT EXISTS idx_scrape_logs_metrics    ON scrape_logs USING gin (detailed_metrics);
-"""
-
-RAILWAY_SCHEMA_REVERSE_SQL = """
-DROP TABLE IF EXISTS service_regions, scrape_logs, animal_images, animals, organizations;
-"""
+import railway_sync.operations
 
 
 class Migration(migrations.Migration):
@@ -325,14 +189,10 @@ class Migration(migrations.Migration):
                 "managed": False,
             },
         ),
-        # Railway's tables, built by SQL that mirrors the scrapers' schema column for column.
-        # Secondary unique keys are DEFERRABLE INITIALLY DEFERRED so a slug or an
-        # (external_id, organization_id) that moves between rows syncs in one transaction.
-        # The SQL adopts tables an earlier tool already created (IF NOT EXISTS, and unique
-        # keys replaced by deferrable ones), so an existing Railway keeps its rows.
-        migrations.RunSQL(
-            RAILWAY_SCHEMA_SQL,
-            reverse_sql=RAILWAY_SCHEMA_REVERSE_SQL,
-            hints={"railway_schema": True},
-        ),
+        # Railway's tables: the guide's tables the configuration names, in their first shape
+        # (the generated migrations bring them to the local shape). Tables Railway already has
+        # (an earlier tool made them) keep their rows; their unique keys become DEFERRABLE
+        # INITIALLY DEFERRED, so a slug or an (external_id, organization_id) that moves between
+        # rows syncs in one transaction.
+        railway_sync.operations.CreateGuideTables(),
     ]

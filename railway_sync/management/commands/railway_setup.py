@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from railway_sync import api, history
 from railway_sync.management.base import RailwayCommand
+from railway_sync.management.commands.railway_migrate import adopted_phrase, would_refuse
 from railway_sync.management.render import render_status, render_sync
 from railway_sync.options import SyncOptions
 
@@ -23,21 +24,41 @@ class Command(RailwayCommand):
             action="store_true",
             help="Show the migrations and the rows that would be synced; change nothing.",
         )
+        parser.add_argument(
+            "--confirm-destructive",
+            action="store_true",
+            help="Let the migrations drop a table or a column holding data on Railway (local "
+            "dropped it); without it such a setup is refused, naming what would be deleted.",
+        )
 
-    def handle(self, *args: Any, dry_run: bool = False, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        dry_run: bool = False,
+        confirm_destructive: bool = False,
+        **options: Any,
+    ) -> None:
         suffix = " (dry run)" if dry_run else ""
         self.stdout.write(f"🚀 Starting Railway setup{suffix}...")
         # A wrong DATABASE_URL must fail before step 1 changes Railway's schema.
         api.check_local()
         self.stdout.write("Step 1/4: Database schema migration")
-        migration = api.migrate(dry_run=dry_run, progress=self.on_progress)
+        migration = api.migrate(
+            dry_run=dry_run, confirm_destructive=confirm_destructive, progress=self.on_progress
+        )
         verb = "Would apply" if dry_run else "Applied"
         if migration.planned:
             self.stdout.write(
                 f"  {verb} {len(migration.planned)} migration(s): " + ", ".join(migration.planned)
             )
+            for planned in migration.migrations:
+                if planned.adopted:
+                    self.stdout.write(f"  {planned.name}: {adopted_phrase(planned)}")
         else:
             self.stdout.write("  Schema is up to date: no migrations to apply")
+        refusal = would_refuse(migration, confirm_destructive) if dry_run else None
+        if refusal:
+            raise CommandError(refusal, returncode=1)
         self.stdout.write("Step 2/4: Initial data synchronization")
         with history.recording("railway_setup", "incremental", dry_run, {}) as run:
             report = run.report = api.sync(

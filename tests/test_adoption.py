@@ -1,0 +1,242 @@
+"""Adopting the Railway the first users really have (issue 19): their schema as it stands
+today locally (four tables, animals with 40 columns), and a production Railway made and
+evolved by another tool (an ``alembic_version`` table, a table and a column the scrapers
+dropped since), holding every row."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+from railway_sync import sample
+from tests.conftest import DB, execute, fetch, run, scalar
+from tests.test_schema_changes import DEFAULT_TABLES, _reset_both, columns, migrations_package
+
+__all__ = ["migrations_package"]  # a fixture these tests use
+
+TODAY = ",".join(sample.TODAY_TABLES)
+FIX = "python manage.py railway_makemigrations && python manage.py railway_migrate"
+
+# What production holds beside the synced tables: Alembic's bookkeeping, and animal_images,
+# which the scrapers dropped locally in 2026-02.
+ANOTHER_TOOL = """
+CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);
+INSERT INTO alembic_version VALUES ('8f2a1c9d4e7b');
+ALTER TABLE animals ADD COLUMN source_last_updated TIMESTAMP;
+UPDATE animals SET source_last_updated = '2026-01-02 03:04:05' WHERE id <= 10;
+CREATE TABLE animal_images (
+    id SERIAL PRIMARY KEY,
+    animal_id INTEGER NOT NULL REFERENCES animals(id) ON DELETE CASCADE,
+    image_url TEXT NOT NULL
+);
+INSERT INTO animal_images (animal_id, image_url)
+SELECT id, 'https://img.example.org/' || id || '.jpg' FROM animals WHERE id <= 20;
+"""
+
+
+def everything(alias: str) -> dict[str, list[tuple]]:
+    """Every row of the four tables, and of the other tool's tables where they exist."""
+    found = {}
+    for table in [*sample.TODAY_TABLES, "alembic_version", "animal_images"]:
+        if scalar(alias, "SELECT to_regclass(%s) IS NOT NULL", [table]):
+            key = "version_num" if table == "alembic_version" else "id"
+            found[table] = fetch(alias, f"SELECT * FROM {table} ORDER BY {key}")
+    return found
+
+
+@pytest.fixture
+def adopted(migrations_package) -> Iterator[tuple[str, Path]]:
+    """Local: today's schema and rows. Railway: the same tables and rows, made by SQL the
+    way another tool made production, never by railway_sync; no railway_sync migration."""
+    call_command("migrate", "railway_sync", "zero", database="railway", verbosity=0)
+    for alias in ("default", "railway"):
+        execute(alias, "DROP TABLE IF EXISTS " + ", ".join(reversed(DEFAULT_TABLES)) + " CASCADE")
+        sample.create_today_schema(alias)
+        sample.insert(alias, sample.generate_today(organizations=6, animals=60))
+    execute("railway", ANOTHER_TOOL)
+    try:
+        with override_settings(RAILWAY_SYNC_TABLES=TODAY):
+            yield migrations_package
+    finally:
+        execute("railway", "DROP TABLE IF EXISTS alembic_version, animal_images CASCADE")
+        _reset_both()
+
+
+@DB
+def test_an_existing_railway_is_adopted_step_by_step_and_nothing_is_dropped_unasked(adopted):
+    _, folder = adopted
+    before = everything("railway")
+
+    # railway_sync's own migrations: the guide's tables exist, so none is created or changed;
+    # animal_images is not configured, so it is not touched either.
+    out, err, code = run("railway_migrate")
+    assert (err, code) == ("", 0)
+    assert everything("railway") == before
+
+    out, err, code = run("railway_makemigrations")
+    assert code == 0, err
+    written = out.splitlines()[0].split()[1]
+    steps = len(out.splitlines()) - 2
+    assert "  - Drop column animals.source_last_updated" in out.splitlines()
+
+    # The drop holds data on Railway: refused, naming it, until confirmed; nothing changes.
+    out, err, code = run("railway_migrate", "--dry-run")
+    assert code == 1
+    assert out.splitlines()[:2] == [
+        "Would apply 1 migration(s) to Railway:",
+        f"  {written}: {steps - 1} of {steps} steps already on Railway; would delete column "
+        "animals.source_last_updated (10 values)",
+    ]
+    assert out.splitlines()[2:] == [
+        "SQL that would run:",
+        'ALTER TABLE "animals" DROP COLUMN IF EXISTS "source_last_updated";',
+        "Dry run: nothing was changed on Railway.",
+    ]
+    assert err == (
+        "⚠ railway_migrate would refuse: the migrations would delete data on Railway "
+        f"({written} drops column animals.source_last_updated (10 values)). If local dropped "
+        "them on purpose, run: python manage.py railway_migrate --confirm-destructive"
+    )
+    out, err, code = run("railway_migrate")
+    assert (code, err.startswith("❌ Railway database migration failed: Refused:")) == (1, True)
+    assert everything("railway") == before
+
+    out, err, code = run("railway_migrate", "--confirm-destructive")
+    assert (err, code) == ("", 0)
+    assert out.splitlines() == [
+        "🚀 Running Railway database migration...",
+        f"  Applied {written} ({steps - 1} of {steps} steps already on Railway: recorded "
+        "without running)",
+        "✅ Railway database migration completed successfully",
+    ]
+    assert "source_last_updated" not in [c[0] for c in columns("railway", "animals")]
+    assert columns("railway", "animals") == columns("default", "animals")
+    # Railway's other tables are never touched.
+    after = everything("railway")
+    assert after["alembic_version"] == before["alembic_version"]
+    assert after["animal_images"] == before["animal_images"]
+
+    assert run("railway_makemigrations", "--check") == (
+        "No changes: Railway's migrations match the local schema.\n",
+        "",
+        0,
+    )
+    # The rows are already equal: the first sync writes nothing.
+    out, err, code = run("railway_sync")
+    assert (err, code) == ("", 0)
+    assert re.sub(r"\d+\.\d+ s", "<t> s", out).splitlines() == [
+        "🚀 Starting Railway data sync...",
+        "⚠ No earlier sync of this table is recorded: compared every row",
+        *[f"  {table}: up to date, 0 rows written (<t> s)" for table in sample.TODAY_TABLES],
+        "Verified: every local row is on Railway with identical content.",
+        "✅ Railway data sync completed successfully (0 rows written in <t> s)",
+    ]
+    assert everything("railway") == {
+        **everything("default"),
+        "alembic_version": before["alembic_version"],
+        "animal_images": before["animal_images"],
+    }
+    assert sorted(p.name for p in folder.glob("0*.py")) == [f"{written.split('.')[1]}.py"]
+
+
+@DB
+def test_a_real_conflict_is_one_line_naming_both_definitions_and_nothing_changes(adopted):
+    # Production's own drift: a column of another type, a CHECK with another list.
+    execute("railway", "ALTER TABLE animals ALTER COLUMN breed_raw TYPE text")
+    execute("railway", "ALTER TABLE animals DROP CONSTRAINT animals_status_check")
+    execute(
+        "railway",
+        "ALTER TABLE animals ADD CONSTRAINT animals_status_check "
+        "CHECK (status IN ('available', 'unknown', 'adopted', 'reserved', 'archived'))",
+    )
+    assert run("railway_migrate")[2] == 0
+    out, err, code = run("railway_makemigrations")
+    assert code == 0, err
+    written = out.splitlines()[0].split()[1]
+    railway_check = scalar(
+        "railway",
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'animals_status_check'",
+    )
+    local_check = scalar(
+        "default",
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'animals_status_check'",
+    )
+    before = everything("railway"), columns("railway", "animals")
+
+    out, err, code = run("railway_migrate", "--confirm-destructive")
+
+    recorded = fetch("railway", "SELECT 1 FROM django_migrations WHERE app = 'railway_schema'")
+    assert (code, recorded) == (1, [])
+    assert err.splitlines() == [
+        "❌ Railway database migration failed: Railway already has what a migration would "
+        f"create, defined differently ({written}: animals.breed_raw is text on Railway but "
+        "character varying(255) locally; make them the same (on Railway: ALTER TABLE "
+        '"animals" ALTER COLUMN "breed_raw" TYPE character varying(255); or locally), then run '
+        f"python manage.py railway_migrate again; {written}: constraint "
+        f"animals_status_check on animals is {railway_check} on Railway but {local_check} "
+        'locally; drop or change it on Railway (ALTER TABLE "animals" DROP CONSTRAINT '
+        '"animals_status_check"), then run python manage.py railway_migrate again). Nothing '
+        "was changed."
+    ]
+    assert (everything("railway"), columns("railway", "animals")) == before
+
+
+OWN = """
+CREATE TABLE shelters (id SERIAL PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE dogs (id SERIAL PRIMARY KEY, shelter_id INTEGER REFERENCES shelters(id), name TEXT);
+INSERT INTO shelters (name) VALUES ('North'), ('South');
+INSERT INTO dogs (shelter_id, name) VALUES (1, 'Rex'), (2, 'Bo');
+"""
+
+
+@DB
+def test_a_team_syncing_only_its_own_tables_never_creates_or_drops_the_guides(
+    clean, migrations_package
+):
+    call_command("migrate", "railway_sync", "zero", database="railway", verbosity=0)
+    execute("railway", "DROP TABLE IF EXISTS " + ", ".join(reversed(DEFAULT_TABLES)) + " CASCADE")
+    execute("default", OWN)
+    guide_tables = "SELECT count(*) FROM unnest(%s::text[]) t WHERE to_regclass(t) IS NOT NULL"
+    try:
+        with override_settings(RAILWAY_SYNC_TABLES="dogs,shelters"):
+            for command in ("railway_migrate", "railway_makemigrations", "railway_migrate"):
+                out, err, code = run(command)
+                assert (err, code) == ("", 0), command
+                assert scalar("railway", guide_tables, [DEFAULT_TABLES]) == 0
+            assert run("railway_sync")[2] == 0
+            assert fetch("railway", "SELECT * FROM dogs ORDER BY id") == fetch(
+                "default", "SELECT * FROM dogs ORDER BY id"
+            )
+            assert run("railway_makemigrations", "--check")[2] == 0
+    finally:
+        execute("railway", "DROP TABLE IF EXISTS dogs, shelters CASCADE")
+        execute("default", "DROP TABLE IF EXISTS dogs, shelters CASCADE")
+
+
+@DB
+def test_a_broken_migration_file_is_one_line_from_every_command(seeded, migrations_package):
+    _, folder = migrations_package
+    broken = folder / "0001_broken.py"
+    text = "from django.db import migrations\n\nclass Migration(migrations.Migration:\n"
+    broken.write_text(text)
+    try:
+        compile(text, str(broken), "exec")
+    except SyntaxError as exc:  # Python's own words for it, which differ between versions
+        error = exc
+    expected = (
+        f"A migration file does not load: {broken}, line {error.lineno} ({error.msg}). Fix or "
+        "delete that file, then run the command again."
+    )
+    for command, failure in (
+        ("railway_makemigrations", "❌ Railway makemigrations failed"),
+        ("railway_migrate", "❌ Railway database migration failed"),
+        ("railway_sync", "❌ Railway data sync failed"),
+        ("railway_status", "❌ Railway status failed"),
+    ):
+        out, err, code = run(command)
+        assert (err, code) == (f"{failure}: {expected}", 1), command
