@@ -412,13 +412,18 @@ def synced_columns(
     """The columns a run syncs of each table of ``names``, once Railway's live columns
     (``railway_columns``, with the migrations ``applied`` there) match local's and every
     local change is covered by a migration; else :class:`SchemaMismatch` naming the fix."""
-    columns = compare_schemas(
-        local,
-        railway_columns,
-        names,
-        conf.exclude_columns(),
-        migrated_columns(applied, configured_guide_tables(local)),
-    )
+    try:
+        columns = compare_schemas(
+            local,
+            railway_columns,
+            names,
+            conf.exclude_columns(),
+            migrated_columns(applied, configured_guide_tables(local)),
+        )
+    except SchemaMismatch:
+        # What no migration can carry is named first: the fix the drift names would fail.
+        target_state(local, Shape({}))
+        raise
     require_covered(local)
     return columns
 

@@ -178,8 +178,7 @@ def _refuse(planned: list[PlannedMigration], confirm_destructive: bool) -> None:
     if conflicts:
         listed = "; ".join(f"{name}: {detail}" for name, detail in conflicts)
         raise SchemaConflict(
-            f"Railway already has what a migration would create, defined differently ({listed}). "
-            "Nothing was changed."
+            f"The migrations do not fit Railway as it is ({listed}). Nothing was changed."
         )
     lost = [(m.name, d) for m in planned for d in m.destructive]
     if lost and not confirm_destructive:

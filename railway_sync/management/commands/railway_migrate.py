@@ -21,8 +21,8 @@ def would_refuse(report: MigrateReport, confirm_destructive: bool) -> str | None
     conflicts = [f"{m.name}: {c}" for m in report.migrations for c in m.conflicts]
     if conflicts:
         return (
-            "⚠ railway_migrate would refuse: Railway already has what a migration would "
-            f"create, defined differently ({'; '.join(conflicts)})."
+            "⚠ railway_migrate would refuse: the migrations do not fit Railway as it is "
+            f"({'; '.join(conflicts)})."
         )
     lost = [f"{m.name} drops {d}" for m in report.migrations for d in m.destructive]
     if lost and not confirm_destructive:
