@@ -26,8 +26,13 @@ from railway_sync.report import StatusReport, TableStatus
 from railway_sync.sql import count_rows
 
 RECENT_RUNS = 10
-# A run's bar in the chart: green landed, orange landed but kept conflicts, red otherwise.
-OUTCOME_COLOURS = {SyncRun.OUTCOME_SUCCESS: "#2e7d32", SyncRun.OUTCOME_CONFLICTS: "#e65100"}
+# A run's bar in the chart: green landed, orange landed but kept conflicts or left refused
+# tables, red otherwise.
+OUTCOME_COLOURS = {
+    SyncRun.OUTCOME_SUCCESS: "#2e7d32",
+    SyncRun.OUTCOME_CONFLICTS: "#e65100",
+    SyncRun.OUTCOME_PARTIAL: "#e65100",
+}
 CHART_RUNS = 20
 
 
@@ -101,7 +106,7 @@ def panel(now: datetime | None = None) -> Panel:
     if report is not None and report.in_sync:
         state = "in-sync"
     elif any(row.state == "out-of-sync" for row in rows) or (
-        report is not None and report.connected and report.tables
+        report is not None and report.compared and report.tables
     ):
         state = "out-of-sync"
     else:
@@ -126,6 +131,11 @@ def _target() -> str:
 def _row(table: TableStatus) -> TableRow:
     if table.railway_count is None:
         return TableRow(table.table, table.local_count, None, "unknown", "no table on Railway")
+    if not table.compared:
+        # The schemas differ: the counts are known, the content is not.
+        return TableRow(
+            table.table, table.local_count, table.railway_count, "unknown", "not compared"
+        )
     # The site's rows are not a difference (the sync never touches them), only worth a note.
     site = f"{table.site_rows:,} site rows" if table.site_rows else ""
     if table.in_sync:
