@@ -22,7 +22,7 @@ from railway_sync import api, conf, history, tables
 from railway_sync.connection import connect, connecting_within, describe
 from railway_sync.errors import RailwaySyncError
 from railway_sync.models import SyncRun
-from railway_sync.report import StatusReport, TableStatus
+from railway_sync.report import Progress, StatusReport, TableStatus
 from railway_sync.sql import count_rows
 
 RECENT_RUNS = 10
@@ -70,6 +70,8 @@ class Panel:
     recommendation: str
     last_sync: datetime | None
     last_sync_age: str
+    # Warnings reading the tables gave (a default table the local database lacks).
+    notices: tuple[str, ...] = ()
 
     @property
     def verdict(self) -> str:
@@ -90,9 +92,15 @@ def panel(now: datetime | None = None) -> Panel:
     now = now or timezone.now()
     report: StatusReport | None = None
     problem = ""
+    notices: list[str] = []
+
+    def keep_notice(event: Progress) -> None:
+        if event.phase == "notice":
+            notices.append(event.message)
+
     try:
         with admin_time_limit():
-            report = api.status()
+            report = api.status(progress=keep_notice)
     except (RailwaySyncError, DatabaseError) as exc:
         problem = str(exc).splitlines()[0]
     if report is not None and report.problem:
@@ -119,6 +127,7 @@ def panel(now: datetime | None = None) -> Panel:
         recommendation=report.recommendation if report is not None else "",
         last_sync=last_sync,
         last_sync_age=f"{timesince(last_sync, now)} ago" if last_sync else "",
+        notices=tuple(notices),
     )
 
 
@@ -163,6 +172,7 @@ def _local_only() -> tuple[TableRow, ...]:
     try:
         with admin_time_limit():
             connect(local)
+        names = tables.selected(local)[0]
         counts: dict[str, int | None] = {
             table: count_rows(local, table) for table in tables.present(local, names)
         }

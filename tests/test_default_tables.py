@@ -14,6 +14,7 @@ from django.test import override_settings
 
 from railway_sync import sample
 from tests.conftest import DB, execute, run, table_rows
+from tests.test_admin import dashboard_rows, text
 from tests.test_schema_changes import DEFAULT_TABLES
 from tests.test_schema_changes import migrations_package as migrations_package  # noqa: F401
 
@@ -37,7 +38,7 @@ def today_local(clean, migrations_package) -> Iterator[dict[str, int]]:  # noqa:
 
 
 @DB
-def test_without_the_setting_a_default_table_local_lacks_is_one_warning(today_local):
+def test_without_the_setting_a_default_table_local_lacks_is_one_warning(today_local, admin_client):
     out, err, code = run("railway_makemigrations")
 
     assert code == 0, err
@@ -78,6 +79,17 @@ def test_without_the_setting_a_default_table_local_lacks_is_one_warning(today_lo
         out, err, code = run("railway_sync", "--mode", "rebuild", "--dry-run")
     assert code == 0, err
     assert "Guards: --mode rebuild would pass." in out.splitlines()
+
+    # The admin's panel says so too, and lists (and browses) the tables synced.
+    html = admin_client.get("/admin/").content.decode()
+    assert WARNING in text(html)
+    assert [row[:4] for row in dashboard_rows(html)] == [
+        ["organizations", "6", "6", "in sync"],
+        ["animals", "60", "60", "in sync"],
+        ["scrape_logs", "15", "15", "in sync"],
+        ["service_regions", "5", "5", "in sync"],
+    ]
+    assert "animal_images (" not in text(html)
 
     # Setup reads the tables at several steps: one warning still.
     out, err, code = run("railway_setup", "--dry-run")
