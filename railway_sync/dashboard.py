@@ -114,7 +114,7 @@ def panel(now: datetime | None = None) -> Panel:
     if report is not None and report.in_sync:
         state = "in-sync"
     elif any(row.state == "out-of-sync" for row in rows) or (
-        report is not None and report.compared and report.tables
+        report is not None and report.rows_compared and report.tables
     ):
         state = "out-of-sync"
     else:

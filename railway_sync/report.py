@@ -167,7 +167,7 @@ class StatusReport:
         return self.connected and not self.problem and all(t.in_sync for t in self.tables)
 
     @property
-    def compared(self) -> bool:
+    def rows_compared(self) -> bool:
         """Whether the rows were compared at all; if not, the status is not an answer."""
         return self.connected and not self.problem
 

@@ -65,8 +65,11 @@ def table_by_table(
         counts = (survey.local_count, survey.railway_count)
         if table in refusals:
             progress(Progress("diff", table))
-            plan = planner.plan(table, columns[table], counts, survey)
-            settle(planner, table, owners[table], plan, options, counts[0], blocked, refused=True)
+            with on_table(table, f"nothing in {table} was written"):
+                plan = planner.plan(table, columns[table], counts, survey)
+                settle(
+                    planner, table, owners[table], plan, options, counts[0], blocked, refused=True
+                )
             result = refused_result(table, counts, plan.method, refusals[table])
             results.append(replace(result, seconds=time.monotonic() - started))
             progress(Progress("done", table))

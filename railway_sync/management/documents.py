@@ -194,7 +194,7 @@ def status_document(
     outcome: Literal["in_sync", "out_of_sync", "not_compared", "failed"]
     if error or report is None or not report.connected:
         outcome = "failed"
-    elif not report.compared:
+    elif not report.rows_compared:
         outcome = "not_compared"
     else:
         outcome = "in_sync" if report.in_sync else "out_of_sync"

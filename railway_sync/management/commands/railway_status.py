@@ -42,7 +42,7 @@ class Command(RailwayCommand):
         report = api.status(deep=deep, progress=self.on_progress)
         last = history.last_success()
         # Rows that could not be compared are no answer, --check or not.
-        failed = not report.compared or (check and not report.in_sync)
+        failed = not report.rows_compared or (check and not report.in_sync)
         if self.as_json:
             self.emit_json(status_document(report, last, 1 if failed else 0, notices=self.notices))
         render_status(self.stdout, self.style, report, self.verbosity)
@@ -50,7 +50,7 @@ class Command(RailwayCommand):
             self.stdout.write(last_sync_line(last.finished_at, timezone.now()))
         if not report.connected:
             raise CommandError(f"❌ Railway connection failed: {report.problem}", returncode=1)
-        if not report.compared:
+        if not report.rows_compared:
             raise CommandError(not_compared_line(report), returncode=1)
         if check and not report.in_sync:
             raise CommandError("⚠ Local and Railway databases are not in sync", returncode=1)
