@@ -5,7 +5,8 @@ DATABASE_URL          the local database (``default``); unset: an embedded Postg
 RAILWAY_DATABASE_URL  the Railway database (``railway``).
 RAILWAY_CONNECTION_TIMEOUT  seconds to connect, all retries included (default 30).
 RAILWAY_ADMIN_TIMEOUT       the same for admin pages (default 3).
-RAILWAY_SYNC_TABLES         tables to sync, comma-separated (default: the scrapers' five).
+RAILWAY_SYNC_TABLES         tables to sync, comma-separated (default: those of the guide's five
+                            the local database has, with a warning naming the others).
 RAILWAY_SYNC_EXCLUDE_COLUMNS  table.column names never synced, comma-separated.
 """
 
@@ -105,7 +106,8 @@ RAILWAY_SYNC_ADMIN_TIMEOUT = _positive_number("RAILWAY_ADMIN_TIMEOUT", 3)
 RAILWAY_SYNC_WAIT_TIMEOUT = _positive_number("RAILWAY_SYNC_WAIT_TIMEOUT", 60)
 RAILWAY_SYNC_PRUNE_MAX_SHARE = _positive_number("RAILWAY_PRUNE_MAX_SHARE", 0.10)
 RAILWAY_SYNC_URL_ERRORS: dict[str, str] = {}
-# Which tables and columns are synced (comma-separated); unset: the five scrapers' tables.
+# Which tables and columns are synced (comma-separated); unset: those of the guide's five
+# tables the local database has.
 if os.environ.get("RAILWAY_SYNC_TABLES", "").strip():
     RAILWAY_SYNC_TABLES = os.environ["RAILWAY_SYNC_TABLES"]
 RAILWAY_SYNC_EXCLUDE_COLUMNS = os.environ.get("RAILWAY_SYNC_EXCLUDE_COLUMNS", "")

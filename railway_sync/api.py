@@ -53,15 +53,25 @@ def test_connection(*, railway: str | None = None) -> ConnectionReport:
     return ConnectionReport(describe(railway), version, database, time.monotonic() - started)
 
 
-def check_local(*, local: str | None = None) -> Catalog:
+def check_local(*, local: str | None = None, progress: ProgressCallback = no_progress) -> Catalog:
     """Connect to the local database and read the configured tables from its catalog.
 
     Raises :class:`ConfigurationError` naming tables it lacks or cannot sync; call it before
-    touching Railway.
+    touching Railway. Its notices (a default table local lacks) go to ``progress`` as
+    ``notice`` events, before anything else can fail.
     """
     local = local or conf.local_alias()
     connect(local)
-    return tables.configured(local)
+    catalog = tables.configured(local)
+    announce(catalog.notices, progress)
+    return catalog
+
+
+def announce(notices: tuple[str, ...], progress: ProgressCallback) -> None:
+    """Hand each notice to ``progress`` as a ``notice`` event (the commands print each one
+    once, and put it in their JSON documents)."""
+    for notice in notices:
+        progress(Progress("notice", message=notice))
 
 
 def migrate(
@@ -87,13 +97,18 @@ def migrate(
 
 
 def makemigrations(
-    *, dry_run: bool = False, name: str | None = None, local: str | None = None
+    *,
+    dry_run: bool = False,
+    name: str | None = None,
+    local: str | None = None,
+    progress: ProgressCallback = no_progress,
 ) -> MakeMigrationsReport:
     """Compare the configured local tables with the shape Railway's migrations describe and,
     if they differ and this is not a ``dry_run``, write the migration that closes the gap into the project's
     ``MIGRATION_MODULES["railway_schema"]`` package. Reads only the local database."""
     local = local or conf.local_alias()
     connect(local)
+    announce(tables.selected(local)[1], progress)
     schema_plan = autodetect.plan(local)
     changes = tuple(
         SchemaChange(step.describe(), tuple(step.forwards_sql())) for step in schema_plan.operations
@@ -119,7 +134,9 @@ def sync(
 
     ``incremental`` inserts and updates, keeps Railway-only rows (or, with ``prune``, deletes
     the ones the sync put there afterwards, children first), and commits each table on its
-    own; ``rebuild`` and ``force`` make the rows the sync owns exactly the local rows in one
+    own; a table its guard refuses (rows the sync put there missing locally) is left as it
+    was and named in the report (``refused_tables``), with the rows of other tables that
+    point at rows it would have brought; ``rebuild`` and ``force`` make the rows the sync owns exactly the local rows in one
     transaction, so a failure leaves Railway as it was. Rows the site wrote are kept (but
     for ``discard_railway_rows``); a site row at an id local also has is a conflict, kept and
     reported unless ``on_conflict="local"``. Unless ``skip_validation``, what was written is
@@ -130,7 +147,7 @@ def sync(
     local = local or conf.local_alias()
     railway = railway or conf.railway_alias()
     started = time.monotonic()
-    catalog = check_local(local=local)
+    catalog = check_local(local=local, progress=progress)
     names, keys = catalog.names, catalog.keys()
     connect(railway)
     try:
@@ -202,7 +219,7 @@ def sync(
                     results = write.all_at_once(planner, columns, options, progress)
                 else:
                     results = write.table_by_table(
-                        planner, columns, surveys, owners, options, progress
+                        planner, columns, surveys, owners, options, progress, findings.refused
                     )
                     if options.prune:
                         results = write.prune(planner, results, owners, options, progress)
@@ -211,6 +228,8 @@ def sync(
             False,
             results,
             verified=options.verify,
+            # What the guards found, when they refused tables (the run exits 1).
+            guard_problems=findings.all,
             seconds=time.monotonic() - started,
             pruned=options.prune,
             notices=planner.notices(),
@@ -220,13 +239,18 @@ def sync(
 
 
 def status(
-    *, deep: bool = False, local: str | None = None, railway: str | None = None
+    *,
+    deep: bool = False,
+    local: str | None = None,
+    railway: str | None = None,
+    progress: ProgressCallback = no_progress,
 ) -> StatusReport:
     """Counts on both sides and whether every row's content matches.
 
     Change tracking names the rows to compare; ``deep`` hashes and compares every row.
+    ``progress`` receives the catalog's notices.
     """
     local = local or conf.local_alias()
     railway = railway or conf.railway_alias()
-    catalog = check_local(local=local)
+    catalog = check_local(local=local, progress=progress)
     return status_report.report(deep=deep, local=local, railway=railway, catalog=catalog)

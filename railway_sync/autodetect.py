@@ -29,7 +29,7 @@ from django.db.migrations.writer import MigrationWriter
 
 from railway_sync import catalog, conf, tables
 from railway_sync.catalog import Shape, State, generated_of, name_of
-from railway_sync.errors import ConfigurationError, SchemaMismatch
+from railway_sync.errors import NOTHING_WRITTEN, ConfigurationError, SchemaMismatch
 from railway_sync.meaning import Meaning
 from railway_sync.operations import (
     AddColumn,
@@ -55,7 +55,7 @@ BASELINE = Path(__file__).parent / "railway_schema" / "baseline.json"
 BASE_MIGRATION = ("railway_sync", "0001_initial")
 # The scrapers' tables as the guide this project replaces lists them; 0001 creates those the
 # configuration names.
-GUIDE_TABLES = ("organizations", "animals", "animal_images", "scrape_logs", "service_regions")
+GUIDE_TABLES = conf.DEFAULT_TABLES
 
 
 def loader(connection: BaseDatabaseWrapper | None = None) -> MigrationLoader:
@@ -84,13 +84,10 @@ def _broken_migration(exc: Exception) -> ConfigurationError:
 
 
 def configured_guide_tables(local: str) -> tuple[str, ...]:
-    """The guide's tables the configuration names: ``RAILWAY_SYNC_TABLES``' among them, or,
-    with the setting unset, those the local database has."""
-    named = conf.explicit_tables()
-    if named is not None:
-        return tuple(t for t in GUIDE_TABLES if t in named)
-    present = catalog.present_tables(local, GUIDE_TABLES)
-    return tuple(t for t in GUIDE_TABLES if t in present)
+    """The guide's tables among those the configuration names (``tables.selected``: the
+    setting's, or those the local database has of the five)."""
+    names, _ = tables.selected(local)
+    return tuple(t for t in GUIDE_TABLES if t in names)
 
 
 def baseline(names: tuple[str, ...] = GUIDE_TABLES) -> State:
@@ -398,7 +395,7 @@ def require_covered(local: str) -> None:
         listed = "; ".join(step.describe() for step in pending.operations)
         raise SchemaMismatch(
             f"The local schema has {len(pending.operations)} change(s) no Railway migration "
-            f"covers ({listed}); nothing was written. Run: {DRIFT_FIX}",
+            f"covers ({listed}){NOTHING_WRITTEN}. Run: {DRIFT_FIX}",
             [],
         )
 

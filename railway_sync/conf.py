@@ -45,6 +45,8 @@ def rebuild_thresholds() -> dict[str, int]:
     """``RAILWAY_SYNC_REBUILD_THRESHOLDS``: minimum local rows per table for ``--mode rebuild``.
 
     Default: organizations 5, animals 50, animal_images 0, scrape_logs 10, service_regions 1.
+    Only the tables a run syncs are checked: a default table the local database lacks (and so
+    does not sync) has no threshold to meet.
     """
     return {
         **DEFAULT_REBUILD_THRESHOLDS,
@@ -117,6 +119,8 @@ def conflicts_shown() -> int:
     return int(getattr(settings, "RAILWAY_SYNC_CONFLICTS_SHOWN", 20))
 
 
+# The guide's five tables. The scrapers dropped animal_images since, so the default is what
+# the local database has of these (``tables.configured``).
 DEFAULT_TABLES = ("organizations", "animals", "animal_images", "scrape_logs", "service_regions")
 
 
@@ -126,19 +130,22 @@ def _names(value: object) -> tuple[str, ...]:
     return tuple(name.strip() for name in value or () if str(name).strip())  # type: ignore[attr-defined]
 
 
+def tables_named() -> tuple[str, ...]:
+    """``RAILWAY_SYNC_TABLES`` as set (a list, or one comma-separated string); ``()`` when
+    unset or empty, and then the default applies (``tables``)."""
+    return _names(getattr(settings, "RAILWAY_SYNC_TABLES", ()))
+
+
 def tables() -> tuple[str, ...]:
     """``RAILWAY_SYNC_TABLES``: the local tables to sync (a list, or one comma-separated
-    string). Default: organizations, animals, animal_images, scrape_logs, service_regions.
+    string). Default: those of organizations, animals, animal_images, scrape_logs and
+    service_regions that the local database has (``tables.configured`` leaves out the ones it
+    lacks, with a warning); this returns all five, the names before the catalog is read.
 
-    Order does not matter: the sync orders them parents first from the foreign keys.
+    A table the setting names is required: one the local database lacks is an error. Order
+    does not matter: the sync orders them parents first from the foreign keys.
     """
-    return _names(getattr(settings, "RAILWAY_SYNC_TABLES", DEFAULT_TABLES)) or DEFAULT_TABLES
-
-
-def explicit_tables() -> tuple[str, ...] | None:
-    """``RAILWAY_SYNC_TABLES`` as set, or None when it is not set (the default applies)."""
-    value = getattr(settings, "RAILWAY_SYNC_TABLES", None)
-    return _names(value) or None if value is not None else None
+    return tables_named() or DEFAULT_TABLES
 
 
 def exclude_columns() -> frozenset[tuple[str, str]]:

@@ -22,12 +22,17 @@ from railway_sync import api, conf, history, tables
 from railway_sync.connection import connect, connecting_within, describe
 from railway_sync.errors import RailwaySyncError
 from railway_sync.models import SyncRun
-from railway_sync.report import StatusReport, TableStatus
+from railway_sync.report import Progress, StatusReport, TableStatus
 from railway_sync.sql import count_rows
 
 RECENT_RUNS = 10
-# A run's bar in the chart: green landed, orange landed but kept conflicts, red otherwise.
-OUTCOME_COLOURS = {SyncRun.OUTCOME_SUCCESS: "#2e7d32", SyncRun.OUTCOME_CONFLICTS: "#e65100"}
+# A run's bar in the chart: green landed, orange landed but kept conflicts or left refused
+# tables, red otherwise.
+OUTCOME_COLOURS = {
+    SyncRun.OUTCOME_SUCCESS: "#2e7d32",
+    SyncRun.OUTCOME_CONFLICTS: "#e65100",
+    SyncRun.OUTCOME_PARTIAL: "#e65100",
+}
 CHART_RUNS = 20
 
 
@@ -65,6 +70,8 @@ class Panel:
     recommendation: str
     last_sync: datetime | None
     last_sync_age: str
+    # Warnings reading the tables gave (a default table the local database lacks).
+    notices: tuple[str, ...] = ()
 
     @property
     def verdict(self) -> str:
@@ -85,9 +92,15 @@ def panel(now: datetime | None = None) -> Panel:
     now = now or timezone.now()
     report: StatusReport | None = None
     problem = ""
+    notices: list[str] = []
+
+    def keep_notice(event: Progress) -> None:
+        if event.phase == "notice":
+            notices.append(event.message)
+
     try:
         with admin_time_limit():
-            report = api.status()
+            report = api.status(progress=keep_notice)
     except (RailwaySyncError, DatabaseError) as exc:
         problem = str(exc).splitlines()[0]
     if report is not None and report.problem:
@@ -101,7 +114,7 @@ def panel(now: datetime | None = None) -> Panel:
     if report is not None and report.in_sync:
         state = "in-sync"
     elif any(row.state == "out-of-sync" for row in rows) or (
-        report is not None and report.connected and report.tables
+        report is not None and report.rows_compared and report.tables
     ):
         state = "out-of-sync"
     else:
@@ -114,6 +127,7 @@ def panel(now: datetime | None = None) -> Panel:
         recommendation=report.recommendation if report is not None else "",
         last_sync=last_sync,
         last_sync_age=f"{timesince(last_sync, now)} ago" if last_sync else "",
+        notices=tuple(notices),
     )
 
 
@@ -126,6 +140,11 @@ def _target() -> str:
 def _row(table: TableStatus) -> TableRow:
     if table.railway_count is None:
         return TableRow(table.table, table.local_count, None, "unknown", "no table on Railway")
+    if not table.compared:
+        # The schemas differ: the counts are known, the content is not.
+        return TableRow(
+            table.table, table.local_count, table.railway_count, "unknown", "not compared"
+        )
     # The site's rows are not a difference (the sync never touches them), only worth a note.
     site = f"{table.site_rows:,} site rows" if table.site_rows else ""
     if table.in_sync:
@@ -153,6 +172,7 @@ def _local_only() -> tuple[TableRow, ...]:
     try:
         with admin_time_limit():
             connect(local)
+        names = tables.selected(local)[0]
         counts: dict[str, int | None] = {
             table: count_rows(local, table) for table in tables.present(local, names)
         }

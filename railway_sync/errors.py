@@ -19,12 +19,23 @@ class SameDatabase(RailwaySyncError):
     """The Railway alias reaches the local database itself: a sync would copy it onto itself."""
 
 
+# What a sync's refusal says of Railway before anything was written; ``railway_status``,
+# which never writes, leaves it out.
+NOTHING_WRITTEN = "; nothing was written"
+
+
 class SchemaMismatch(RailwaySyncError):
     """Tables or columns differ between local and Railway; ``lines`` names each difference."""
 
     def __init__(self, message: str, lines: list[str]) -> None:
         super().__init__("\n".join([message, *lines]))
+        self.message = message
         self.lines = lines
+
+    @property
+    def finding(self) -> str:
+        """The first line (what differs, and the fix) without what it says of writing."""
+        return self.message.replace(NOTHING_WRITTEN, "")
 
 
 class GuardRefused(RailwaySyncError):

@@ -1,8 +1,10 @@
 """The checks that stop a sync before it writes, and the one line each refusal prints.
 
-- incremental: at most ``RAILWAY_PRUNE_MAX_SHARE`` of the rows the sync put on Railway may be
-  missing locally (a local database cleared by mistake would otherwise look like "nothing to
-  do" while Railway keeps stale rows); rows the site added never count;
+- incremental: at most ``RAILWAY_PRUNE_MAX_SHARE`` of a table's rows the sync put on Railway
+  may be missing locally (a local database cleared by mistake would otherwise look like
+  "nothing to do" while Railway keeps stale rows); rows the site added never count. It
+  refuses that table alone: the table is left as it was, named with its fix, and the others
+  sync, each in its own transaction ("partial success", as the guide promises);
 - rebuild: local must hold at least the rebuild thresholds (a rebuild from a half-empty local
   database would empty Railway);
 - ``--prune``: it may delete at most ``RAILWAY_PRUNE_MAX_SHARE`` of a table unconfirmed;
@@ -34,19 +36,37 @@ REBUILT_SHARE = 0.5
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A table an incremental sync leaves as it was: ``problem`` is the guard's phrase,
+    table first (as ``guard_problems`` lists it); ``reason`` says why without the table's
+    name; ``fix`` names the command that resolves it."""
+
+    table: str
+    problem: str
+    reason: str
+    fix: str
+
+
+@dataclass(frozen=True)
 class Findings:
     """What the guards found: ``problems`` refuse the mode; ``orphans`` (local rows pointing
     nowhere) and ``site_children`` (the site's rows pointing at rows to delete) refuse any
-    sync. ``rebuilt``: local looks rebuilt rather than trimmed (for the advice)."""
+    sync; the ``refused`` tables are left as they were while the others sync."""
 
     problems: tuple[str, ...] = ()
     orphans: tuple[str, ...] = ()
     site_children: tuple[str, ...] = ()
-    rebuilt: bool = False
+    refused: tuple[Refusal, ...] = ()
+
+    @property
+    def blocking(self) -> tuple[str, ...]:
+        """The findings that refuse the whole sync."""
+        return self.problems + self.site_children + self.orphans
 
     @property
     def all(self) -> tuple[str, ...]:
-        return self.problems + self.site_children + self.orphans
+        """Every finding, one phrase each (what ``guard_problems`` lists)."""
+        return self.blocking + tuple(refusal.problem for refusal in self.refused)
 
 
 def inspect(
@@ -56,13 +76,14 @@ def inspect(
     planner: Planner,
 ) -> Findings:
     """Every guard's findings for a sync with ``options`` (a dry run reports them all)."""
-    rebuilt = False
+    problems: list[str] = []
+    refused: list[Refusal] = []
     if options.prune:
         # The share guard replaces the missing-rows guard, which would refuse exactly the
         # syncs that pruning exists for (local rows deleted on purpose).
         problems = [] if options.confirm_destructive else _prune_share(owners, counts)
     elif options.mode == "incremental":
-        problems, rebuilt = _owned_missing(owners, counts)
+        refused = _owned_missing(owners, counts)
     else:
         problems = _thresholds(options.mode, counts)
     names = tuple(owners)  # the configured tables, parents first
@@ -77,11 +98,12 @@ def inspect(
         for line in site_children(planner, table, leaving.get(table, array("q")), leaving)
     ]
     orphans = local_orphans(planner.local, planner.foreign_keys)
-    return Findings(tuple(problems), tuple(orphans), tuple(children), rebuilt)
+    return Findings(tuple(problems), tuple(orphans), tuple(children), tuple(refused))
 
 
 def enforce(options: SyncOptions, findings: Findings) -> None:
-    """Raise :class:`GuardRefused` with the line that names the fix, if anything was found."""
+    """Raise :class:`GuardRefused` with the line that names the fix, if anything found
+    refuses the whole sync (a ``refused`` table does not: the write leaves it out)."""
     if findings.problems:
         raise GuardRefused(_refusal(options, findings), findings.all)
     if findings.site_children:
@@ -129,19 +151,30 @@ def site_children_refusal(found: list[str], outcome: str) -> str:
 
 def _owned_missing(
     owners: dict[str, Ownership], counts: dict[str, tuple[int, int]]
-) -> tuple[list[str], bool]:
+) -> list[Refusal]:
     share = conf.prune_max_share()
-    problems = []
-    rebuilt = False
+    refused = []
     for table, own in owners.items():
         missing = len(own.gone)
         if own.owned_count and missing / own.owned_count > share:
-            problems.append(
-                f"{table}: local has {counts[table][0]} rows but Railway has "
-                f"{own.owned_count} synced rows, {missing} of them not in local"
+            found = (
+                f"local has {counts[table][0]} rows but Railway has {own.owned_count} synced "
+                f"rows, {missing} of them not in local"
             )
-            rebuilt = rebuilt or missing / own.owned_count > REBUILT_SHARE
-    return problems, rebuilt
+            if missing / own.owned_count > REBUILT_SHARE:
+                fix = (
+                    "If local was rebuilt on purpose, run: python manage.py railway_sync "
+                    "--mode rebuild --confirm-destructive (the site's rows stay)."
+                )
+            else:
+                fix = (
+                    "If local deleted these rows on purpose, run: python manage.py "
+                    "railway_sync --prune --confirm-destructive (it deletes only rows the "
+                    "sync put there)."
+                )
+            reason = f"rows the sync put on Railway are missing locally ({found})"
+            refused.append(Refusal(table, f"{table}: {found}", reason, fix))
+    return refused
 
 
 def _thresholds(mode: str, counts: dict[str, tuple[int, int]]) -> list[str]:
@@ -176,21 +209,6 @@ def _refusal(options: SyncOptions, findings: Findings) -> str:
         return (
             f"--prune refused: it would delete a large share of Railway's rows ({listed}). "
             "If local is right, run: python manage.py railway_sync --prune --confirm-destructive"
-        )
-    if options.mode == "incremental":
-        if findings.rebuilt:
-            advice = (
-                "If local was rebuilt on purpose, run: python manage.py railway_sync --mode "
-                "rebuild --confirm-destructive (the site's rows stay)."
-            )
-        else:
-            advice = (
-                "If local deleted these rows on purpose, run: python manage.py railway_sync "
-                "--prune --confirm-destructive (it deletes only rows the sync put there)."
-            )
-        return (
-            f"Incremental sync refused: rows the sync put on Railway are missing locally "
-            f"({listed}). {advice}"
         )
     return (
         f"Rebuild refused: local data is below the safety thresholds ({listed}). Check the "

@@ -40,14 +40,23 @@ def finish(
     run: SyncRun | None, report: SyncReport | None, error: str = "", outcome: str = ""
 ) -> None:
     """Record how a run ended: its per-table figures, or its (password-free) error; a run
-    that landed but kept conflicts (it exits 1) is recorded as such, not as a success."""
+    that landed but kept conflicts, or left tables a guard refused (it exits 1), is recorded
+    as such, not as a success (the refused tables, with why, as its error)."""
     if run is None:
         return
     run.finished_at = timezone.now()
+    landed = report if report is not None and not report.dry_run else None
     if not outcome:
         if error:
             outcome = SyncRun.OUTCOME_FAILED
-        elif report is not None and report.conflicts and not report.dry_run:
+        elif landed and landed.refused_tables:
+            outcome = SyncRun.OUTCOME_PARTIAL
+            error = "; ".join(
+                f"Refused {t.table}, left as it was: {t.refused}. {t.refused_fix}"
+                for t in landed.tables
+                if t.refused
+            )
+        elif landed and landed.conflicts:
             outcome = SyncRun.OUTCOME_CONFLICTS
         else:
             outcome = SyncRun.OUTCOME_SUCCESS

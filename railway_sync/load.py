@@ -1,7 +1,9 @@
 """Writing rows to Railway: COPY from local into a staging table, then one upsert per batch.
 
 Rows stream from the local ``COPY ... TO STDOUT`` through a pipe straight into Railway's
-``COPY ... FROM STDIN``, so memory stays flat however large a row or a batch is.
+``COPY ... FROM STDIN``, so memory stays flat however large a row or a batch is. Generated
+columns are never written (``schema.written``): Railway computes them from the columns
+that are.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 from django.db import connections
 
-from railway_sync.schema import Column
+from railway_sync.schema import Column, written
 from railway_sync.sql import column_list, id_array_literal, quote_name, row_text
 
 
@@ -66,7 +68,7 @@ def copy_into_empty(
 
     ``ids`` must be all the local ids, so each batch can be read as an id range.
     """
-    names = column_list(columns)
+    names = column_list(written(columns))
     id_ = quote_name(key)
     target = quote_name(table)
     for batch in batches(ids, batch_size):
@@ -97,9 +99,13 @@ def upsert(
     ``INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE row IS DISTINCT FROM ...``, so a row
     the site changed meanwhile to the same content is not rewritten. Must run inside a
     transaction on Railway: the staging table lives until commit.
+
+    Generated columns are left out of every list, the staging table's too: Railway computes
+    them from the written ones.
     """
     if not ids:
         return 0, 0
+    columns = written(columns)
     names = column_list(columns)
     id_ = quote_name(key)
     stage = quote_name(f"railway_sync_stage_{table}")
@@ -109,9 +115,11 @@ def upsert(
     )
     railway = connections[railway_alias]
     # Created once per transaction, emptied before each batch: one round trip either way.
+    # Only the written columns, with their types and no constraints: a NOT NULL column the
+    # sync does not write (generated, or the site's) would refuse every staged row.
     prepare_stage = (
-        f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {target} INCLUDING DEFAULTS) "
-        f"ON COMMIT DROP; TRUNCATE {stage}"
+        f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS "
+        f"SELECT {names} FROM {target} WITH NO DATA; TRUNCATE {stage}"
     )
     upsert_sql = f"""
         WITH written AS (

@@ -168,6 +168,8 @@ class SyncRun(models.Model):
     OUTCOME_FAILED = "failed"
     # Everything landed but the site's rows kept at ids local also uses (the command exits 1).
     OUTCOME_CONFLICTS = "conflicts"
+    # A guard refused some tables, left as they were; the others landed (the command exits 1).
+    OUTCOME_PARTIAL = "partial"
     # Stopped by Ctrl-C or SystemExit: not a success, whatever it had written.
     OUTCOME_INTERRUPTED = "interrupted"
 

@@ -764,14 +764,22 @@ class CreateExtension(RailwayOperation):
         return self.name
 
 
-def _labels_sql(name: str, labels: list[str], after: str | None) -> list[str]:
+def _labels_sql(name: str, wanted: list[str], have: list[str]) -> list[str]:
+    """``ALTER TYPE ... ADD VALUE`` for each label of ``wanted`` an enum that has ``have``
+    lacks, each placed after the label local has before it (or before the one after it)."""
     statements = []
-    for label in labels:
-        position = f" AFTER {_literal(after)}" if after is not None else ""
+    for index, label in enumerate(wanted):
+        if label in have:
+            continue
+        if index:
+            where = f" AFTER {_literal(wanted[index - 1])}"
+        elif len(wanted) > 1:
+            where = f" BEFORE {_literal(wanted[1])}"
+        else:
+            where = ""
         statements.append(
-            f"ALTER TYPE {quote_name(name)} ADD VALUE IF NOT EXISTS {_literal(label)}{position}"
+            f"ALTER TYPE {quote_name(name)} ADD VALUE IF NOT EXISTS {_literal(label)}{where}"
         )
-        after = label
     return statements
 
 
@@ -821,8 +829,7 @@ class CreateType(RailwayOperation):
             if [label for label in have if label in wanted] == [
                 label for label in wanted if label in have
             ]:
-                missing = [label for label in wanted if label not in have]
-                return _run(_labels_sql(self.name, missing, have[-1] if have else None))
+                return _run(_labels_sql(self.name, wanted, have))
         return _conflict(
             f"type {self.name} is {_type_phrase(found)} on Railway but {_type_phrase(self.definition)} "
             f"locally; make them the same on Railway, then run {MIGRATE} again"
@@ -879,22 +886,7 @@ class AlterType(RailwayOperation):
 
     def forwards_sql(self) -> list[str]:
         if self.new["kind"] == "enum":
-            labels = self.new["labels"]
-            statements = []
-            for index, label in enumerate(labels):
-                if label not in self.old["labels"]:
-                    before = labels[index + 1] if index + 1 < len(labels) else None
-                    after = labels[index - 1] if index else None
-                    where = (
-                        f" AFTER {_literal(after)}"
-                        if after is not None
-                        else (f" BEFORE {_literal(before)}" if before is not None else "")
-                    )
-                    statements.append(
-                        f"ALTER TYPE {quote_name(self.name)} ADD VALUE IF NOT EXISTS "
-                        f"{_literal(label)}{where}"
-                    )
-            return statements
+            return _labels_sql(self.name, self.new["labels"], self.old["labels"])
         return self._domain_sql(self.old, self.new)
 
     def backwards_sql(self) -> list[str]:

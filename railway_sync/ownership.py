@@ -129,22 +129,31 @@ def held_back(
     foreign_keys: list[ForeignKey],
     blocked: dict[str, array],
     keys: dict[str, str],
+    stale: dict[str, array] | None = None,
 ) -> array:
     """Local rows of ``table`` that point (foreign key) at a row of their parent this sync
-    does not write (``blocked[parent]``: kept conflicts, rows held back themselves): written,
-    they would point at the site's row, or at no row. Sorted ids.
+    does not write (``blocked[parent]``: kept conflicts, rows held back themselves, a refused
+    table's new rows): written, they would point at the site's row, or at no row. Sorted ids.
 
-    ``foreign_keys`` are those among the synced tables; ``keys`` each table's primary key.
+    ``stale[parent]`` are rows Railway keeps in their older content (a refused table's
+    updates): they block only keys that reference another column than the parent's primary
+    key, whose value may be what changed. ``foreign_keys`` are those among the synced tables;
+    ``keys`` each table's primary key.
     """
     ids: set[int] = set()
     key = quote_name(keys.get(table, "id"))
     for fk in foreign_keys:
-        if fk.child != table or not blocked.get(fk.parent):
+        if fk.child != table:
+            continue
+        parent_ids = blocked.get(fk.parent, array("q"))
+        if stale and stale.get(fk.parent) and fk.parent_column != keys.get(fk.parent, "id"):
+            parent_ids = array("q", sorted({*parent_ids, *stale[fk.parent]}))
+        if not parent_ids:
             continue
         with connections[local].cursor() as cursor:
             cursor.execute(
                 f"SELECT {key} FROM {quote_name(fk.child)} "
-                f"WHERE {_pointing_at(fk, keys, blocked[fk.parent])}"
+                f"WHERE {_pointing_at(fk, keys, parent_ids)}"
             )
             ids.update(row[0] for row in cursor.fetchall())
     return array("q", sorted(ids))

@@ -6,7 +6,7 @@ It plans exactly as the sync would, inside the same local snapshot, and writes n
 from __future__ import annotations
 
 import time
-from array import array
+from dataclasses import replace
 
 from railway_sync.diff import IdSurvey
 from railway_sync.guards import Findings
@@ -16,7 +16,7 @@ from railway_sync.plan import Planner
 from railway_sync.report import SyncReport, TableResult
 from railway_sync.schema import Column
 from railway_sync.sql import count_rows
-from railway_sync.write import settle
+from railway_sync.write import Unwritten, refused_result, settle
 
 
 def before_first_migrate(local: str, tables: tuple[str, ...], options: SyncOptions) -> SyncReport:
@@ -37,15 +37,23 @@ def report(
     options: SyncOptions,
     started: float,
 ) -> SyncReport:
-    """The sync ``options`` describe, planned table by table but not written."""
+    """The sync ``options`` describe, planned table by table but not written: the tables a
+    guard would refuse alone as the sync would leave them (and their children's rows that
+    would wait for them)."""
     results = []
-    blocked: dict[str, array] = {}
+    blocked = Unwritten()
+    refusals = {refusal.table: refusal for refusal in findings.refused}
     for table in columns:
         table_started = time.monotonic()
         survey = surveys[table]
         counts = (survey.local_count, survey.railway_count)
         own = owners[table]
         plan = planner.plan(table, columns[table], counts, survey)
+        if table in refusals:
+            settle(planner, table, own, plan, options, counts[0], blocked, refused=True)
+            result = refused_result(table, counts, plan.method, refusals[table])
+            results.append(replace(result, seconds=time.monotonic() - table_started))
+            continue
         diff, held = settle(planner, table, own, plan, options, counts[0], blocked)
         railway_only = len(diff.railway_only)
         deletes = options.destructive or options.prune
@@ -65,6 +73,7 @@ def report(
                 conflicts=len(own.kept_conflicts(options)),
                 conflict_rows=() if options.local_wins else own.conflicts,
                 held_back=held,
+                waiting_for=blocked.waiting_for(table, held),
             )
         )
     return SyncReport(
@@ -73,6 +82,7 @@ def report(
         tuple(results),
         verified=False,
         guard_problems=findings.all,
+        would_refuse=bool(findings.blocking),
         needs_confirmation=options.needs_confirmation,
         seconds=time.monotonic() - started,
         pruned=options.prune,

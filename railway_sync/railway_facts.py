@@ -95,7 +95,8 @@ def read(
                 {lock},
                 pg_snapshot_xmax(pg_current_snapshot())::text::bigint,
                 (SELECT json_agg(json_build_array(c.relname, a.attname,
-                        format_type(a.atttypid, a.atttypmod), a.attnotnull)
+                        format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                        a.attgenerated <> '')
                     ORDER BY c.relname, a.attnum)
                  FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
                  WHERE c.relname = ANY(%(tables)s) AND c.relnamespace = {_SCHEMA}

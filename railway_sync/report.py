@@ -53,8 +53,14 @@ class TableResult:
     site_rows: int = 0
     conflicts: int = 0
     conflict_rows: tuple[Conflict, ...] = ()
-    # Local rows not written because they point at a row not written (a conflict's).
+    # Local rows not written because they point at a row not written (a conflict's, or one
+    # a refused table would have brought: ``waiting_for`` names those tables).
     held_back: int = 0
+    # Why an incremental sync left this table as it was (a guard refused it; nothing of it was
+    # written, the other tables were), and the fix; "" when it was not refused.
+    refused: str = ""
+    refused_fix: str = ""
+    waiting_for: tuple[str, ...] = ()
 
     @property
     def written(self) -> int:
@@ -75,10 +81,24 @@ class SyncReport:
     # Why some tables were compared row by row instead of through change tracking (a local
     # database restored from a backup, ...): one line each.
     notices: tuple[str, ...] = ()
+    # A dry run's: the real sync would be refused as a whole (``guard_problems`` also lists
+    # the tables it would refuse alone).
+    would_refuse: bool = False
 
     @property
     def written(self) -> int:
         return sum(table.written for table in self.tables)
+
+    @property
+    def refused_tables(self) -> tuple[str, ...]:
+        """The tables a guard refused (left as they were while the others synced): the sync
+        exits 1."""
+        return tuple(table.table for table in self.tables if table.refused)
+
+    @property
+    def waiting(self) -> int:
+        """Rows held back because they point at rows a refused table would have brought."""
+        return sum(table.held_back for table in self.tables if table.waiting_for)
 
     @property
     def conflicts(self) -> int:
@@ -104,6 +124,8 @@ class TableStatus:
     differing: int = 0
     # Rows the sync put on Railway that local no longer has (what --prune deletes).
     railway_only: int = 0
+    # How the rows were compared, as TableResult.compared; "" when they were not (the
+    # schemas differ, or Railway lacks the table): then nothing is known of their content.
     compared: str = ""
     # Railway rows the sync does not own (the site's), conflicts among them as in TableResult,
     # and the columns only Railway has (the site's, never synced).
@@ -118,6 +140,7 @@ class TableStatus:
         is the site's (which no sync touches)."""
         return (
             self.local_count is not None
+            and self.compared != ""
             and self.railway_count == self.local_count + self.site_rows
             and self.missing_on_railway == 0
             and self.differing == 0
@@ -131,14 +154,22 @@ class StatusReport:
     target: str
     connected: bool
     tables: tuple[TableStatus, ...] = ()
+    # Why the rows could not be compared (or Railway not reached): one line that names the
+    # fix, with ``details`` (one difference each) to show below it.
     problem: str = ""
     recommendation: str = ""
     deep: bool = False
     notices: tuple[str, ...] = ()  # as SyncReport.notices
+    details: tuple[str, ...] = ()
 
     @property
     def in_sync(self) -> bool:
         return self.connected and not self.problem and all(t.in_sync for t in self.tables)
+
+    @property
+    def rows_compared(self) -> bool:
+        """Whether the rows were compared at all; if not, the status is not an answer."""
+        return self.connected and not self.problem
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db import connections
 
-from railway_sync.errors import SchemaMismatch
+from railway_sync.errors import NOTHING_WRITTEN, SchemaMismatch
 
 
 @dataclass(frozen=True)
@@ -14,6 +14,16 @@ class Column:
     name: str
     type: str  # format_type(): "character varying(255)", "numeric(10,2)", ...
     not_null: bool
+    # GENERATED ALWAYS AS (...) STORED (pg_attribute.attgenerated): each server computes it,
+    # so a sync never writes it, but compares it like any column. (An identity column is not
+    # generated in this sense: its values are written.)
+    generated: bool = False
+
+
+def written(columns: list[Column]) -> list[Column]:
+    """The columns a sync writes: all but generated ones, which PostgreSQL refuses values for
+    (``cannot insert a non-DEFAULT value``) and computes from the others."""
+    return [column for column in columns if not column.generated]
 
 
 def live_columns(alias: str, table: str) -> list[Column] | None:
@@ -21,7 +31,8 @@ def live_columns(alias: str, table: str) -> list[Column] | None:
     with connections[alias].cursor() as cursor:
         cursor.execute(
             """
-            SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
+            SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                   a.attgenerated <> ''
             FROM pg_attribute a
             JOIN pg_class c ON c.oid = a.attrelid
             WHERE c.relname = %s
@@ -35,11 +46,15 @@ def live_columns(alias: str, table: str) -> list[Column] | None:
         rows = cursor.fetchall()
     if not rows:
         return None
-    return [Column(name, type_, not_null) for name, type_, not_null in rows]
+    return [Column(*row) for row in rows]
 
 
 def _nullability(column: Column) -> str:
     return "NOT NULL" if column.not_null else "NULL"
+
+
+def _kind(column: Column) -> str:
+    return "a generated column" if column.generated else "a plain column"
 
 
 def column_differences(table: str, local: list[Column], railway: list[Column]) -> list[str]:
@@ -62,6 +77,12 @@ def column_differences(table: str, local: list[Column], railway: list[Column]) -
             lines.append(
                 f"  {table}.{column.name}: {_nullability(column)} locally but "
                 f"{_nullability(other)} on Railway"
+            )
+        elif other.generated != column.generated:
+            # Where Railway's is plain the sync would have to write it, and where it is
+            # generated Railway would refuse the values local's plain column holds.
+            lines.append(
+                f"  {table}.{column.name}: {_kind(column)} locally but {_kind(other)} on Railway"
             )
     return lines
 
@@ -132,8 +153,8 @@ def compare_schemas(
         )
     if differences:
         raise SchemaMismatch(
-            f"Railway's columns differ from local in {len(differences)} place(s); nothing was "
-            f"written. Run: {DRIFT_FIX}",
+            f"Railway's columns differ from local in {len(differences)} place(s)"
+            f"{NOTHING_WRITTEN}. Run: {DRIFT_FIX}",
             differences,
         )
     return columns

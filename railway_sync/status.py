@@ -18,7 +18,8 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
     """Compare both sides; ``deep`` hashes every row instead of those tracking names.
 
     The local database must be connected and hold the synced tables; Railway being
-    unreachable or without a schema is a report, not an error.
+    unreachable, without a schema, or with other columns is a report, not an error: its
+    ``problem`` says why the rows were not compared, and no table is called in sync.
     """
     try:
         connect(railway)
@@ -35,12 +36,13 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
     target = describe(railway)
     if not facts.present_tables:
         tables = tuple(TableStatus(t, count_rows(local, t), None) for t in names)
+        setup = "Run: python manage.py railway_setup"
         return StatusReport(
             target,
             True,
             tables,
-            problem="Railway has no schema yet.",
-            recommendation="Run: python manage.py railway_setup",
+            problem=f"Railway has no schema yet. {setup}",
+            recommendation=setup,
         )
     with local_snapshot(local):
         try:
@@ -48,6 +50,8 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
                 local, facts.columns, facts.applied_migrations, names
             )
         except SchemaMismatch as exc:
+            # Counts only: with the columns apart, no row's content can be compared
+            # (``compared`` stays "", so no table is called in sync).
             tables = tuple(
                 TableStatus(
                     t,
@@ -60,8 +64,9 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
                 target,
                 True,
                 tables,
-                problem=str(exc).replace("\n", " "),
+                problem=exc.finding,
                 recommendation=f"Run: {DRIFT_FIX}",
+                details=tuple(exc.lines),
             )
         planner = Planner.open(local, railway, facts, full=deep, keys=keys)
         surveys = planner.prepare(columns)

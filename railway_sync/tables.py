@@ -1,14 +1,17 @@
 """Which tables and columns a sync carries, read from the local catalog and the settings.
 
 ``RAILWAY_SYNC_TABLES`` names the tables; each needs a single-column ``integer`` or ``bigint``
-primary key (any name). ``RAILWAY_SYNC_EXCLUDE_COLUMNS`` removes columns. The order is the
-local foreign keys' (parents first), so writes never point at a row not yet written and
-deletions go children first.
+primary key (any name). Unset, the tables are those the local database has of the guide's five
+(``conf.DEFAULT_TABLES``): the scrapers dropped ``animal_images`` since, and a default that
+names a table the schema no longer has must not stop every command; the catalog says so in
+a notice. ``RAILWAY_SYNC_EXCLUDE_COLUMNS`` removes columns. The order is the local foreign
+keys' (parents first), so writes never point at a row not yet written and deletions go
+children first.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import connections
 
@@ -39,9 +42,11 @@ class Table:
 
 @dataclass(frozen=True)
 class Catalog:
-    """The configured tables, parents first."""
+    """The configured tables, parents first; ``notices`` are the warnings reading them gave
+    (a default table the local database lacks), one line each, for every command to show."""
 
     tables: tuple[Table, ...]
+    notices: tuple[str, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -196,9 +201,34 @@ def read(alias: str, names: tuple[str, ...]) -> Catalog:
     return Catalog(tuple(tables[name] for name in order))
 
 
+def selected(local: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the tables to sync, the notices choosing them gave): those ``RAILWAY_SYNC_TABLES``
+    names, else those the local database has of the default tables, with one notice naming
+    the ones it lacks. When it has none of them, all five are returned, so that ``read``
+    names them in its error (a database without the scrapers' tables is a wrong
+    ``DATABASE_URL``, not a schema that moved on)."""
+    named = conf.tables_named()
+    if named:
+        return named, ()
+    present = _existing(local, conf.DEFAULT_TABLES)
+    names = tuple(name for name in conf.DEFAULT_TABLES if name in present)
+    absent = [name for name in conf.DEFAULT_TABLES if name not in present]
+    if not names or not absent:
+        return conf.DEFAULT_TABLES, ()
+    notice = (
+        f"The local database has no table{'s' if len(absent) > 1 else ''} {', '.join(absent)}: "
+        f"syncing the default tables it has, {', '.join(names)} (set RAILWAY_SYNC_TABLES to "
+        "choose the tables)."
+    )
+    return names, (notice,)
+
+
 def configured(local: str | None = None) -> Catalog:
-    """The tables ``RAILWAY_SYNC_TABLES`` names, as the local catalog describes them."""
-    return read(local or conf.local_alias(), conf.tables())
+    """The tables to sync (``selected``), as the local catalog describes them, with the
+    notices choosing them gave."""
+    local = local or conf.local_alias()
+    names, notices = selected(local)
+    return replace(read(local, names), notices=notices)
 
 
 def present(alias: str, names: tuple[str, ...]) -> set[str]:

@@ -69,7 +69,11 @@ class Watermark:
 
 
 def columns_signature(columns: list[Column]) -> str:
-    text = ";".join(f"{c.name}:{c.type}:{c.not_null}" for c in columns)
+    # A generated column is marked, so that one turning plain (or back) is a change of
+    # columns; the others' signatures are as they were before columns could be generated.
+    text = ";".join(
+        f"{c.name}:{c.type}:{c.not_null}" + (":generated" if c.generated else "") for c in columns
+    )
     return hashlib.md5(text.encode()).hexdigest()
 
 

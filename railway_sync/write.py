@@ -1,8 +1,10 @@
 """Writing to Railway, in the sync's two transaction layouts.
 
 - ``table_by_table`` (incremental): each table is planned, written, verified and recorded in
-  a transaction of its own, so a failure loses at most that table's writes; ``prune`` then
-  deletes the owned Railway rows local no longer has, children first, a table per transaction.
+  a transaction of its own, so a failure loses at most that table's writes; a table a guard
+  refused is left as it was, and its children's rows that point at rows it would have
+  brought wait with it; ``prune`` then deletes the owned Railway rows local no longer has,
+  children first, a table per transaction.
 - ``all_at_once`` (rebuild, force): every table in one transaction, deletions included, so
   a failure leaves Railway exactly as it was.
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import time
 from array import array
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from django.db import transaction
 
@@ -24,6 +26,7 @@ from railway_sync import guards
 from railway_sync.diff import IdSurvey, TableDiff
 from railway_sync.errors import GuardRefused
 from railway_sync.failures import on_table
+from railway_sync.guards import Refusal
 from railway_sync.load import copy_into_empty, delete, upsert
 from railway_sync.options import SyncOptions
 from railway_sync.ownership import Ownership, held_back
@@ -40,22 +43,37 @@ def table_by_table(
     owners: dict[str, Ownership],
     options: SyncOptions,
     progress: ProgressCallback,
+    refused: tuple[Refusal, ...] = (),
 ) -> tuple[TableResult, ...]:
     """Sync each table in a transaction of its own, parents first (``columns``' order);
     ``owners`` say which Railway rows are the site's.
 
     A table with nothing to write opens no transaction (planning from the survey sends
     Railway nothing): its bookkeeping (watermarks, ownership, sequence) goes with the other
-    such tables' in one statement at the end.
+    such tables' in one statement at the end. A ``refused`` table is planned (its children
+    must know what it would have brought) but nothing of it is written, its bookkeeping
+    neither, so the next sync sees all its changes again.
     """
     railway = planner.railway
     results = []
-    blocked: dict[str, array] = {}
+    blocked = Unwritten()
+    refusals = {refusal.table: refusal for refusal in refused}
     quiet: list[str] = []  # the bookkeeping of the tables nothing was written to
     for table in columns:
         started = time.monotonic()
         survey = surveys[table]
         counts = (survey.local_count, survey.railway_count)
+        if table in refusals:
+            progress(Progress("diff", table))
+            with on_table(table, f"nothing in {table} was written"):
+                plan = planner.plan(table, columns[table], counts, survey)
+                settle(
+                    planner, table, owners[table], plan, options, counts[0], blocked, refused=True
+                )
+            result = refused_result(table, counts, plan.method, refusals[table])
+            results.append(replace(result, seconds=time.monotonic() - started))
+            progress(Progress("done", table))
+            continue
         # on_table outside the transaction, so a failed COMMIT is named too. The transaction
         # costs nothing until a statement is sent in it.
         with (
@@ -69,6 +87,7 @@ def table_by_table(
             result = write_table(
                 planner, table, columns[table], diff, counts, own, options, progress, held
             )
+            result = replace(result, waiting_for=blocked.waiting_for(table, held))
             bookkeeping = planner.bookkeeping_sql(
                 table,
                 columns[table],
@@ -91,7 +110,7 @@ def table_by_table(
                         local_count=counts[0],
                         exact=False,
                         verify_all=options.verify_all,
-                        excused=blocked[table],
+                        excused=blocked.rows[table],
                     )
                 execute_together(railway, bookkeeping)
         result = replace(result, seconds=time.monotonic() - started)
@@ -142,7 +161,7 @@ def all_at_once(
     results: dict[str, TableResult] = {}
     diffs: dict[str, TableDiff] = {}
     owners: dict[str, Ownership] = {}
-    blocked: dict[str, array] = {}
+    blocked = Unwritten()
     counts: dict[str, tuple[int, int]] = {}
     unchanged = "Railway was left unchanged"
     with on_table("", unchanged), transaction.atomic(using=railway):
@@ -201,7 +220,7 @@ def all_at_once(
                         local_count=counts[table][0],
                         exact=True,
                         verify_all=options.verify_all,
-                        excused=_excused(owners[table], blocked[table], options),
+                        excused=_excused(owners[table], blocked.rows[table], options),
                     )
         bookkeeping = [
             statement
@@ -218,6 +237,28 @@ def all_at_once(
     return tuple(results[table] for table in columns)
 
 
+@dataclass
+class Unwritten:
+    """The rows of each table a sync does not write, filled parents first (``settle``), so
+    that the children's rows pointing at them are held back too.
+
+    ``rows``: Railway lacks them, or holds the site's row at their ids (kept conflicts, rows
+    held back, a refused table's new rows); ``stale``: a refused table's changed rows, which
+    Railway keeps in their older content. ``refused`` are the rows among ``rows`` that a
+    refused table is the cause of, and ``origins`` the refused tables each table's such rows
+    wait for.
+    """
+
+    rows: dict[str, array] = field(default_factory=dict)
+    stale: dict[str, array] = field(default_factory=dict)
+    refused: dict[str, array] = field(default_factory=dict)
+    origins: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def waiting_for(self, table: str, held: int) -> tuple[str, ...]:
+        """The refused tables ``table``'s ``held`` rows wait for (none if it held none)."""
+        return self.origins.get(table, ()) if held else ()
+
+
 def settle(
     planner: Planner,
     table: str,
@@ -225,14 +266,57 @@ def settle(
     diff: TableDiff,
     options: SyncOptions,
     local_count: int,
-    blocked: dict[str, array],
+    blocked: Unwritten,
+    *,
+    refused: bool = False,
 ) -> tuple[TableDiff, int]:
     """``diff`` as this sync carries it out (``Ownership.settle``), holding back the local rows
     that point at a parent row not written; records in ``blocked`` the rows of ``table`` not
-    written, for its children. Call parents first."""
-    held = held_back(planner.local, table, planner.foreign_keys, blocked, planner.keys)
-    blocked[table] = array("q", sorted({*own.kept_conflicts(options), *held}))
-    return own.settle(diff, options, local_count, held)
+    written, for its children: ``refused``, the whole table is not written. Call parents
+    first."""
+    local, fks, keys = planner.local, planner.foreign_keys, planner.keys
+    held = held_back(local, table, fks, blocked.rows, keys, blocked.stale)
+    if blocked.refused or blocked.stale:
+        # Some table was refused: which of these rows wait for it (an extra query per child
+        # table, only then).
+        waiting = held_back(local, table, fks, blocked.refused, keys, blocked.stale)
+        if waiting:
+            blocked.refused[table] = waiting
+            blocked.origins[table] = tuple(
+                sorted(
+                    {
+                        origin
+                        for fk in fks
+                        if fk.child == table and fk.parent != table
+                        for origin in blocked.origins.get(fk.parent, ())
+                    }
+                )
+            )
+    settled, held_count = own.settle(diff, options, local_count, held)
+    unwritten = {*own.kept_conflicts(options), *held}
+    if refused:
+        unwritten.update(settled.to_insert)
+        blocked.refused[table] = array(
+            "q", sorted({*settled.to_insert, *blocked.refused.get(table, ())})
+        )
+        blocked.stale[table] = settled.to_update
+        blocked.origins[table] = (table,)
+    blocked.rows[table] = array("q", sorted(unwritten))
+    return settled, held_count
+
+
+def refused_result(
+    table: str, counts: tuple[int, int], compared: str, refusal: Refusal
+) -> TableResult:
+    """A refused table's line: nothing written, and why."""
+    return TableResult(
+        table=table,
+        local_count=counts[0],
+        railway_count=counts[1],
+        compared=compared,
+        refused=refusal.reason,
+        refused_fix=refusal.fix,
+    )
 
 
 def _excused(own: Ownership, blocked: array, options: SyncOptions) -> array:

@@ -316,18 +316,18 @@ def test_what_migrations_cannot_carry_is_refused_in_one_line_before_anything_is_
         CREATE TABLE kennels (id SERIAL PRIMARY KEY, address kennel_address);
         ALTER TABLE kennels ENABLE ROW LEVEL SECURITY;
         CREATE POLICY kennels_own ON kennels USING (true);
-        CREATE TABLE visits (id SERIAL, at date NOT NULL, PRIMARY KEY (id, at))
-            PARTITION BY RANGE (at);
+        CREATE TABLE visits (id SERIAL PRIMARY KEY, at date) PARTITION BY RANGE (id);
         """,
     )
     refusal = (
         "railway_sync cannot carry these to Railway: kennels has row-level security (1 "
-        "policies); type kennel_address is a composite type of the database's own. Leave "
+        "policies); visits is a partitioned table; type kennel_address is a composite type "
+        "of the database's own. Leave "
         "those tables out of RAILWAY_SYNC_TABLES (or the columns out with "
         "RAILWAY_SYNC_EXCLUDE_COLUMNS); nothing was written."
     )
     try:
-        with override_settings(RAILWAY_SYNC_TABLES="kennels"):
+        with override_settings(RAILWAY_SYNC_TABLES="kennels,visits"):
             for command, failure in (
                 ("railway_makemigrations", "❌ Railway makemigrations failed"),
                 ("railway_sync", "❌ Railway data sync failed"),
@@ -372,3 +372,53 @@ def test_an_extension_railway_cannot_create_is_named_before_anything_is_written(
         1,
     )
     assert scalar("railway", "SELECT to_regtype('kennel_size')") is None
+
+
+@DB
+def test_generated_columns_enums_domains_and_extension_types_are_carried(kennels):
+    out, err, code = run("railway_makemigrations")
+    assert (err, code) == ("", 0)
+    assert out.splitlines()[1:-1] == [
+        "  - Create extension btree_gist",
+        "  - Create extension citext",
+        "  - Create extension hstore",
+        "  - Create enum adoption_stage",
+        "  - Create domain percentage",
+        "  - Create table kennels",
+    ]
+    # A migration like any other: Django's sqlmigrate shows the types it creates.
+    out, err, code = run("sqlmigrate", "railway_schema", "0001", "--database", "railway")
+    assert code == 0, err
+    assert [line for line in out.splitlines() if line.startswith("CREATE TYPE")] == [
+        """CREATE TYPE "adoption_stage" AS ENUM ('listed', 'reserved', 'adopted');"""
+    ]
+    assert (
+        'CREATE DOMAIN "percentage" AS numeric(5,2) CONSTRAINT "percentage_check" CHECK '
+        "(((VALUE >= (0)::numeric) AND (VALUE <= (100)::numeric)));" in out.splitlines()
+    )
+    assert run("railway_migrate")[2] == 0
+    assert catalog_of("railway") == catalog_of("default")
+    assert catalog_of("railway")[2][4] == "s"  # name_search, generated and stored
+
+    out, err, code = run("railway_sync")
+    assert (err, code) == ("", 0)
+    kennel_rows = "SELECT * FROM kennels ORDER BY id"
+    assert fetch("railway", kennel_rows) == fetch("default", kennel_rows)
+
+    # Local adds an enum label and uses it: the sync refuses until a migration covers it.
+    execute("default", "ALTER TYPE adoption_stage ADD VALUE 'returned' AFTER 'reserved'")
+    execute("default", "UPDATE kennels SET stage = 'returned', name = 'North 2' WHERE id = 1")
+    out, err, code = run("railway_sync")
+    assert (code, err.splitlines()[0]) == (
+        1,
+        "❌ Railway data sync failed: The local schema has 1 change(s) no Railway migration "
+        "covers (Add 'returned' to enum adoption_stage); nothing was written. Run: " + FIX,
+    )
+    for command in ("railway_makemigrations", "railway_migrate", "railway_sync"):
+        out, err, code = run(command)
+        assert (err, code) == ("", 0), command
+    assert fetch("railway", kennel_rows) == fetch("default", kennel_rows)
+    assert fetch("railway", "SELECT name_search FROM kennels WHERE id = 1") == [("north 2",)]
+    assert fetch("railway", "SELECT enum_range(NULL::adoption_stage)::text") == [
+        ("{listed,reserved,returned,adopted}",)
+    ]

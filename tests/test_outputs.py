@@ -218,6 +218,49 @@ def test_status_check_out_of_sync_ends_with_one_warning_line(seeded):
     )
 
 
+@DB
+def test_status_during_a_schema_change_cannot_compare_and_says_so(seeded):
+    """Issue 19: it exited 0, flattened the message into one line, said "nothing was written"
+    (it never writes) and showed "✅ content matches" beside "⚠ Data mismatch detected"."""
+    assert run_cli("railway_sync")[2] == 0
+    fix = "python manage.py railway_makemigrations && python manage.py railway_migrate"
+    problem = f"Railway's columns differ from local in 1 place(s). Run: {fix}"
+    difference = "  animals.breed_slug: missing on Railway (local has text)"
+    execute("default", "ALTER TABLE animals ADD COLUMN breed_slug TEXT")
+    try:
+        text = run_cli("railway_status")
+        document, err, code = json_run("railway_status")
+    finally:
+        execute("default", "ALTER TABLE animals DROP COLUMN breed_slug")
+
+    assert text == (
+        lines(
+            f"✅ Railway connection successful ({RAILWAY})",
+            "  organizations: 6 → 6 (not compared)",
+            "  animals: 60 → 60 (not compared)",
+            "  animal_images: 20 → 20 (not compared)",
+            "  scrape_logs: 15 → 15 (not compared)",
+            "  service_regions: 5 → 5 (not compared)",
+            f"⚠ {problem}",
+            difference,
+            f"Recommendation: Run: {fix}",
+            "Last successful sync: <time> (<n> minutes ago)",
+        ),
+        lines(f"❌ Railway status could not compare the rows: {problem}"),
+        1,
+    )
+    assert code == 1
+    assert err == lines(f"❌ Railway status could not compare the rows: {problem}")
+    assert set(document) == STATUS_KEYS
+    assert (document["outcome"], document["exit_code"], document["in_sync"]) == (
+        "not_compared",
+        1,
+        False,
+    )
+    assert document["error"] == f"{problem}\n{difference}"
+    assert {(t["compared"], t["in_sync"]) for t in document["tables"]} == {("", False)}
+
+
 # -- railway_setup and railway_demo -----------------------------------------------------------
 
 
@@ -276,6 +319,7 @@ SYNC_KEYS = {
     "rows_deleted",
     "seconds",
     "guard_problems",
+    "refused_tables",
     "notices",
     "tables",
     "error",
@@ -295,6 +339,8 @@ SYNC_TABLE_KEYS = {
     "conflicts",
     "conflict_rows",
     "held_back",
+    "refused",
+    "waiting_for",
 }
 STATUS_KEYS = {
     "command",
@@ -369,6 +415,7 @@ def test_sync_document_keys_on_success_and_on_failure(seeded):
         "rows_written": 0,
         "rows_deleted": 0,
         "guard_problems": [],
+        "refused_tables": [],
         "notices": [],
         "tables": [],
         "error": FORCE_REFUSED,

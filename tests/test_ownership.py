@@ -145,16 +145,25 @@ def test_few_owned_rows_deleted_locally_recommend_prune_and_fill_guard_problems(
 
     out, err, code = run("railway_sync")
 
+    # Issue 19: the table is refused alone (named with its fix), the others sync.
     assert code == 1
     assert err == (
-        "❌ Railway data sync failed: Incremental sync refused: rows the sync put on Railway "
-        f"are missing locally ({problem}). If local deleted these rows on purpose, run: "
-        "python manage.py railway_sync --prune --confirm-destructive (it deletes only rows "
-        "the sync put there)."
+        "⚠ Railway data sync refused scrape_logs (see above) and synced every other table. "
+        "Run the fix named above, then sync again."
+    )
+    lines = out.splitlines()
+    at = lines.index(
+        "  scrape_logs: refused, left as it was: rows the sync put on Railway are missing "
+        "locally (local has 12 rows but Railway has 15 synced rows, 3 of them not in local)"
+    )
+    assert lines[at + 1] == (
+        "    ⚠ If local deleted these rows on purpose, run: python manage.py railway_sync "
+        "--prune --confirm-destructive (it deletes only rows the sync put there)."
     )
     out, err, code = run("railway_sync", "--format", "json")
     document = json.loads(out)
-    assert (code, document["outcome"], document["guard_problems"]) == (1, "failed", [problem])
+    assert (code, document["outcome"], document["guard_problems"]) == (1, "partial", [problem])
+    assert document["refused_tables"] == ["scrape_logs"]
     assert checksum("railway") == before
 
     out, err, code = run("railway_sync", "--prune", "--confirm-destructive")

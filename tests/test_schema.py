@@ -15,7 +15,7 @@ from railway_sync.meaning import Meaning
 from railway_sync.models import SYNCED_MODELS, SYNCED_TABLES
 from railway_sync.sample import SOURCE_SCHEMA
 from railway_sync.schema import compare_schemas, live_columns, railway_columns
-from tests.conftest import DB, database_url, execute, fetch, run_process
+from tests.conftest import DB, database_url, execute, fetch, run, run_process
 from tests.test_outputs import STATUS_KEYS
 
 POSTGRES_TYPES = {
@@ -219,3 +219,23 @@ def test_a_dry_run_against_a_local_database_without_the_tables_says_so(bare_rail
         ],
         1,
     )
+
+
+@DB
+def test_status_before_setup_cannot_compare_and_exits_1(bare_railway):
+    out, err, code = run("railway_status")
+
+    assert code == 1
+    assert err == (
+        "❌ Railway status could not compare the rows: Railway has no schema yet. Run: python "
+        "manage.py railway_setup"
+    )
+    assert out.splitlines()[1:] == [
+        "  organizations: 0 → - (no table on Railway)",
+        "  animals: 0 → - (no table on Railway)",
+        "  animal_images: 0 → - (no table on Railway)",
+        "  scrape_logs: 0 → - (no table on Railway)",
+        "  service_regions: 0 → - (no table on Railway)",
+        "⚠ Railway has no schema yet. Run: python manage.py railway_setup",
+        "Recommendation: Run: python manage.py railway_setup",
+    ]

@@ -42,6 +42,8 @@ class RailwayCommand(BaseCommand):
         self._phase: tuple[str, str] | None = None
         self._phase_started = self.started
         self.verbosity = int(options.get("verbosity", 1))
+        # The engine's warnings (a default table the local database lacks), each shown once.
+        self.notices: list[str] = []
         self._bars: dict[str, tqdm[Never]] = {}
         self.json_stream: TextIO = options.get("stdout") or sys.stdout
         # Bars draw on the raw stream: tqdm moves the cursor, which OutputWrapper's line
@@ -133,9 +135,23 @@ class RailwayCommand(BaseCommand):
         # Written straight to the stream: verbosity 0 silences text, never the JSON asked for.
         self.json_stream.write(json.dumps(document, indent=2) + "\n")
 
+    def notice(self, message: str) -> None:
+        """Show a warning the engine gave, once per command however often it comes (setup
+        reads the tables at every step): a ``⚠`` line on stdout, and in the JSON document's
+        ``notices``."""
+        if message in self.notices:
+            return
+        self.notices.append(message)
+        if self.verbosity >= 1:
+            self.stdout.write(self.style.WARNING(f"⚠ {message}"))
+
     # Progress goes to stderr, so stdout stays the report alone: a bar per table on a
-    # terminal, and timestamped phase lines at verbosity 2.
+    # terminal, and timestamped phase lines at verbosity 2. Notices are not progress: they
+    # are part of what the command reports.
     def on_progress(self, event: Progress) -> None:
+        if event.phase == "notice":
+            self.notice(event.message)
+            return
         self._log_phase(event)
         if self.verbosity >= 1 and self.stderr.isatty():
             self._update_bar(event)

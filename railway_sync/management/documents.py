@@ -46,11 +46,16 @@ class SyncTableEntry(TypedDict):
     conflicts: int
     conflict_rows: list[ConflictEntry]
     held_back: int
+    refused: str | None
+    waiting_for: list[str]
+
+
+SyncOutcome = Literal["success", "dry_run", "conflicts", "partial", "failed"]
 
 
 class SyncDocument(TypedDict):
     command: Literal["railway_sync"]
-    outcome: Literal["success", "dry_run", "conflicts", "failed"]
+    outcome: SyncOutcome
     exit_code: int
     mode: str
     dry_run: bool
@@ -59,6 +64,7 @@ class SyncDocument(TypedDict):
     rows_deleted: int
     seconds: float
     guard_problems: list[str]
+    refused_tables: list[str]
     notices: list[str]
     tables: list[SyncTableEntry]
     error: str | None
@@ -81,7 +87,7 @@ class StatusTableEntry(TypedDict):
 
 class StatusDocument(TypedDict):
     command: Literal["railway_status"]
-    outcome: Literal["in_sync", "out_of_sync", "failed"]
+    outcome: Literal["in_sync", "out_of_sync", "not_compared", "failed"]
     exit_code: int
     railway: str | None
     connected: bool
@@ -115,19 +121,27 @@ def sync_document(
     error: str = "",
     guard_problems: tuple[str, ...] = (),
     seconds: float = 0.0,
+    notices: list[str] | tuple[str, ...] = (),
 ) -> SyncDocument:
     """``guard_problems``: what the guards found when they refused (``report`` is None);
-    ``seconds``: how long the command ran, for a failure (a report has its own)."""
+    ``seconds``: how long the command ran, for a failure (a report has its own);
+    ``notices``: the command's own (the catalog's), before the report's.
+
+    A run that left tables a guard refused is ``partial`` (exit 1), whether or not it also
+    kept conflicts."""
     conflicts = bool(report and report.conflicts and not dry_run)
-    outcome: Literal["success", "dry_run", "conflicts", "failed"]
+    partial = bool(report and report.refused_tables and not dry_run)
+    outcome: SyncOutcome
     if error:
         outcome = "failed"
+    elif dry_run:
+        outcome = "dry_run"
     else:
-        outcome = "dry_run" if dry_run else "conflicts" if conflicts else "success"
+        outcome = "partial" if partial else "conflicts" if conflicts else "success"
     return {
         "command": "railway_sync",
         "outcome": outcome,
-        "exit_code": 1 if error or conflicts else 0,
+        "exit_code": 1 if error or conflicts or partial else 0,
         "mode": mode,
         "dry_run": dry_run,
         "verified": bool(report and report.verified),
@@ -135,7 +149,8 @@ def sync_document(
         "rows_deleted": report.rows_deleted if report and not dry_run else 0,
         "seconds": round(report.seconds, 3) if report else seconds,
         "guard_problems": list(report.guard_problems if report else guard_problems),
-        "notices": list(report.notices) if report else [],
+        "refused_tables": list(report.refused_tables) if report else [],
+        "notices": [*notices, *(report.notices if report else ())],
         "tables": [sync_table_entry(table) for table in (report.tables if report else ())],
         "error": error or None,
     }
@@ -157,6 +172,8 @@ def sync_table_entry(table: TableResult) -> SyncTableEntry:
         "conflicts": table.conflicts,
         "conflict_rows": [conflict_entry(row) for row in table.conflict_rows],
         "held_back": table.held_back,
+        "refused": f"{table.refused}. {table.refused_fix}" if table.refused else None,
+        "waiting_for": list(table.waiting_for),
     }
 
 
@@ -170,13 +187,18 @@ def status_document(
     exit_code: int,
     error: str = "",
     railway: str | None = None,
+    notices: list[str] | tuple[str, ...] = (),
 ) -> StatusDocument:
-    """``railway``: the masked URL, for a failure without a report."""
-    outcome: Literal["in_sync", "out_of_sync", "failed"]
+    """``railway``: the masked URL, for a failure without a report; ``notices``: the
+    command's own (the catalog's), before the report's."""
+    outcome: Literal["in_sync", "out_of_sync", "not_compared", "failed"]
     if error or report is None or not report.connected:
         outcome = "failed"
+    elif not report.rows_compared:
+        outcome = "not_compared"
     else:
         outcome = "in_sync" if report.in_sync else "out_of_sync"
+    problem = "\n".join([report.problem, *report.details]) if report and report.problem else ""
     finished_at = last_success.finished_at if last_success else None
     return {
         "command": "railway_status",
@@ -187,9 +209,9 @@ def status_document(
         "in_sync": bool(report and report.in_sync),
         "tables": [status_table_entry(table) for table in (report.tables if report else ())],
         "recommendation": report.recommendation if report else None,
-        "notices": list(report.notices) if report else [],
+        "notices": [*notices, *(report.notices if report else ())],
         "last_successful_sync": iso_timestamp(finished_at) if finished_at else None,
-        "error": error or (report.problem if report and report.problem else None),
+        "error": error or problem or None,
     }
 
 

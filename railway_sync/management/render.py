@@ -20,17 +20,28 @@ def render_sync(out: OutputWrapper, style: Style, report: SyncReport, verbosity:
         return
     render_notices(out, style, report.notices)
     for table in report.tables:
-        out.write(sync_line(table, report.dry_run, verbosity))
+        line = sync_line(table, report.dry_run, verbosity)
+        out.write(style.WARNING(line) if table.refused else line)
+        if table.refused_fix:
+            out.write(style.WARNING(f"    ⚠ {table.refused_fix}"))
         for line in conflict_lines(table.table, table.conflict_rows, table.conflicts):
             out.write(style.WARNING(line))
     if report.dry_run:
         if report.schema_missing:
             out.write("Railway has no schema yet: railway_migrate would create it.")
-        if report.guard_problems:
+        if report.would_refuse:
             out.write(
                 style.WARNING(
                     f"Guards: --mode {report.mode} would refuse: "
                     + "; ".join(report.guard_problems)
+                )
+            )
+        elif report.refused_tables:
+            out.write(
+                style.WARNING(
+                    f"Guards: --mode {report.mode} would refuse "
+                    f"{', '.join(report.refused_tables)} (see above) and pass for the other "
+                    "tables."
                 )
             )
         else:
@@ -40,6 +51,12 @@ def render_sync(out: OutputWrapper, style: Style, report: SyncReport, verbosity:
         out.write(
             f"Dry run: nothing was written to Railway (it would write {report.rows_written} "
             f"rows and delete {report.rows_deleted})."
+        )
+    elif report.verified and report.refused_tables:
+        left = ", ".join(report.refused_tables)
+        out.write(
+            "Verified: every local row of the other tables is on Railway with identical "
+            f"content ({left} left as it was)."
         )
     elif report.verified:
         out.write("Verified: every local row is on Railway with identical content.")
@@ -68,8 +85,12 @@ def render_status(out: OutputWrapper, style: Style, report: StatusReport, verbos
                     f"  {table.table}.{column}: only on Railway (the site's column, not synced)"
                 )
     if report.problem:
+        # Not compared: the reason and its fix, then one difference a line. No verdict on
+        # the content, which was not read.
         out.write(style.WARNING(f"⚠ {report.problem}"))
-    if report.in_sync:
+        for line in report.details:
+            out.write(line)
+    elif report.in_sync:
         out.write(style.SUCCESS("✅ Local and Railway databases are in sync"))
     else:
         out.write(style.WARNING("⚠ Data mismatch detected"))
@@ -86,7 +107,10 @@ def sync_line(table: TableResult, dry_run: bool, verbosity: int = 1) -> str:
     if table.conflicts:
         site += f", {_rows(table.conflicts, 'conflict')}"
     if table.held_back:
-        site += f", {table.held_back} held back (they point at a conflict)"
+        site += f", {table.held_back} held back ({_why_held(table)})"
+    if table.refused:
+        left = "would be left as it was" if dry_run else "left as it was"
+        return f"  {table.table}: refused, {left}: {table.refused}"
     # "Up to date" only when nothing was left out on purpose either.
     idle = table.written == 0 and not table.conflicts and not table.held_back
     if dry_run:
@@ -109,6 +133,18 @@ def sync_line(table: TableResult, dry_run: bool, verbosity: int = 1) -> str:
         + (f", {table.kept} kept Railway-only" if table.kept else "")
         + site
         + seconds
+    )
+
+
+def _why_held(table: TableResult) -> str:
+    if not table.waiting_for:
+        return "they point at a conflict"
+    refused = f"rows of {', '.join(table.waiting_for)} not written (refused)"
+    # Such a table may keep conflicts too, whose rows hold others back.
+    return (
+        f"they point at a conflict, or at {refused}"
+        if table.conflicts
+        else f"they point at {refused}"
     )
 
 
@@ -137,6 +173,11 @@ def conflict_lines(table: str, rows: tuple[Conflict, ...], count: int) -> list[s
     return lines
 
 
+def not_compared_line(report: StatusReport) -> str:
+    """The line (stderr, exit 1) when ``railway_status`` could not compare the rows."""
+    return f"❌ Railway status could not compare the rows: {report.problem}"
+
+
 def conflicts_line(report: SyncReport) -> str:
     """The line (stderr, exit 1) after a sync that kept the site's rows in conflicts."""
     verb = "would keep" if report.dry_run else "kept"
@@ -149,10 +190,31 @@ def conflicts_line(report: SyncReport) -> str:
     )
 
 
+def refused_line(report: SyncReport) -> str:
+    """The line (stderr, exit 1) after a sync that left the tables a guard refused as they
+    were and synced the others; in a dry run, the last line."""
+    names = ", ".join(report.refused_tables)
+    waiting = ""
+    if report.waiting:
+        waiting = f" but {_rows(report.waiting, 'row')} that wait for "
+        waiting += "it" if len(report.refused_tables) == 1 else "them"
+    if report.dry_run:
+        return (
+            f"⚠ Railway data sync dry run completed: the sync would refuse {names} (see above) "
+            f"and sync every other table{waiting}"
+        )
+    return (
+        f"⚠ Railway data sync refused {names} (see above) and synced every other table"
+        f"{waiting}. Run the fix named above, then sync again."
+    )
+
+
 def status_line(table: TableStatus) -> str:
     railway = "-" if table.railway_count is None else str(table.railway_count)
     if table.railway_count is None:
         verdict = "no table on Railway"
+    elif not table.compared:
+        verdict = "not compared"
     elif table.in_sync:
         verdict = "✅ content matches"
     else:

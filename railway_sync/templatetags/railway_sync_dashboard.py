@@ -24,25 +24,28 @@ def railway_status_panel(context: template.Context) -> dict[str, Any]:
     if request is None or not request.user.has_perm("railway_sync.view_syncrun"):
         return {"allowed": False}
     runs = dashboard.recent_runs(dashboard.CHART_RUNS)
+    panel = dashboard.panel()
     return {
         "allowed": True,
-        "panel": dashboard.panel(),
+        "panel": panel,
         "chart": dashboard.chart(runs),
         "runs": [run_row(run) for run in runs[: dashboard.RECENT_RUNS]],
         "runs_url": reverse("admin:railway_sync_syncrun_changelist"),
-        "browse": browse_links(),
+        "browse": browse_links(tuple(row.table for row in panel.tables)),
     }
 
 
-def browse_links() -> list[dict[str, str]]:
-    """Every configured table's read-only pages on both databases (the generic table page)."""
+def browse_links(names: tuple[str, ...] | None = None) -> list[dict[str, str]]:
+    """Every configured table's read-only pages on both databases (the generic table page):
+    ``names``, the panel's tables (without a default table the local database lacks), or
+    ``RAILWAY_SYNC_TABLES``."""
     return [
         {
             "table": name,
             "local": reverse("admin:railway_sync_table", args=["local", name]),
             "railway": reverse("admin:railway_sync_table", args=["railway", name]),
         }
-        for name in conf.tables()
+        for name in (conf.tables() if names is None else names)
     ]
 
 

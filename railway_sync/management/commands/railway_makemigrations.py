@@ -40,7 +40,7 @@ class Command(RailwayCommand):
         name: str | None = None,
         **options: Any,
     ) -> None:
-        report = api.makemigrations(dry_run=dry_run or check, name=name)
+        report = api.makemigrations(dry_run=dry_run or check, name=name, progress=self.on_progress)
         if not report.changes:
             self.stdout.write("No changes: Railway's migrations match the local schema.")
             return

@@ -7,7 +7,7 @@ from django.core.management.base import CommandError, CommandParser
 from railway_sync import api, history
 from railway_sync.management.base import RailwayCommand
 from railway_sync.management.commands.railway_migrate import adopted_phrase, would_refuse
-from railway_sync.management.render import render_status, render_sync
+from railway_sync.management.render import refused_line, render_status, render_sync
 from railway_sync.options import SyncOptions
 
 
@@ -41,7 +41,7 @@ class Command(RailwayCommand):
         suffix = " (dry run)" if dry_run else ""
         self.stdout.write(f"🚀 Starting Railway setup{suffix}...")
         # A wrong DATABASE_URL must fail before step 1 changes Railway's schema.
-        api.check_local()
+        api.check_local(progress=self.on_progress)
         self.stdout.write("Step 1/4: Database schema migration")
         migration = api.migrate(
             dry_run=dry_run, confirm_destructive=confirm_destructive, progress=self.on_progress
@@ -65,6 +65,8 @@ class Command(RailwayCommand):
                 SyncOptions(mode="incremental", dry_run=dry_run), progress=self.on_progress
             )
         render_sync(self.stdout, self.style, report, self.verbosity)
+        if report.refused_tables and not dry_run:
+            raise self.fail(refused_line(report).removeprefix("⚠ "))
         self.stdout.write("Step 3/4: Data integrity validation")
         if dry_run:
             self.stdout.write("  Would compare every local row with Railway after the sync.")

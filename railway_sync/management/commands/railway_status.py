@@ -9,13 +9,15 @@ from django.utils import timezone
 from railway_sync import api, history
 from railway_sync.management.base import RailwayCommand
 from railway_sync.management.documents import StatusDocument, status_document
-from railway_sync.management.render import last_sync_line, render_status
+from railway_sync.management.render import last_sync_line, not_compared_line, render_status
 
 
 class Command(RailwayCommand):
     help = (
         "Show the Railway connection, local → Railway row counts per table, whether every "
-        "row's content matches, and what to run next."
+        "row's content matches, and what to run next. Reads both databases, writes neither; "
+        "exits 1 when the rows cannot be compared (Railway unreachable, without the tables, "
+        "or with other columns than local)."
     )
     failure_line = "❌ Railway status failed"
 
@@ -37,20 +39,25 @@ class Command(RailwayCommand):
         self.add_format_argument(parser)
 
     def handle(self, *args: Any, check: bool = False, deep: bool = False, **options: Any) -> None:
-        report = api.status(deep=deep)
+        report = api.status(deep=deep, progress=self.on_progress)
         last = history.last_success()
-        failed = not report.connected or (check and not report.in_sync)
+        # Rows that could not be compared are no answer, --check or not.
+        failed = not report.rows_compared or (check and not report.in_sync)
         if self.as_json:
-            self.emit_json(status_document(report, last, 1 if failed else 0))
+            self.emit_json(status_document(report, last, 1 if failed else 0, notices=self.notices))
         render_status(self.stdout, self.style, report, self.verbosity)
         if last is not None and last.finished_at is not None:
             self.stdout.write(last_sync_line(last.finished_at, timezone.now()))
         if not report.connected:
             raise CommandError(f"❌ Railway connection failed: {report.problem}", returncode=1)
+        if not report.rows_compared:
+            raise CommandError(not_compared_line(report), returncode=1)
         if check and not report.in_sync:
             raise CommandError("⚠ Local and Railway databases are not in sync", returncode=1)
 
     def failure_document(
         self, error: str, options: Mapping[str, Any], problems: tuple[str, ...] = ()
     ) -> StatusDocument:
-        return status_document(None, None, 1, error, railway=self.masked_railway())
+        return status_document(
+            None, None, 1, error, railway=self.masked_railway(), notices=self.notices
+        )

@@ -8,7 +8,7 @@ from django.core.management.base import CommandError, CommandParser
 from railway_sync import api, history
 from railway_sync.management.base import RailwayCommand
 from railway_sync.management.documents import SyncDocument, sync_document
-from railway_sync.management.render import conflicts_line, render_sync
+from railway_sync.management.render import conflicts_line, refused_line, render_sync
 from railway_sync.options import MODES, ON_CONFLICT, SyncOptions
 
 # The parsed options that make a SyncOptions, each named as its field.
@@ -37,9 +37,9 @@ positive_int.__name__ = "positive whole number"
 
 class Command(RailwayCommand):
     help = (
-        "Copy the tables RAILWAY_SYNC_TABLES names (default: organizations, animals, "
-        "animal_images, scrape_logs, service_regions) from the local database to Railway, "
-        "matching rows by primary key."
+        "Copy the tables RAILWAY_SYNC_TABLES names (default: those of organizations, animals, "
+        "animal_images, scrape_logs, service_regions the local database has) from the local "
+        "database to Railway, matching rows by primary key."
     )
     failure_line = "❌ Railway data sync failed"
 
@@ -50,8 +50,10 @@ class Command(RailwayCommand):
             default="incremental",
             help=(
                 "incremental (default): insert new and update changed rows, keep rows that "
-                "exist only on Railway; refused when more than RAILWAY_PRUNE_MAX_SHARE of the "
-                "rows it put on Railway are missing locally. rebuild: make the rows the sync "
+                "exist only on Railway, each table in its own transaction; a table where more "
+                "than RAILWAY_PRUNE_MAX_SHARE of the rows it put on Railway are missing "
+                "locally is refused and left as it was (the others sync; exit 1). rebuild: "
+                "make the rows the sync "
                 "put on Railway exactly the local rows, in one transaction, keeping the "
                 "site's rows; refused when local is below the safety thresholds. force: "
                 "rebuild without the threshold guard (emergencies)."
@@ -136,22 +138,28 @@ class Command(RailwayCommand):
             given = {key: options[key] for key in OPTIONS if options[key] is not None}
             report = run.report = api.sync(SyncOptions(**given), progress=self.on_progress)
         if self.as_json:
-            self.emit_json(sync_document(mode, dry_run, report))
-            if report.conflicts and not dry_run:
-                raise CommandError(conflicts_line(report), returncode=1)
+            self.emit_json(sync_document(mode, dry_run, report, notices=self.notices))
+        else:
+            render_sync(self.stdout, self.style, report, self.verbosity)
+        if not dry_run and (report.refused_tables or report.conflicts):
+            # Landed, but not all of it: exit 1 with the line that says what is left.
+            if report.refused_tables and report.conflicts:
+                self.stderr.write(conflicts_line(report))
+            last = refused_line(report) if report.refused_tables else conflicts_line(report)
+            raise CommandError(last, returncode=1)
+        if self.as_json:
             return
-        render_sync(self.stdout, self.style, report, self.verbosity)
         if report.conflicts:
-            if not dry_run:
-                raise CommandError(conflicts_line(report), returncode=1)
             self.stdout.write(self.style.WARNING(conflicts_line(report)))
-        if dry_run and (report.guard_problems or report.needs_confirmation):
+        if dry_run and (report.would_refuse or report.needs_confirmation):
             self.stdout.write(
                 self.style.WARNING(
                     "⚠ Railway data sync dry run completed: the sync itself would be refused "
                     "(see above)"
                 )
             )
+        elif dry_run and report.refused_tables:
+            self.stdout.write(self.style.WARNING(refused_line(report)))
         elif dry_run:
             self.stdout.write("✅ Railway data sync dry run completed")
         else:
@@ -167,5 +175,11 @@ class Command(RailwayCommand):
         self, error: str, options: Mapping[str, Any], problems: tuple[str, ...] = ()
     ) -> SyncDocument:
         return sync_document(
-            options["mode"], options["dry_run"], None, error, problems, seconds=self.elapsed()
+            options["mode"],
+            options["dry_run"],
+            None,
+            error,
+            problems,
+            seconds=self.elapsed(),
+            notices=self.notices,
         )
