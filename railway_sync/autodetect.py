@@ -302,7 +302,7 @@ def target_state(local: str, old: Shape) -> tuple[Shape, tuple[str, ...]]:
                     ):
                         new.tables[table][kind][name] = definition
     others = tuple(t for t in old.tables if t not in new.tables)
-    present = catalog.present_tables(local, others)
+    present = tables.present(local, others)
     for table in others:
         if table in present:
             new.tables[table] = old.tables[table]

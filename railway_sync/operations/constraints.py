@@ -22,7 +22,9 @@ from railway_sync.operations.statements import (
 )
 
 
-class AddConstraint(RailwayOperation):
+class NamedOnTable(RailwayOperation):
+    """A step about one named constraint or index of a table, with its definition."""
+
     def __init__(self, table: str, name: str, definition: str) -> None:
         self.table = table
         self.name = name
@@ -31,6 +33,8 @@ class AddConstraint(RailwayOperation):
     def _arguments(self) -> dict[str, Any]:
         return {"table": self.table, "name": self.name, "definition": self.definition}
 
+
+class AddConstraint(NamedOnTable):
     def describe(self) -> str:
         return f"Add constraint {self.name} on {self.table}: {self.definition}"
 
@@ -85,15 +89,7 @@ class AddForeignKeys(RailwayOperation):
             shape["constraints"].update(self.constraints)
 
 
-class DropConstraint(RailwayOperation):
-    def __init__(self, table: str, name: str, definition: str) -> None:
-        self.table = table
-        self.name = name
-        self.definition = definition
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"table": self.table, "name": self.name, "definition": self.definition}
-
+class DropConstraint(NamedOnTable):
     def describe(self) -> str:
         return f"Drop constraint {self.name} on {self.table}"
 
@@ -112,15 +108,7 @@ class DropConstraint(RailwayOperation):
         railway.tables.get(self.table, {}).get("constraints", {}).pop(self.name, None)
 
 
-class AddIndex(RailwayOperation):
-    def __init__(self, table: str, name: str, definition: str) -> None:
-        self.table = table
-        self.name = name
-        self.definition = definition
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"table": self.table, "name": self.name, "definition": self.definition}
-
+class AddIndex(NamedOnTable):
     def describe(self) -> str:
         return f"Add index {self.name} on {self.table}"
 
@@ -139,15 +127,7 @@ class AddIndex(RailwayOperation):
             shape["indexes"][self.name] = self.definition
 
 
-class DropIndex(RailwayOperation):
-    def __init__(self, table: str, name: str, definition: str) -> None:
-        self.table = table
-        self.name = name
-        self.definition = definition
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"table": self.table, "name": self.name, "definition": self.definition}
-
+class DropIndex(NamedOnTable):
     def describe(self) -> str:
         return f"Drop index {self.name} on {self.table}"
 
