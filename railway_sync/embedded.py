@@ -50,18 +50,26 @@ def ensure_server(data_dir: Path) -> Path:
 _ensured: set[tuple[Path, str]] = set()
 
 
+def _connect_postgres(socket_dir: Path) -> Any:
+    """An autocommit connection to the embedded server's ``postgres`` database."""
+    from railway_sync import driver
+
+    return driver.connect(
+        dbname="postgres",
+        user=SUPERUSER,
+        host=str(socket_dir),
+        connect_timeout=10,
+        autocommit=True,
+    )
+
+
 def ensure_database(socket_dir: Path, name: str) -> None:
     """Create database ``name`` on the embedded server unless it exists (once per process)."""
-    import psycopg2
-
     if (socket_dir, name) in _ensured:
         return
 
-    connection = psycopg2.connect(
-        dbname="postgres", user=SUPERUSER, host=str(socket_dir), connect_timeout=10
-    )
+    connection = _connect_postgres(socket_dir)
     try:
-        connection.autocommit = True
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
             if cursor.fetchone() is None:
@@ -73,11 +81,7 @@ def ensure_database(socket_dir: Path, name: str) -> None:
 
 def database_exists(socket_dir: Path, name: str) -> bool:
     """Whether database ``name`` exists on the embedded server."""
-    import psycopg2
-
-    connection = psycopg2.connect(
-        dbname="postgres", user=SUPERUSER, host=str(socket_dir), connect_timeout=10
-    )
+    connection = _connect_postgres(socket_dir)
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
@@ -88,13 +92,8 @@ def database_exists(socket_dir: Path, name: str) -> bool:
 
 def drop_database(socket_dir: Path, name: str) -> None:
     """Drop database ``name`` on the embedded server if it exists (used by the demo)."""
-    import psycopg2
-
-    connection = psycopg2.connect(
-        dbname="postgres", user=SUPERUSER, host=str(socket_dir), connect_timeout=10
-    )
+    connection = _connect_postgres(socket_dir)
     try:
-        connection.autocommit = True
         with connection.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:

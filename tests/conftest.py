@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connections
 
-from railway_sync import embedded, sample
+from railway_sync import driver, embedded, sample
 from railway_sync.models import SYNCED_TABLES
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -146,6 +146,14 @@ def run_process(*args: str, env: dict[str, str] | None = None, timeout: float = 
         cwd=PROJECT_DIR,
     )
     return finished.stdout, finished.stderr, finished.returncode
+
+
+def timed_out(host: str, port: int) -> str:
+    """What the driver says when a server accepts the connection and never answers: libpq
+    (psycopg2) names the server; psycopg 3 keeps the time itself and says less."""
+    if driver.NAME == "psycopg":
+        return "connection timeout expired"
+    return f'connection to server at "{host}", port {port} failed: timeout expired'
 
 
 def closed_port() -> int:
