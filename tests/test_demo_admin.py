@@ -33,7 +33,9 @@ def demo_env() -> dict[str, str]:
 
 @DB
 def test_print_url_names_the_stand_in_railway(clean):
-    socket_dir = Path(connections["railway"].settings_dict["HOST"])
+    # The demo's stand-in Railway is a database on the local (embedded) server.
+    connections["default"].ensure_connection()
+    socket_dir = Path(connections["default"].settings_dict["HOST"])
 
     assert run_process("railway_demo", "--print-url") == (
         embedded.database_url(socket_dir, DEMO_RAILWAY_DATABASE) + "\n",
