@@ -20,7 +20,8 @@ from django.utils.timesince import timesince
 
 from railway_sync import api, conf, history, tables
 from railway_sync.connection import connect, connecting_within, describe
-from railway_sync.errors import RailwaySyncError
+from railway_sync.errors import LockTimedOut, RailwaySyncError
+from railway_sync.failures import one_line
 from railway_sync.models import SyncRun
 from railway_sync.report import StatusReport, TableStatus
 from railway_sync.sql import count_rows
@@ -85,17 +86,20 @@ def panel(now: datetime | None = None) -> Panel:
     now = now or timezone.now()
     report: StatusReport | None = None
     problem = ""
+    locked = False
     try:
         with admin_time_limit():
             report = api.status()
     except (RailwaySyncError, DatabaseError) as exc:
-        problem = str(exc).splitlines()[0]
+        problem = one_line(exc)
+        # A table stayed locked for RAILWAY_LOCK_TIMEOUT already: counting it would wait again.
+        locked = isinstance(exc, LockTimedOut)
     if report is not None and report.problem:
         problem = report.problem.splitlines()[0]
     if report is not None and report.tables:
         rows = tuple(_row(t) for t in report.tables)
     else:
-        rows = _local_only()
+        rows = _local_only(count=not locked)
     last = history.last_success()
     last_sync = last.finished_at if last else None
     if report is not None and report.in_sync:
@@ -146,10 +150,13 @@ def _row(table: TableStatus) -> TableRow:
     )
 
 
-def _local_only() -> tuple[TableRow, ...]:
-    """Local counts alone, for when Railway cannot be read (or local itself cannot)."""
+def _local_only(*, count: bool = True) -> tuple[TableRow, ...]:
+    """Local counts alone (``count``), for when Railway cannot be read (or local itself
+    cannot)."""
     local = conf.local_alias()
     names = conf.tables()
+    if not count:
+        return tuple(TableRow(table, None, None, "unknown", "") for table in names)
     try:
         with admin_time_limit():
             connect(local)

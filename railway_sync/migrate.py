@@ -11,7 +11,7 @@ from django.db.utils import DatabaseError, InterfaceError, OperationalError
 
 from railway_sync import conf
 from railway_sync.errors import ConnectionFailed, WriteFailed
-from railway_sync.failures import explain
+from railway_sync.failures import explain, sqlstate, translate
 from railway_sync.locks import exclusive_run
 from railway_sync.report import MigrateReport, Progress, ProgressCallback
 
@@ -45,7 +45,11 @@ def apply(railway: str, *, dry_run: bool, progress: ProgressCallback) -> Migrate
     try:
         with exclusive_run(railway, progress), transaction.atomic(using=railway):
             executor.migrate(targets, plan=plan)
-    except (OperationalError, InterfaceError) as exc:
+    except OperationalError as exc:
+        if sqlstate(exc) == "55P03":  # a table another session holds, past RAILWAY_LOCK_TIMEOUT
+            raise translate(exc, outcome="Railway's schema was left as it was") from None
+        raise ConnectionFailed(f"Railway migration failed: {explain(railway, exc)}") from None
+    except InterfaceError as exc:
         raise ConnectionFailed(f"Railway migration failed: {explain(railway, exc)}") from None
     except DatabaseError as exc:
         raise WriteFailed(
