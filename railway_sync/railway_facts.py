@@ -157,6 +157,9 @@ def _details(
                 selected.append(f"{quote_name(column)}::text")
             else:
                 selected.append(quote_name(column))
+        # Which transaction wrote the record: the sync's own (railway_xid), unless the table
+        # was rewritten since (a dump restored, an upgrade by dump and restore).
+        selected.append("xmin::text::bigint")
         parts["states"] = (
             f"(SELECT json_agg(json_build_array({', '.join(selected)})) "
             f"FROM {quote_name(STATE_TABLE)})"

@@ -1,0 +1,268 @@
+"""A database's life (issue 20): restored from a dump, upgraded to a new major version, run as
+a hot standby or read-only, reached by a role without rights on one table, looked at before
+anyone ran ``migrate``. Each is run as a user runs it: ``manage.py`` in a fresh process,
+against real servers, checking what it prints and the rows on both sides.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+from django.db import connections
+
+from railway_sync import embedded, sample
+from railway_sync.models import SYNCED_TABLES
+from tests.cluster import DEBIAN_15, Cluster
+from tests.conftest import (
+    DB,
+    checksum,
+    database_url,
+    execute,
+    fetch,
+    run,
+    run_process,
+    scalar,
+)
+
+BIN = embedded.binaries()
+
+
+def socket_dir(alias: str) -> str:
+    connections[alias].ensure_connection()
+    return str(connections[alias].settings_dict["HOST"])
+
+
+def without_timing(output: str) -> list[str]:
+    return [re.sub(r" \(\d+\.\d+ s\)$", "", line) for line in output.splitlines()]
+
+
+def tool(program: str, *args: str, binaries: Path = BIN) -> None:
+    subprocess.run(
+        [str(binaries / program), *args], check=True, capture_output=True, text=True, timeout=120
+    )
+
+
+def connect(host: str, database: str, user: str = embedded.SUPERUSER):
+    connection = psycopg2.connect(host=host, dbname=database, user=user, connect_timeout=10)
+    connection.autocommit = True
+    return connection
+
+
+def database_oid(alias_or_host: str, name: str) -> int:
+    return int(scalar("default", "SELECT oid FROM pg_database WHERE datname = %s", [name]))
+
+
+@pytest.fixture
+def spare_databases() -> Iterator[list[str]]:
+    """Databases a test creates on the shared server; dropped afterwards."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        execute("default", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- a local database restored from an older dump ----------------------------------------------
+
+
+@DB
+@pytest.mark.parametrize("fmt", ["plain", "custom"])
+def test_a_local_database_restored_from_an_older_dump_is_compared_in_full(
+    seeded, spare_databases, tmp_path, fmt
+):
+    """The scrapers' data dumped with pg_dump, then changed and synced; the dump restored into
+    a fresh database (its tables from the scrapers' SQL, as a new machine gets them) and
+    DATABASE_URL pointed at it: status and sync must see that Railway holds newer rows."""
+    assert run("railway_sync")[2] == 0
+    host, local_name = socket_dir("default"), connections["default"].settings_dict["NAME"]
+    dump = tmp_path / f"scrapers.{fmt}"
+    tables = [arg for table in SYNCED_TABLES for arg in ("-t", table)]
+    tool(
+        "pg_dump",
+        "-h",
+        host,
+        "-U",
+        embedded.SUPERUSER,
+        "--data-only",
+        f"--format={fmt[0]}",
+        "-f",
+        str(dump),
+        *tables,
+        local_name,
+    )
+    execute("default", "UPDATE animals SET name = name || ' (renamed)' WHERE id <= 5")
+    execute(
+        "default",
+        "INSERT INTO animals (id, name, organization_id, adoption_url) "
+        "VALUES (61, 'Later dog', 1, 'https://e.org/61')",
+    )
+    assert run("railway_sync")[2] == 0
+    railway_before = checksum("railway")
+
+    restored = f"restored_{fmt}"
+    spare_databases.append(restored)
+    execute("default", f'CREATE DATABASE "{restored}"')
+    with connect(host, restored) as connection:
+        connection.cursor().execute(sample.SOURCE_SCHEMA.read_text())
+    if fmt == "plain":
+        tool(
+            "psql",
+            "-h",
+            host,
+            "-U",
+            embedded.SUPERUSER,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-q",
+            "-f",
+            str(dump),
+            restored,
+        )
+    else:
+        tool(
+            "pg_restore",
+            "-h",
+            host,
+            "-U",
+            embedded.SUPERUSER,
+            "--data-only",
+            "--exit-on-error",
+            "-d",
+            restored,
+            str(dump),
+        )
+    env = {
+        "DATABASE_URL": embedded.database_url(Path(host), restored),
+        "RAILWAY_DATABASE_URL": database_url("railway"),
+    }
+    assert run_process("migrate", "--verbosity", "0", env=env)[2] == 0  # the sync history
+    before, after = database_oid("default", local_name), database_oid("default", restored)
+    notice = (
+        f"⚠ The last sync read another local database ({local_name}#{before}@0, now "
+        f"{restored}#{after}@0): compared every row"
+    )
+
+    out, err, code = run_process("railway_status", "--check", env=env)
+
+    assert code == 1, err
+    lines = out.splitlines()
+    assert notice in lines
+    assert "  animals: 60 → 61 (⚠ 5 differ, 1 only on Railway)" in lines
+    assert checksum("railway") == railway_before
+
+    out, err, code = run_process("railway_sync", env=env)
+
+    assert (code, err) == (0, "")
+    lines = without_timing(out)
+    assert notice in lines
+    assert "  animals: 0 inserted, 5 updated, 55 unchanged, 0 deleted, 1 kept Railway-only" in lines
+    with connect(host, restored) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT t::text FROM animals t ORDER BY id")
+        assert cursor.fetchall() == fetch(
+            "railway", "SELECT t::text FROM animals t WHERE id <= 60 ORDER BY id"
+        )
+
+
+# -- Railway upgraded to a new major version by dump and restore --------------------------------
+
+
+@pytest.fixture
+def clusters() -> Iterator[list[Cluster]]:
+    """Throw-away clusters a test makes; removed afterwards."""
+    made: list[Cluster] = []
+    yield made
+    for cluster in reversed(made):
+        cluster.remove()
+
+
+def burn_xids(connection, count: int) -> None:
+    """Spend ``count`` transaction ids, one autocommit transaction each."""
+    with connection.cursor() as cursor:
+        for _ in range(count):
+            cursor.execute("SELECT pg_current_xact_id()")
+
+
+def next_xid(connection) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+        return int(cursor.fetchone()[0])
+
+
+@DB
+def test_railway_upgraded_by_dump_and_restore_is_compared_in_full(seeded, clusters, tmp_path):
+    """Railway on PostgreSQL 15 is dumped and restored into a new PostgreSQL 18 cluster (what
+    a major version upgrade by dump and restore does). The new cluster's transaction ids
+    start again below the recorded watermark: a row the site edits there before they pass it
+    must still be seen, by status and sync."""
+    old = Cluster(DEBIAN_15)
+    clusters.append(old)
+    old.start()
+    with old.connect() as connection:
+        connection.cursor().execute("CREATE DATABASE railway")
+    local_url = database_url("default")
+    env = {"DATABASE_URL": local_url, "RAILWAY_DATABASE_URL": old.url("railway")}
+    out, err, code = run_process("railway_setup", env=env)
+    assert code == 0, out + err
+    # The old cluster has lived a while: its transaction ids are far ahead of a new one's.
+    with old.connect("railway") as connection:
+        burn_xids(connection, 3000)
+    execute("default", "UPDATE organizations SET city = city || ' (moved)' WHERE id = 1")
+    assert run_process("railway_sync", env=env)[2] == 0
+    with old.connect("railway") as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT max(railway_watermark) FROM railway_sync_state")
+        watermark = int(cursor.fetchone()[0])
+    dump = tmp_path / "railway.custom"
+    tool(
+        "pg_dump", "-h", str(old.root), "-U", embedded.SUPERUSER, "-Fc", "-f", str(dump), "railway"
+    )
+    old.stop()
+
+    new = Cluster()
+    clusters.append(new)
+    new.start()
+    with new.connect() as connection:
+        connection.cursor().execute("CREATE DATABASE railway")
+    tool(
+        "pg_restore",
+        "-h",
+        str(new.root),
+        "-U",
+        embedded.SUPERUSER,
+        "--exit-on-error",
+        "-d",
+        "railway",
+        str(dump),
+    )
+    with new.connect("railway") as connection:
+        # An operator's fix on the new server, then enough traffic to pass the watermark.
+        connection.cursor().execute("UPDATE animals SET name = 'Fixed on Railway' WHERE id = 3")
+        assert next_xid(connection) < watermark
+        burn_xids(connection, watermark - next_xid(connection) + 10)
+    env["RAILWAY_DATABASE_URL"] = new.url("railway")
+    notice = (
+        "⚠ Railway's record of the last sync was rewritten since it was made (Railway "
+        "restored from a dump, or upgraded by one?): compared every row"
+    )
+
+    out, err, code = run_process("railway_status", "--check", env=env)
+
+    assert code == 1, out + err
+    lines = out.splitlines()
+    assert notice in lines
+    assert "  animals: 60 → 60 (⚠ 1 differ)" in lines
+
+    out, err, code = run_process("railway_sync", env=env)
+
+    assert (code, err) == (0, "")
+    lines = without_timing(out)
+    assert notice in lines
+    assert "  animals: 0 inserted, 1 updated, 59 unchanged, 0 deleted" in lines
+    with new.connect("railway") as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM animals WHERE id = 3")
+        assert cursor.fetchone()[0] == scalar("default", "SELECT name FROM animals WHERE id = 3")
+    out, err, code = run_process("railway_status", "--check", env=env)
+    assert code == 0, out + err
