@@ -66,6 +66,9 @@ class Panel:
     recommendation: str
     last_sync: datetime | None
     last_sync_age: str
+    # Where the last sync comes from when the local database keeps no history (Railway's
+    # record), with the reason and its fix; empty otherwise.
+    last_sync_note: str = ""
 
     @property
     def verdict(self) -> str:
@@ -100,8 +103,14 @@ def panel(now: datetime | None = None) -> Panel:
         rows = tuple(_row(t) for t in report.tables)
     else:
         rows = _local_only(count=not locked)
-    last = history.last_success()
+    absent = history.unavailable()
+    last = history.last_success() if absent is None else None
     last_sync = last.finished_at if last else None
+    note = ""
+    if absent is not None:
+        last_sync = report.railway_synced_at if report is not None else None
+        source = "from Railway's record; " if last_sync else ""
+        note = f"{source}local sync history is not recorded: {history.NOT_RECORDED[absent]}"
     if report is not None and report.in_sync:
         state = "in-sync"
     elif any(row.state == "out-of-sync" for row in rows) or (
@@ -118,6 +127,7 @@ def panel(now: datetime | None = None) -> Panel:
         recommendation=report.recommendation if report is not None else "",
         last_sync=last_sync,
         last_sync_age=f"{timesince(last_sync, now)} ago" if last_sync else "",
+        last_sync_note=note,
     )
 
 

@@ -19,6 +19,7 @@ free.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import connections
 
@@ -62,6 +63,9 @@ class RailwayFacts:
     id_bounds: dict[str, tuple[int | None, int | None]]
     # table -> its primary key's sequence (quoted, as pg_get_serial_sequence gives it) or None.
     sequences: dict[str, str | None]
+    # When every synced table was last synced, as Railway's own record says (the oldest of
+    # their ``synced_at``); None before the first sync.
+    synced_at: datetime | None = None
 
     @property
     def present_tables(self) -> tuple[str, ...]:
@@ -147,7 +151,7 @@ def _details(
     migrations: bool,
 ) -> dict:
     """The second statement: what depends on which tables and columns exist."""
-    parts = {"states": "NULL::json", "applied": "NULL::json"}
+    parts = {"states": "NULL::json", "applied": "NULL::json", "synced_at": "NULL::timestamptz"}
     if state_columns:
         selected = ["table_name"]
         for column in STATE_COLUMNS:
@@ -164,6 +168,10 @@ def _details(
             f"(SELECT json_agg(json_build_array({', '.join(selected)})) "
             f"FROM {quote_name(STATE_TABLE)})"
         )
+        parts["synced_at"] = (
+            f"(SELECT min(synced_at) FROM {quote_name(STATE_TABLE)} "
+            "WHERE table_name = ANY(%(names)s))"
+        )
     if migrations:
         parts["applied"] = (
             "(SELECT json_agg(json_build_array(app, name)) FROM django_migrations "
@@ -176,18 +184,22 @@ def _details(
         f"pg_get_serial_sequence(%(quoted_{n})s, %(key_{n})s))"
         for n, t in enumerate(tables)
     ]
-    params: dict[str, str | list[str]] = {"apps": list(MIGRATION_APPS)}
+    params: dict[str, str | list[str]] = {"apps": list(MIGRATION_APPS), "names": list(tables)}
     for n, table in enumerate(tables):
         params.update(
             {f"table_{n}": table, f"quoted_{n}": quote_name(table), f"key_{n}": keys[table]}
         )
     tables_sql = f"json_build_array({', '.join(per_table)})" if per_table else "NULL::json"
     with connections[railway].cursor() as cursor:
-        cursor.execute(f"SELECT {parts['states']}, {parts['applied']}, {tables_sql}", params)
-        states, applied, bounds = cursor.fetchone()
+        cursor.execute(
+            f"SELECT {parts['states']}, {parts['applied']}, {tables_sql}, {parts['synced_at']}",
+            params,
+        )
+        states, applied, bounds, synced_at = cursor.fetchone()
     return {
         "states": {table: Watermark(*values) for table, *values in states or []},
         "applied_migrations": frozenset((app, name) for app, name in applied or []),
         "id_bounds": {table: (ends[0], ends[1]) for table, ends, _ in bounds or []},
         "sequences": {table: sequence for table, _, sequence in bounds or []},
+        "synced_at": synced_at,
     }

@@ -40,6 +40,7 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
             True,
             tables,
             problem="Railway has no schema yet.",
+            railway_synced_at=facts.synced_at,
             recommendation="Run: python manage.py railway_setup",
         )
     with local_snapshot(local):
@@ -62,6 +63,7 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
                 tables,
                 problem=str(exc).replace("\n", " "),
                 recommendation=f"Run: {DRIFT_FIX}",
+                railway_synced_at=facts.synced_at,
             )
         planner = Planner.open(local, railway, facts, full=deep, keys=keys)
         surveys = planner.prepare(columns)
@@ -94,6 +96,7 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
         recommendation=recommend(found, deep=deep),
         deep=deep,
         notices=planner.notices(),
+        railway_synced_at=facts.synced_at,
     )
 
 

@@ -6,9 +6,12 @@ against real servers, checking what it prints and the rows on both sides.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC
 from pathlib import Path
 
 import psycopg2
@@ -28,6 +31,8 @@ from tests.conftest import (
     run_process,
     scalar,
 )
+from tests.test_admin import text
+from tests.test_server_identity import LOCAL_DATABASE, create_scrapers_database, local_checksum
 
 BIN = embedded.binaries()
 
@@ -266,3 +271,195 @@ def test_railway_upgraded_by_dump_and_restore_is_compared_in_full(seeded, cluste
         assert cursor.fetchone()[0] == scalar("default", "SELECT name FROM animals WHERE id = 3")
     out, err, code = run_process("railway_status", "--check", env=env)
     assert code == 0, out + err
+
+
+# -- the local database as a hot standby, or read-only ------------------------------------------
+
+
+def wait_for_replay(primary: Cluster, standby: Cluster, database: str) -> None:
+    """Until the standby has replayed everything the primary wrote so far."""
+    with primary.connect(database) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn()::text")
+        (target,) = cursor.fetchone()
+    for _ in range(1200):
+        with standby.connect(database) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target])
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.1)
+    raise AssertionError("the standby never caught up")
+
+
+READ_ONLY = (
+    "the local database accepts no writes (a hot standby, or default_transaction_read_only); "
+    "the sync only reads it. Point DATABASE_URL at the primary to keep a history."
+)
+
+
+def railway_synced_at() -> str:
+    """Railway's own record of the last sync, as the commands print it."""
+    moment = scalar("railway", "SELECT min(synced_at) FROM railway_sync_state")
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
+
+
+def assert_synced_from_read_only(env: dict[str, str], rename: Callable[[], None]) -> None:
+    """A sync from a local database that accepts no writes: everything lands, and the one
+    line on stderr says why no history was recorded; ``rename`` changes an animal locally
+    (where it can be written) before a second sync, which finds it by change tracking."""
+    out, err, code = run_process("railway_sync", env=env)
+
+    assert (code, err) == (0, f"Sync history not recorded: {READ_ONLY}\n")
+    assert out.splitlines()[-1].startswith("✅ Railway data sync completed successfully (106 rows")
+    rename()
+
+    out, err, code = run_process("railway_sync", "--verbosity", "2", env=env)
+
+    assert code == 0, err
+    assert f"Sync history not recorded: {READ_ONLY}" in err.splitlines()
+    assert "  animals: 0 inserted, 1 updated, 59 unchanged, 0 deleted [tracked comparison]" in [
+        re.sub(r" \(\d+\.\d+ s\)", "", line) for line in out.splitlines()
+    ]
+
+    out, err, code = run_process("railway_status", "--check", env=env)
+
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert "✅ Local and Railway databases are in sync" in lines
+    assert re.fullmatch(
+        re.escape(f"Last successful sync: {railway_synced_at()} (")
+        + r"\d+"
+        + re.escape(
+            f" minutes ago), from Railway's record; local sync history is not recorded: {READ_ONLY}"
+        ),
+        lines[-1],
+    ), lines[-1]
+
+
+@DB
+def test_a_local_hot_standby_is_synced_from(clean, clusters):
+    """DATABASE_URL pointing at a hot standby (made with pg_basebackup -R): the sync only
+    reads local, so it runs there, change tracking included."""
+    primary = Cluster()
+    clusters.append(primary)
+    primary.start()
+    with primary.connect() as connection:
+        connection.cursor().execute(f'CREATE DATABASE "{LOCAL_DATABASE}"')
+    with primary.connect(LOCAL_DATABASE) as connection:
+        create_scrapers_database(connection)
+    primary_env = {
+        "DATABASE_URL": primary.url(LOCAL_DATABASE),
+        "RAILWAY_DATABASE_URL": database_url("railway"),
+    }
+    assert run_process("migrate", "--verbosity", "0", env=primary_env)[2] == 0
+    standby = Cluster(standby_of=primary)
+    clusters.append(standby)
+    standby.start()
+    wait_for_replay(primary, standby, LOCAL_DATABASE)
+
+    def rename() -> None:
+        with primary.connect(LOCAL_DATABASE) as connection:
+            connection.cursor().execute("UPDATE animals SET name = 'Renamed' WHERE id = 4")
+        wait_for_replay(primary, standby, LOCAL_DATABASE)
+
+    assert_synced_from_read_only(
+        {**primary_env, "DATABASE_URL": standby.url(LOCAL_DATABASE)}, rename
+    )
+    with standby.connect(LOCAL_DATABASE) as connection:
+        assert checksum("railway") == local_checksum(connection)
+
+
+@DB
+def test_a_read_only_local_database_is_synced_from(clean, spare_databases, tmp_path):
+    """The local database with default_transaction_read_only = on."""
+    host = socket_dir("default")
+    spare_databases.append(LOCAL_DATABASE)
+    execute("default", f'CREATE DATABASE "{LOCAL_DATABASE}"')
+    with connect(host, LOCAL_DATABASE) as connection:
+        create_scrapers_database(connection)
+    env = {
+        "DATABASE_URL": embedded.database_url(Path(host), LOCAL_DATABASE),
+        "RAILWAY_DATABASE_URL": database_url("railway"),
+    }
+    assert run_process("migrate", "--verbosity", "0", env=env)[2] == 0
+    execute("default", f'ALTER DATABASE "{LOCAL_DATABASE}" SET default_transaction_read_only = on')
+
+    def rename() -> None:
+        with connect(host, LOCAL_DATABASE) as connection, connection.cursor() as cursor:
+            cursor.execute(
+                "BEGIN READ WRITE; UPDATE animals SET name = 'Renamed' WHERE id = 4; COMMIT"
+            )
+
+    assert_synced_from_read_only(env, rename)
+    with connect(host, LOCAL_DATABASE) as connection:
+        assert checksum("railway") == local_checksum(connection)
+
+
+# -- status before migrate ----------------------------------------------------------------------
+
+
+@DB
+def test_status_before_migrate_shows_railways_last_sync(seeded, spare_databases):
+    """A cron box that never ran migrate: its local database has the scrapers' tables and no
+    sync history. Status (text and JSON) shows Railway's own record of the last sync."""
+    assert run("railway_sync")[2] == 0
+    host = socket_dir("default")
+    spare_databases.append("cron_box")
+    execute("default", 'CREATE DATABASE "cron_box"')
+    with connect(host, "cron_box") as connection:
+        create_scrapers_database(connection)
+    env = {
+        "DATABASE_URL": embedded.database_url(Path(host), "cron_box"),
+        "RAILWAY_DATABASE_URL": database_url("railway"),
+    }
+    expected = (
+        re.escape(f"Last successful sync: {railway_synced_at()} (")
+        + r"\d+"
+        + re.escape(
+            " minutes ago), from Railway's record; local sync history is not recorded: run "
+            "python manage.py migrate to create it."
+        )
+    )
+
+    out, err, code = run_process("railway_status", env=env)
+
+    assert (code, err) == (0, "")
+    assert re.fullmatch(expected, out.splitlines()[-1]), out
+
+    out, err, code = run_process("railway_status", "--format", "json", env=env)
+
+    document = json.loads(out)
+    moment = scalar("railway", "SELECT min(synced_at) FROM railway_sync_state")
+    assert (document["last_successful_sync"], document["local_history"]) == (
+        moment.astimezone(UTC).replace(microsecond=0).isoformat(),
+        "missing",
+    )
+
+    # Migrated, it records its own history from the next sync on.
+    assert run_process("migrate", "--verbosity", "0", env=env)[2] == 0
+    out, err, code = run_process("railway_status", "--format", "json", env=env)
+    assert (json.loads(out)["last_successful_sync"], json.loads(out)["local_history"]) == (
+        None,
+        "recorded",
+    )
+
+
+@DB
+def test_the_admin_shows_railways_last_sync_without_a_local_history(seeded, admin_client):
+    assert run("railway_sync")[2] == 0
+    execute("default", "ALTER TABLE railway_sync_run RENAME TO railway_sync_run_aside")
+    try:
+        response = admin_client.get("/admin/")
+    finally:
+        execute("default", "ALTER TABLE railway_sync_run_aside RENAME TO railway_sync_run")
+
+    assert response.status_code == 200
+    page = text(response.content.decode())
+    assert re.search(
+        re.escape(f"Last successful sync: {railway_synced_at()} (")
+        + r"\d+"
+        + re.escape(
+            " minutes ago), from Railway's record; local sync history is not recorded: run "
+            "python manage.py migrate to create it."
+        ),
+        page,
+    ), page

@@ -90,6 +90,9 @@ class StatusDocument(TypedDict):
     recommendation: str | None
     notices: list[str]
     last_successful_sync: str | None
+    # "recorded"; "missing" (before migrate) or "read_only": then last_successful_sync is
+    # Railway's own record.
+    local_history: str | None
     error: str | None
 
 
@@ -170,14 +173,19 @@ def status_document(
     exit_code: int,
     error: str = "",
     railway: str | None = None,
+    history: str | None = None,
 ) -> StatusDocument:
-    """``railway``: the masked URL, for a failure without a report."""
+    """``railway``: the masked URL, for a failure without a report; ``history``: why the
+    local database keeps no history (``history.unavailable``), then the last sync is
+    Railway's record."""
     outcome: Literal["in_sync", "out_of_sync", "failed"]
     if error or report is None or not report.connected:
         outcome = "failed"
     else:
         outcome = "in_sync" if report.in_sync else "out_of_sync"
     finished_at = last_success.finished_at if last_success else None
+    if history is not None and report is not None:
+        finished_at = report.railway_synced_at
     return {
         "command": "railway_status",
         "outcome": outcome,
@@ -189,6 +197,7 @@ def status_document(
         "recommendation": report.recommendation if report else None,
         "notices": list(report.notices) if report else [],
         "last_successful_sync": iso_timestamp(finished_at) if finished_at else None,
+        "local_history": None if report is None else history or "recorded",
         "error": error or (report.problem if report and report.problem else None),
     }
 

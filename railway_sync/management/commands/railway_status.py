@@ -9,7 +9,7 @@ from django.utils import timezone
 from railway_sync import api, history
 from railway_sync.management.base import RailwayCommand
 from railway_sync.management.documents import StatusDocument, status_document
-from railway_sync.management.render import last_sync_line, render_status
+from railway_sync.management.render import last_sync_line, render_status, unrecorded_sync_line
 
 
 class Command(RailwayCommand):
@@ -38,13 +38,21 @@ class Command(RailwayCommand):
 
     def handle(self, *args: Any, check: bool = False, deep: bool = False, **options: Any) -> None:
         report = api.status(deep=deep)
-        last = history.last_success()
+        # Before migrate (or on a read-only local database) Railway's own record says when.
+        absent = history.unavailable()
+        last = history.last_success() if absent is None else None
         failed = not report.connected or (check and not report.in_sync)
         if self.as_json:
-            self.emit_json(status_document(report, last, 1 if failed else 0))
+            self.emit_json(status_document(report, last, 1 if failed else 0, history=absent))
         render_status(self.stdout, self.style, report, self.verbosity)
         if last is not None and last.finished_at is not None:
             self.stdout.write(last_sync_line(last.finished_at, timezone.now()))
+        elif absent is not None:
+            self.stdout.write(
+                unrecorded_sync_line(
+                    report.railway_synced_at, timezone.now(), history.NOT_RECORDED[absent]
+                )
+            )
         if not report.connected:
             raise CommandError(f"❌ Railway connection failed: {report.problem}", returncode=1)
         if check and not report.in_sync:
