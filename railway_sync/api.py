@@ -17,7 +17,16 @@ from contextlib import nullcontext
 
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 
-from railway_sync import autodetect, conf, guards, preview, railway_facts, tables, write
+from railway_sync import (
+    autodetect,
+    conf,
+    guards,
+    preview,
+    railway_facts,
+    rights,
+    tables,
+    write,
+)
 from railway_sync import migrate as migrations
 from railway_sync import status as status_report
 from railway_sync.connection import connect, describe, refuse_same_database, server_version
@@ -147,6 +156,13 @@ def sync(
                 # It waited for another sync, which changed what Railway holds.
                 with on_tables(names, "nothing was written"):
                     facts = railway_facts.read(railway, names, keys)
+            if not options.dry_run:
+                rights.refuse_missing_writes(
+                    facts,
+                    names,
+                    deleting=options.destructive or options.prune,
+                    outcome="nothing was written",
+                )
             # No synced table at all on Railway: it was never set up. (Some missing: the
             # schema check below names them and the fix.)
             if options.dry_run and not facts.present_tables:

@@ -25,6 +25,7 @@ from railway_sync.errors import (
     ConnectionFailed,
     LockTimedOut,
     OutOfResources,
+    PermissionMissing,
     QueryFailed,
     RailwaySyncError,
     StatementCancelled,
@@ -210,6 +211,10 @@ def translate(
     left = f" ({outcome})" if outcome else ""
     if code == "55P03":
         return _lock_timed_out(exc, alias, table, outcome, tables)
+    if code == "42501":
+        denied = _permission_denied(words, alias, table, outcome, fill)
+        if denied is not None:
+            return denied
     cause = CAUSES.get(code) or CAUSES.get(code[:2])
     if cause is None and not code and isinstance(exc, OperationalError | InterfaceError):
         cause = LOST  # libpq's own errors carry no SQLSTATE: the connection is gone
@@ -230,6 +235,43 @@ def translate(
     return QueryFailed(
         f"{fill['Server']} failed{where}: {words}{left}. Check {fill['variable']} and that "
         "database, then run the sync again."
+    )
+
+
+# What PostgreSQL says it refused (its words), and the GRANT for each.
+_DENIED_TABLE = re.compile(r'permission denied for (?:table|relation|view) "?([^"\s]+)"?')
+_DENIED_SEQUENCE = re.compile(r'permission denied for sequence "?([^"\s]+)"?')
+_DENIED_SCHEMA = re.compile(r'permission denied for schema "?([^"\s]+)"?')
+_DENIED_TEMPORARY = re.compile(
+    r'permission denied to create temporary tables in database "([^"]+)"'
+)
+
+
+def _permission_denied(
+    words: str, alias: str, table: str | None, outcome: str | None, fill: dict[str, str]
+) -> PermissionMissing | None:
+    """The one line for a right the user lacks, with the GRANT that gives it; None when the
+    server's words do not say which."""
+    # Imported here: rights reads railway_facts, which needs this module loaded first.
+    from railway_sync.rights import SEQUENCE_RIGHTS, shown, table_grant
+
+    railway = alias == conf.railway_alias()
+    user = shown(str(settings.DATABASES.get(alias, {}).get("USER") or "")) or "that user"
+    if found := _DENIED_TABLE.search(words):
+        grant = table_grant(found.group(1), user, railway=railway)
+    elif found := _DENIED_SEQUENCE.search(words):
+        grant = f"GRANT {', '.join(SEQUENCE_RIGHTS)} ON SEQUENCE {found.group(1)} TO {user};"
+    elif found := _DENIED_SCHEMA.search(words):
+        grant = f"GRANT USAGE ON SCHEMA {found.group(1)} TO {user};"
+    elif found := _DENIED_TEMPORARY.search(words):
+        grant = f"GRANT TEMPORARY ON DATABASE {shown(found.group(1))} TO {user};"
+    else:
+        return None
+    where = f" while {'syncing' if railway else 'reading'} {table}" if table else ""
+    left = f" ({outcome})" if outcome else ""
+    return PermissionMissing(
+        f"{fill['Server']} refused the user in {fill['variable']} ({user}){where}: {words}"
+        f"{left}. Run on {fill['server']} as the owner: {grant}"
     )
 
 

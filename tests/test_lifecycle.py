@@ -463,3 +463,103 @@ def test_the_admin_shows_railways_last_sync_without_a_local_history(seeded, admi
         ),
         page,
     ), page
+
+
+# -- a role without rights on one table ---------------------------------------------------------
+
+ROLE = "railway_sync_limited"
+
+
+@pytest.fixture
+def limited_role() -> Iterator[str]:
+    """A login role (trusted on the embedded server, like every role there) with no rights
+    until the test grants them; its URL's user for either alias."""
+    execute("default", f"DROP ROLE IF EXISTS {ROLE}")
+    execute("default", f"CREATE ROLE {ROLE} LOGIN")
+    yield ROLE
+    for alias in ("default", "railway"):
+        execute(alias, f"DROP OWNED BY {ROLE}")
+    execute("default", f"DROP ROLE {ROLE}")
+
+
+def url_as(alias: str, user: str) -> str:
+    return database_url(alias).replace(f"//{embedded.SUPERUSER}@", f"//{user}@", 1)
+
+
+@DB
+def test_a_local_role_without_select_on_one_table_names_the_grant(seeded, limited_role):
+    assert run("railway_sync")[2] == 0
+    execute("default", "UPDATE organizations SET city = city || ' (moved)'")
+    execute(
+        "default",
+        f"GRANT SELECT ON organizations, animal_images, scrape_logs, service_regions "
+        f"TO {limited_role}; GRANT SELECT, INSERT, UPDATE ON railway_sync_run TO {limited_role}",
+    )
+    before = checksum("default"), checksum("railway")
+    env = {
+        "DATABASE_URL": url_as("default", limited_role),
+        "RAILWAY_DATABASE_URL": database_url("railway"),
+    }
+
+    for command, failure, outcome in (
+        ("railway_sync", "❌ Railway data sync failed", " (nothing was written)"),
+        ("railway_status", "❌ Railway status failed", ""),
+    ):
+        out, err, code = run_process(command, env=env)
+
+        assert code == 1, out
+        assert err == (
+            f"{failure}: The local database refused the user in DATABASE_URL ({limited_role}): "
+            f"permission denied for table animals{outcome}. Run on the local database as the "
+            f"owner: GRANT SELECT ON animals TO {limited_role};\n"
+        )
+    assert (checksum("default"), checksum("railway")) == before
+
+
+@DB
+def test_a_railway_role_that_may_not_write_one_table_is_refused_before_any_write(
+    seeded, limited_role
+):
+    assert run("railway_sync")[2] == 0
+    execute("default", "UPDATE organizations SET city = city || ' (moved)'")
+    execute("default", "UPDATE animals SET name = name || ' (moved)'")
+    execute(
+        "railway",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON organizations, animal_images, scrape_logs, "
+        f"service_regions TO {limited_role}; GRANT SELECT ON animals, django_migrations TO "
+        f"{limited_role}; GRANT SELECT, INSERT, UPDATE ON railway_sync_state, "
+        f"railway_sync_owned TO {limited_role}; GRANT USAGE, UPDATE ON ALL SEQUENCES IN SCHEMA "
+        f"public TO {limited_role}",
+    )
+    before = checksum("default"), checksum("railway")
+    env = {
+        "DATABASE_URL": database_url("default"),
+        "RAILWAY_DATABASE_URL": url_as("railway", limited_role),
+    }
+
+    out, err, code = run_process("railway_sync", env=env)
+
+    assert code == 1, out
+    assert err == (
+        f"❌ Railway data sync failed: Railway refuses the user in RAILWAY_DATABASE_URL "
+        f"({limited_role}) INSERT, UPDATE on animals; nothing was written. Run on Railway as "
+        f"the tables' owner: GRANT SELECT, INSERT, UPDATE, DELETE ON animals TO "
+        f"{limited_role};\n"
+    )
+    assert (checksum("default"), checksum("railway")) == before
+
+    # Reading is all status needs; a dry run writes nothing either.
+    for command in (("railway_status",), ("railway_sync", "--dry-run")):
+        out, err, code = run_process(*command, env=env)
+        assert (code, err) == (0, ""), out
+
+    execute("railway", f"REVOKE SELECT ON animals FROM {limited_role}")
+    out, err, code = run_process("railway_status", env=env)
+
+    assert code == 1, out
+    assert err == (
+        f"❌ Railway status failed: Railway refused the user in RAILWAY_DATABASE_URL "
+        f"({limited_role}): permission denied for table animals. Run on Railway as the owner: "
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON animals TO {limited_role};\n"
+    )
+    assert (checksum("default"), checksum("railway")) == before
