@@ -68,7 +68,7 @@ class RailwayFacts:
     synced_at: datetime | None = None
     # Who the connection is (quoted as an identifier), and what it may write: per table
     # (synced and railway_sync's own) which of INSERT, UPDATE, DELETE; per synced table
-    # whether it may move its id sequence (None: no sequence); whether it may create the
+    # whether it may read and move its id sequence (None: no sequence); whether it may create the
     # temporary staging tables.
     user: str = ""
     writes: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -219,7 +219,9 @@ def _details(
         f"(SELECT json_build_array(min({quote_name(keys[t])}), max({quote_name(keys[t])})) "
         f"FROM {quote_name(t)}), "
         f"pg_get_serial_sequence(%(quoted_{n})s, %(key_{n})s), "
-        f"has_sequence_privilege(pg_get_serial_sequence(%(quoted_{n})s, %(key_{n})s), 'UPDATE'))"
+        f"has_sequence_privilege(pg_get_serial_sequence(%(quoted_{n})s, %(key_{n})s), 'SELECT') "
+        f"AND has_sequence_privilege(pg_get_serial_sequence(%(quoted_{n})s, %(key_{n})s), "
+        "'UPDATE'))"
         for n, t in enumerate(tables)
     ]
     params: dict[str, str | list[str]] = {"apps": list(MIGRATION_APPS), "names": list(tables)}

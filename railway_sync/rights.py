@@ -20,7 +20,8 @@ from railway_sync.tracking import OWNED_TABLE, STATE_TABLE
 # rebuild) deleted from; railway_sync's own bookkeeping tables are read and written.
 SYNCED_RIGHTS = ("SELECT", "INSERT", "UPDATE", "DELETE")
 BOOKKEEPING_RIGHTS = ("SELECT", "INSERT", "UPDATE")
-SEQUENCE_RIGHTS = ("USAGE", "UPDATE")
+# setval moves a sequence; the sync reads where it stands first.
+SEQUENCE_RIGHTS = ("SELECT", "UPDATE")
 
 
 def shown(name: str) -> str:
@@ -70,7 +71,8 @@ def refuse_missing_writes(
         if facts.sequence_writable.get(table) is False and facts.sequences.get(table)
     ]
     if sequences:
-        refused += [f"UPDATE on sequence {sequence}" for sequence in sequences]
+        plural = "sequences" if len(sequences) > 1 else "sequence"
+        refused.append(f"{', '.join(SEQUENCE_RIGHTS)} on {plural} {', '.join(sequences)}")
         grants.append(
             f"GRANT {', '.join(SEQUENCE_RIGHTS)} ON SEQUENCE {', '.join(sequences)} "
             f"TO {facts.user};"

@@ -514,6 +514,11 @@ def test_a_local_role_without_select_on_one_table_names_the_grant(seeded, limite
             f"owner: GRANT SELECT ON animals TO {limited_role};\n"
         )
     assert (checksum("default"), checksum("railway")) == before
+    # The GRANT the line names is all it takes.
+    execute("default", f"GRANT SELECT ON animals TO {limited_role}")
+    out, err, code = run_process("railway_sync", env=env)
+    assert (code, err) == (0, ""), out
+    assert run_process("railway_status", "--check", env=env)[2] == 0
 
 
 @DB
@@ -528,7 +533,7 @@ def test_a_railway_role_that_may_not_write_one_table_is_refused_before_any_write
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON organizations, animal_images, scrape_logs, "
         f"service_regions TO {limited_role}; GRANT SELECT ON animals, django_migrations TO "
         f"{limited_role}; GRANT SELECT, INSERT, UPDATE ON railway_sync_state, "
-        f"railway_sync_owned TO {limited_role}; GRANT USAGE, UPDATE ON ALL SEQUENCES IN SCHEMA "
+        f"railway_sync_owned TO {limited_role}; GRANT SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA "
         f"public TO {limited_role}",
     )
     before = checksum("default"), checksum("railway")
@@ -563,3 +568,22 @@ def test_a_railway_role_that_may_not_write_one_table_is_refused_before_any_write
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON animals TO {limited_role};\n"
     )
     assert (checksum("default"), checksum("railway")) == before
+
+    # The id sequences, which every sync moves on, are checked as well.
+    execute("railway", f"GRANT SELECT, INSERT, UPDATE, DELETE ON animals TO {limited_role}")
+    execute("railway", f"REVOKE SELECT ON animals_id_seq, scrape_logs_id_seq FROM {limited_role}")
+    out, err, code = run_process("railway_sync", env=env)
+
+    assert code == 1, out
+    assert err == (
+        f"❌ Railway data sync failed: Railway refuses the user in RAILWAY_DATABASE_URL "
+        f"({limited_role}) SELECT, UPDATE on sequences public.animals_id_seq, "
+        "public.scrape_logs_id_seq; nothing was written. Run on Railway as the tables' owner: "
+        "GRANT SELECT, UPDATE ON SEQUENCE public.animals_id_seq, public.scrape_logs_id_seq TO "
+        f"{limited_role};\n"
+    )
+    assert (checksum("default"), checksum("railway")) == before
+    execute("railway", f"GRANT SELECT ON animals_id_seq, scrape_logs_id_seq TO {limited_role}")
+    out, err, code = run_process("railway_sync", env=env)
+    assert (code, err) == (0, ""), out
+    assert run_process("railway_status", "--check", env=env)[2] == 0

@@ -116,6 +116,9 @@ def test_a_locked_table_fails_every_command_within_the_lock_timeout_naming_its_h
     assert code == 1, out
     assert re.fullmatch(lock_line(failure, alias, "animals", pid, outcome, "2") + "\n", err), err
     assert (checksum("default"), checksum("railway")) == before
+    # Once the lock is gone, the next routine sync is all it takes.
+    assert run_process("railway_sync", env=env(), timeout=60)[2] == 0
+    assert run_process("railway_status", "--check", env=env(), timeout=60)[2] == 0
 
 
 @DB

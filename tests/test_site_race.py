@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg2
 import pytest
@@ -54,9 +54,28 @@ def insert_local_animals() -> None:
     )
 
 
-def run_sync_in_race(site, *args: str) -> tuple[str, str, int]:
+def insert_site_animals(site: psycopg2.extensions.connection) -> None:
+    """The site's animals at ``TAKEN``, with an organization of its own (a rebuild into an
+    empty Railway has not committed local's yet)."""
+    site.cursor().execute(
+        "INSERT INTO organizations (id, name, website_url) "
+        "VALUES (900, 'Site org', 'https://site.example')"
+    )
+    site.cursor().execute(
+        "INSERT INTO animals (id, name, organization_id, adoption_url, slug) "
+        "SELECT n, 'Site dog ' || n, 900, 'https://site.example/' || n, 'site-' || n "
+        "FROM generate_series(%s, %s) n",
+        [TAKEN[0], TAKEN[-1]],
+    )
+
+
+def run_sync_in_race(
+    site: psycopg2.extensions.connection,
+    *args: str,
+    meanwhile: Callable[[psycopg2.extensions.connection], None] = insert_site_animals,
+) -> tuple[str, str, int]:
     """Run ``railway_sync *args`` in a process; when its write to Railway's animals waits
-    behind ``site``'s SHARE lock, insert the site's animals at ``TAKEN`` and commit."""
+    behind ``site``'s SHARE lock, do ``meanwhile`` in that session and commit."""
     site.cursor().execute("LOCK TABLE animals IN SHARE MODE")
     pid = site.get_backend_pid()
     sync = subprocess.Popen(
@@ -77,18 +96,7 @@ def run_sync_in_race(site, *args: str) -> tuple[str, str, int]:
     )
     try:
         wait_for(lambda: bool(blocked_by("railway", pid)), "the sync to write animals")
-        # The site's own organization: a rebuild into an empty Railway has not committed
-        # local's yet.
-        site.cursor().execute(
-            "INSERT INTO organizations (id, name, website_url) "
-            "VALUES (900, 'Site org', 'https://site.example')"
-        )
-        site.cursor().execute(
-            "INSERT INTO animals (id, name, organization_id, adoption_url, slug) "
-            "SELECT n, 'Site dog ' || n, 900, 'https://site.example/' || n, 'site-' || n "
-            "FROM generate_series(%s, %s) n",
-            [TAKEN[0], TAKEN[-1]],
-        )
+        meanwhile(site)
         site.commit()
         out, err = sync.communicate(timeout=120)
     except BaseException:
@@ -237,3 +245,33 @@ def test_on_conflict_local_writes_over_a_site_row_committed_meanwhile(seeded, si
         "default", "SELECT * FROM animals ORDER BY id"
     )
     assert owned_animals() == "{[1,71)}"
+
+
+@DB
+def test_a_site_row_edited_after_it_was_found_identical_is_not_adopted(seeded, site):
+    """A site row identical to local's is adopted (owned from then on) by the sync that
+    finds it; edited by the site after that sync looked, it stays the site's."""
+    assert run("railway_sync")[2] == 0
+    insert_local_animals()
+    execute("default", "DELETE FROM animals WHERE id > 61")
+    (row,) = fetch("default", "SELECT t::text FROM animals t WHERE id = 61")
+    execute("railway", "INSERT INTO animals SELECT (%s::animals).*", [row[0]])
+    execute("default", "UPDATE animals SET name = 'Renamed' WHERE id = 5")
+
+    def edit(session: psycopg2.extensions.connection) -> None:
+        session.cursor().execute("UPDATE animals SET name = 'Site edit' WHERE id = 61")
+
+    out, err, code = run_sync_in_race(site, meanwhile=edit)
+
+    assert (code, err) == (0, "")
+    assert table_line(out, "animals") == "  animals: 0 inserted, 1 updated, 60 unchanged, 0 deleted"
+    assert owned_animals() == "{[1,61)}"
+    assert scalar("railway", "SELECT name FROM animals WHERE id = 61") == "Site edit"
+
+    out, err, code = run("railway_sync")
+
+    assert code == 1
+    assert table_line(out, "animals") == (
+        "  animals: 0 inserted, 0 updated, 60 unchanged, 0 deleted, 1 site row kept, 1 conflict"
+    )
+    assert scalar("railway", "SELECT name FROM animals WHERE id = 61") == "Site edit"
