@@ -27,6 +27,7 @@ from railway_sync import conf, dashboard, tables
 from railway_sync.connection import connect
 from railway_sync.dashboard import admin_time_limit
 from railway_sync.errors import RailwaySyncError
+from railway_sync.failures import one_line
 from railway_sync.models import (
     Animal,
     AnimalImage,
@@ -95,7 +96,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
                 {
                     **self.admin_site.each_context(request),
                     "title": str(self.opts.verbose_name_plural).capitalize(),
-                    "problem": str(exc).splitlines()[0],
+                    "problem": one_line(exc, table=self.opts.db_table),
                     "opts": self.opts,
                 },
             )
@@ -280,7 +281,7 @@ class SyncRunAdmin(admin.ModelAdmin):
                 )
                 rows = cursor.fetchall()
         except (RailwaySyncError, DatabaseError) as exc:
-            context["problem"] = str(exc).splitlines()[0]
+            context["problem"] = one_line(exc, table=table)
             return TemplateResponse(request, "admin/railway_sync/unavailable.html", context)
         context.update(
             columns=[c.name for c in columns],

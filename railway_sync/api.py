@@ -17,12 +17,21 @@ from contextlib import nullcontext
 
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 
-from railway_sync import autodetect, conf, guards, preview, railway_facts, tables, write
+from railway_sync import (
+    autodetect,
+    conf,
+    guards,
+    preview,
+    railway_facts,
+    rights,
+    tables,
+    write,
+)
 from railway_sync import migrate as migrations
 from railway_sync import status as status_report
 from railway_sync.connection import connect, describe, refuse_same_database, server_version
 from railway_sync.errors import ConnectionFailed, SchemaMismatch
-from railway_sync.failures import explain, on_table, on_tables, translate
+from railway_sync.failures import explain, on_table, on_tables, sqlstate, translate
 from railway_sync.locks import exclusive_run, local_snapshot
 from railway_sync.options import SyncOptions
 from railway_sync.ownership import Ownership
@@ -91,9 +100,15 @@ def migrate(
     connect(railway)
     connect(local)
     refuse_same_database(local, railway)
-    return migrations.apply(
-        railway, dry_run=dry_run, progress=progress, confirm_destructive=confirm_destructive
-    )
+    try:
+        return migrations.apply(
+            railway, dry_run=dry_run, progress=progress, confirm_destructive=confirm_destructive
+        )
+    except OperationalError as exc:
+        # Reading which migrations Railway has waited past RAILWAY_LOCK_TIMEOUT.
+        if sqlstate(exc) != "55P03":
+            raise
+        raise translate(exc, outcome="Railway's schema was left as it was") from None
 
 
 def makemigrations(
@@ -165,6 +180,13 @@ def sync(
                 # It waited for another sync, which changed what Railway holds.
                 with on_tables(names, "nothing was written"):
                     facts = railway_facts.read(railway, names, keys)
+            if not options.dry_run:
+                rights.refuse_missing_writes(
+                    facts,
+                    names,
+                    deleting=options.destructive or options.prune,
+                    outcome="nothing was written",
+                )
             # No synced table at all on Railway: it was never set up. (Some missing: the
             # schema check below names them and the fix.)
             if options.dry_run and not facts.present_tables:
@@ -253,4 +275,9 @@ def status(
     local = local or conf.local_alias()
     railway = railway or conf.railway_alias()
     catalog = check_local(local=local, progress=progress)
-    return status_report.report(deep=deep, local=local, railway=railway, catalog=catalog)
+    try:
+        return status_report.report(deep=deep, local=local, railway=railway, catalog=catalog)
+    except (DatabaseError, InterfaceError) as exc:
+        # A table locked past RAILWAY_LOCK_TIMEOUT, a lost connection...: one line naming
+        # the database, the table and the fix, as for a sync.
+        raise translate(exc, tables=catalog.names) from None

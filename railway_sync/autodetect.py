@@ -15,6 +15,7 @@ printed them, so a local database restored from a dump is not a schema change.
 from __future__ import annotations
 
 import json
+import os
 import re
 import traceback
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations import Migration
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.writer import MigrationWriter
+from django.db.utils import DatabaseError, InterfaceError
 
 from railway_sync import catalog, conf, tables
 from railway_sync.catalog import Shape, State, generated_of, name_of
@@ -62,6 +64,8 @@ def loader(connection: BaseDatabaseWrapper | None = None) -> MigrationLoader:
     a bad name) reported as one line naming the file and the line."""
     try:
         return MigrationLoader(connection, ignore_no_migrations=True)
+    except (DatabaseError, InterfaceError):
+        raise  # reading which migrations Railway has (a lock, a lost connection): not a file's
     except Exception as exc:  # a migration module's own error, whatever it is
         raise _broken_migration(exc) from None
 
@@ -71,7 +75,11 @@ def _broken_migration(exc: Exception) -> ConfigurationError:
     if isinstance(exc, SyntaxError) and exc.filename:
         where = (exc.filename, exc.lineno)
     else:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if "migrations" in f.filename]
+        frames = [
+            f
+            for f in traceback.extract_tb(exc.__traceback__)
+            if "migrations" in f.filename and f"{os.sep}django{os.sep}" not in f.filename
+        ]
         if frames:
             where = (frames[-1].filename, frames[-1].lineno)
     place = f"{where[0]}, line {where[1]}" if where else "a migration file"

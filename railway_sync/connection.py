@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -138,6 +139,8 @@ def connect(alias: str) -> None:
             _send_settings_at_startup(connection)
             with _connect_timeout(connection, timeout):
                 connection.ensure_connection()
+            # Opened earlier (by Django itself), before the lock timeout changed.
+            _settle(connection)
             return
         except (OperationalError, InterfaceError, DatabaseError) as exc:
             connection.close()
@@ -160,24 +163,84 @@ def connect(alias: str) -> None:
             raise ConnectionFailed(reason + tries) from None
 
 
+def session_settings(connection: BaseDatabaseWrapper) -> dict[str, str]:
+    """The settings every session on either database gets: ``SESSION_SETTINGS``, the lock
+    timeout (``RAILWAY_LOCK_TIMEOUT``, read now) and Django's ``TimeZone``."""
+    settings = {**SESSION_SETTINGS, "lock_timeout": f"{int(conf.lock_timeout() * 1000)}ms"}
+    if connection.timezone_name:
+        # Django would otherwise set it by a statement of its own once connected.
+        settings["TimeZone"] = connection.timezone_name
+    return settings
+
+
+# Where a DATABASES entry remembers the options railway_sync put in front of the URL's own,
+# so that they are replaced (a lock timeout changed since) and never added twice.
+_OURS = "RAILWAY_SYNC_SESSION_OPTIONS"
+_GIVEN_SETTING = re.compile(r"-c\s*([\w.]+)\s*=")
+
+
 def _send_settings_at_startup(connection: BaseDatabaseWrapper) -> None:
     """Put the session settings in the connection's startup packet, where they cost no round
     trip (Railway is 50-150 ms away); settings the URL gives itself (``?options=-c ...``)
     come after ours and win.
 
-    ``lock_timeout`` makes a table locked by another session fail the sync, naming the
+    ``lock_timeout`` makes a table locked by another session fail the command, naming the
     table, instead of making it wait forever; ``TimeZone`` is Django's (``TIME_ZONE``).
     """
-    options = connection.settings_dict.setdefault("OPTIONS", {})
+    settings_dict = connection.settings_dict
+    options = settings_dict.setdefault("OPTIONS", {})
     given = str(options.get("options") or "")
-    if "-c datestyle=" in given:
-        return
-    settings = {**SESSION_SETTINGS, "lock_timeout": f"{int(conf.lock_timeout() * 1000)}ms"}
-    if connection.timezone_name:
-        # Django would otherwise set it by a statement of its own once connected.
-        settings["TimeZone"] = connection.timezone_name
-    ours = " ".join(f"-c {name}={value}" for name, value in settings.items())
+    previous = settings_dict.get(_OURS)
+    if previous and given.startswith(previous):
+        given = given[len(previous) :].strip()
+    ours = " ".join(f"-c {name}={value}" for name, value in session_settings(connection).items())
     options["options"] = f"{ours} {given}".strip()
+    settings_dict[_OURS] = ours
+
+
+def prepare_sessions() -> None:
+    """Give every connection to the local database and Railway the session settings, however
+    it is opened: by ``connect``, or first by Django itself (the run history, the admin's
+    pages), which would otherwise wait forever for a locked table. Called once Django is
+    set up (``apps.py``)."""
+    for alias in (conf.local_alias(), conf.railway_alias()):
+        if alias in settings.DATABASES:
+            _send_settings_at_startup(connections[alias])
+
+
+def settle_session(sender: object, connection: BaseDatabaseWrapper, **kwargs: object) -> None:
+    """``connection_created``: a new session on either database that did not get the current
+    settings in its startup packet gets them by one statement."""
+    if connection.alias in (conf.local_alias(), conf.railway_alias()):
+        _settle(connection, just_opened=True)
+
+
+# The session settings a connection has been given, as the "-c ..." text, on its wrapper.
+_APPLIED = "railway_sync_session"
+
+
+def _settle(connection: BaseDatabaseWrapper, *, just_opened: bool = False) -> None:
+    """Give the open ``connection`` the current session settings unless it has them; settings
+    its URL gives itself (``?options=-c ...``) stay."""
+    wanted = session_settings(connection)
+    ours = " ".join(f"-c {name}={value}" for name, value in wanted.items())
+    if getattr(connection, _APPLIED, None) == ours:
+        return
+    given = str((connection.settings_dict.get("OPTIONS") or {}).get("options") or "")
+    if just_opened and given.startswith(ours):
+        setattr(connection, _APPLIED, ours)  # sent in the startup packet
+        return
+    previous = str(connection.settings_dict.get(_OURS) or "")
+    url_part = given[len(previous) :] if previous and given.startswith(previous) else given
+    own = set(_GIVEN_SETTING.findall(url_part))
+    missing = {name: value for name, value in wanted.items() if name not in own}
+    if missing:
+        with connection.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in missing),
+                [part for item in missing.items() for part in item],
+            )
+    setattr(connection, _APPLIED, ours)
 
 
 def server_version(alias: str) -> tuple[str, str]:

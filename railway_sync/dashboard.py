@@ -20,7 +20,8 @@ from django.utils.timesince import timesince
 
 from railway_sync import api, conf, history, tables
 from railway_sync.connection import connect, connecting_within, describe
-from railway_sync.errors import RailwaySyncError
+from railway_sync.errors import LockTimedOut, RailwaySyncError
+from railway_sync.failures import one_line
 from railway_sync.models import SyncRun
 from railway_sync.report import Progress, StatusReport, TableStatus
 from railway_sync.sql import count_rows
@@ -72,6 +73,9 @@ class Panel:
     last_sync_age: str
     # Warnings reading the tables gave (a default table the local database lacks).
     notices: tuple[str, ...] = ()
+    # Where the last sync comes from when the local database keeps no history (Railway's
+    # record), with the reason and its fix; empty otherwise.
+    last_sync_note: str = ""
 
     @property
     def verdict(self) -> str:
@@ -98,19 +102,28 @@ def panel(now: datetime | None = None) -> Panel:
         if event.phase == "notice":
             notices.append(event.message)
 
+    locked = False
     try:
         with admin_time_limit():
             report = api.status(progress=keep_notice)
     except (RailwaySyncError, DatabaseError) as exc:
-        problem = str(exc).splitlines()[0]
+        problem = one_line(exc)
+        # A table stayed locked for RAILWAY_LOCK_TIMEOUT already: counting it would wait again.
+        locked = isinstance(exc, LockTimedOut)
     if report is not None and report.problem:
         problem = report.problem.splitlines()[0]
     if report is not None and report.tables:
         rows = tuple(_row(t) for t in report.tables)
     else:
-        rows = _local_only()
-    last = history.last_success()
+        rows = _local_only(count=not locked)
+    absent = history.unavailable()
+    last = history.last_success() if absent is None else None
     last_sync = last.finished_at if last else None
+    note = ""
+    if absent is not None:
+        last_sync = report.railway_synced_at if report is not None else None
+        source = "from Railway's record; " if last_sync else ""
+        note = f"{source}local sync history is not recorded: {history.NOT_RECORDED[absent]}"
     if report is not None and report.in_sync:
         state = "in-sync"
     elif any(row.state == "out-of-sync" for row in rows) or (
@@ -128,6 +141,7 @@ def panel(now: datetime | None = None) -> Panel:
         last_sync=last_sync,
         last_sync_age=f"{timesince(last_sync, now)} ago" if last_sync else "",
         notices=tuple(notices),
+        last_sync_note=note,
     )
 
 
@@ -165,10 +179,13 @@ def _row(table: TableStatus) -> TableRow:
     )
 
 
-def _local_only() -> tuple[TableRow, ...]:
-    """Local counts alone, for when Railway cannot be read (or local itself cannot)."""
+def _local_only(*, count: bool = True) -> tuple[TableRow, ...]:
+    """Local counts alone (``count``), for when Railway cannot be read (or local itself
+    cannot)."""
     local = conf.local_alias()
     names = conf.tables()
+    if not count:
+        return tuple(TableRow(table, None, None, "unknown", "") for table in names)
     try:
         with admin_time_limit():
             connect(local)

@@ -83,3 +83,8 @@ class AnotherSyncRunning(RailwaySyncError):
 class ConfigurationError(RailwaySyncError):
     """A setting names tables or columns the local database cannot sync (missing, no usable
     primary key, foreign keys in a cycle)."""
+
+
+class PermissionMissing(RailwaySyncError):
+    """The user a URL connects as lacks a right the command needs; the message names the
+    GRANT that gives it."""

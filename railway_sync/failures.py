@@ -7,9 +7,11 @@ libpq raises while connecting, which carry no SQLSTATE, only words.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +24,7 @@ from railway_sync.errors import (
     ConnectionFailed,
     LockTimedOut,
     OutOfResources,
+    PermissionMissing,
     QueryFailed,
     RailwaySyncError,
     StatementCancelled,
@@ -180,13 +183,19 @@ def driver_words(exc: BaseException, alias: str) -> str:
 
 
 def translate(
-    exc: BaseException, *, table: str | None = None, outcome: str | None = None
+    exc: BaseException,
+    *,
+    table: str | None = None,
+    outcome: str | None = None,
+    tables: Sequence[str] = (),
 ) -> RailwaySyncError:
     """The typed error, with its one line, for a driver error raised during a sync.
 
     ``table`` is the table being synced; the error's own diagnostics win, since a deferred
     constraint fails when the transaction is checked, after the loop has moved on.
-    ``outcome`` says what is left written, e.g. "nothing was written".
+    ``outcome`` says what is left written, e.g. "nothing was written". A lock that never
+    came is named with the session holding it, looked for among ``tables`` (the statement
+    read them all) when ``table`` is not known.
     """
     alias = failing_alias(exc) or conf.railway_alias()
     code = sqlstate(exc) or ""
@@ -200,14 +209,11 @@ def translate(
     where = f" while {'syncing' if railway else 'reading'} {table}" if table else " during the sync"
     left = f" ({outcome})" if outcome else ""
     if code == "55P03":
-        gave_up = f"gave up after {conf.lock_timeout():g} s (RAILWAY_LOCK_TIMEOUT)"
-        locked = f"{'Railway' if railway else 'The local'} table {table}" if table else ""
-        return LockTimedOut(
-            f"{locked or 'A table on ' + server} is locked by another session; {gave_up}"
-            + (f" and {outcome}" if outcome else "")
-            + ". Run the sync again once the lock is released (pg_stat_activity shows who "
-            "holds it)."
-        )
+        return _lock_timed_out(exc, alias, table, outcome, tables)
+    if code == "42501":
+        denied = _permission_denied(words, alias, table, outcome, fill)
+        if denied is not None:
+            return denied
     cause = CAUSES.get(code) or CAUSES.get(code[:2])
     if cause is None and not code and isinstance(exc, OperationalError | InterfaceError):
         cause = LOST  # libpq's own errors carry no SQLSTATE: the connection is gone
@@ -228,6 +234,43 @@ def translate(
     return QueryFailed(
         f"{fill['Server']} failed{where}: {words}{left}. Check {fill['variable']} and that "
         "database, then run the sync again."
+    )
+
+
+# What PostgreSQL says it refused (its words), and the GRANT for each.
+_DENIED_TABLE = re.compile(r'permission denied for (?:table|relation|view) "?([^"\s]+)"?')
+_DENIED_SEQUENCE = re.compile(r'permission denied for sequence "?([^"\s]+)"?')
+_DENIED_SCHEMA = re.compile(r'permission denied for schema "?([^"\s]+)"?')
+_DENIED_TEMPORARY = re.compile(
+    r'permission denied to create temporary tables in database "([^"]+)"'
+)
+
+
+def _permission_denied(
+    words: str, alias: str, table: str | None, outcome: str | None, fill: dict[str, str]
+) -> PermissionMissing | None:
+    """The one line for a right the user lacks, with the GRANT that gives it; None when the
+    server's words do not say which."""
+    # Imported here: rights reads railway_facts, which needs this module loaded first.
+    from railway_sync.rights import SEQUENCE_RIGHTS, shown, table_grant
+
+    railway = alias == conf.railway_alias()
+    user = shown(str(settings.DATABASES.get(alias, {}).get("USER") or "")) or "that user"
+    if found := _DENIED_TABLE.search(words):
+        grant = table_grant(found.group(1), user, railway=railway)
+    elif found := _DENIED_SEQUENCE.search(words):
+        grant = f"GRANT {', '.join(SEQUENCE_RIGHTS)} ON SEQUENCE {found.group(1)} TO {user};"
+    elif found := _DENIED_SCHEMA.search(words):
+        grant = f"GRANT USAGE ON SCHEMA {found.group(1)} TO {user};"
+    elif found := _DENIED_TEMPORARY.search(words):
+        grant = f"GRANT TEMPORARY ON DATABASE {shown(found.group(1))} TO {user};"
+    else:
+        return None
+    where = f" while {'syncing' if railway else 'reading'} {table}" if table else ""
+    left = f" ({outcome})" if outcome else ""
+    return PermissionMissing(
+        f"{fill['Server']} refused the user in {fill['variable']} ({user}){where}: {words}"
+        f"{left}. Run on {fill['server']} as the owner: {grant}"
     )
 
 
@@ -277,6 +320,14 @@ __all__ = [
 ]
 
 
+def one_line(exc: BaseException, *, table: str = "") -> str:
+    """An error as a page shows it, in one line: a lock that never came names the table
+    (``table``, if the page knows it), the session holding it and the fix."""
+    if not isinstance(exc, RailwaySyncError) and sqlstate(exc) == "55P03":
+        return str(translate(exc, table=table))
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 @contextmanager
 def on_table(table: str, outcome: str) -> Iterator[None]:
     """Name the table, the database and the cause when a statement on ``table`` fails;
@@ -292,32 +343,182 @@ def on_table(table: str, outcome: str) -> Iterator[None]:
 @contextmanager
 def on_tables(tables: Sequence[str], outcome: str) -> Iterator[None]:
     """As ``on_table``, for statements that read several tables at once (the run's batched
-    reads): a statement cancelled while it waited for a lock names the table another session
+    reads): a statement that gave up waiting for a lock names the table another session
     holds locked, asked of the server afterwards (a statement that fails does not say)."""
     try:
         yield
     except RailwaySyncError:
         raise
     except (DatabaseError, InterfaceError) as exc:
-        locked = _locked_table(exc, tables) if sqlstate(exc) in ("55P03", "57014") else None
-        raise translate(exc, table=locked or "", outcome=outcome) from None
+        # A statement cancelled (statement_timeout) while it waited names the one table
+        # another session holds against reads, if there is one.
+        locked = _locked_table(exc, tables) if sqlstate(exc) == "57014" else None
+        raise translate(exc, table=locked or "", outcome=outcome, tables=tables) from None
 
 
 def _locked_table(exc: BaseException, tables: Sequence[str]) -> str | None:
     """The one table of ``tables`` another session holds in ACCESS EXCLUSIVE mode (what
-    blocks a read) on the database whose statement raised ``exc``; None if not just one, or
-    if the connection cannot ask (its transaction failed with the statement)."""
+    blocks a read) on the database whose statement raised ``exc``; None if not just one."""
     alias = failing_alias(exc) or conf.railway_alias()
+    found = {h.table for h in lock_holders(alias, tables) if h.mode == "AccessExclusiveLock"}
+    return found.pop() if len(found) == 1 else None
+
+
+# Table lock modes, weakest first: a stronger one blocks more (PostgreSQL's "Table-Level Lock
+# Modes"), so the strongest lock another session holds is the likeliest cause of a wait.
+LOCK_MODES = (
+    "AccessShareLock",
+    "RowShareLock",
+    "RowExclusiveLock",
+    "ShareUpdateExclusiveLock",
+    "ShareLock",
+    "ShareRowExclusiveLock",
+    "ExclusiveLock",
+    "AccessExclusiveLock",
+)
+# Seconds to connect for the question "who holds it?", asked only after a lock wait failed.
+HOLDER_CONNECT_TIMEOUT = 5
+# Characters of the holder's query shown: enough to recognise it, never a whole statement.
+QUERY_SHOWN = 80
+_PASSWORD_LITERAL = re.compile(r"(password\s+)'(?:[^']|'')*'", re.IGNORECASE)
+_RELATION_IN_CONTEXT = re.compile(r'in relation "([^"]+)"')
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """A session holding a lock on a table, as ``pg_locks`` and ``pg_stat_activity`` say
+    (the latter's fields are None where the role may not see other users' sessions)."""
+
+    table: str
+    mode: str
+    pid: int
+    user: str | None
+    application: str | None
+    transaction_seconds: float | None
+    query_started: datetime | None
+    query: str | None
+
+    def describe(self, server: str, password: str | None = None) -> str:
+        """``pid 4242 on Railway (user app, application psql; AccessExclusiveLock in a
+        transaction open 45 s; its last query started 04:20:05 UTC: LOCK TABLE ...)``."""
+        who = [f"user {self.user}"] if self.user else []
+        if self.application:
+            who.append(f"application {self.application}")
+        what = self.mode
+        if self.transaction_seconds is not None:
+            what += f" in a transaction open {self.transaction_seconds:.0f} s"
+        details = [", ".join(who), what]
+        if self.query_started is not None:
+            query = " ".join((self.query or "").split())
+            query = _PASSWORD_LITERAL.sub(r"\1'***'", scrub(query, password))
+            if len(query) > QUERY_SHOWN:
+                query = query[: QUERY_SHOWN - 1] + "…"
+            started = self.query_started.astimezone(UTC)
+            details.append(f"its last query started {started:%H:%M:%S} UTC: {query}")
+        return f"pid {self.pid} on {server} (" + "; ".join(d for d in details if d) + ")"
+
+
+def _own_sessions(alias: str) -> list[int]:
+    """This process's backend pids on the server behind ``alias`` (its locks are not
+    another session's)."""
+    pids = []
+    for name in _aliases():
+        raw = connections[name].connection
+        try:
+            pids.append(int(raw.info.backend_pid)) if raw is not None else None
+        except Exception:  # a broken connection has no pid to give
+            continue
+    return pids
+
+
+def lock_holders(alias: str, tables: Sequence[str]) -> list[LockHolder]:
+    """The sessions, other than this process's, holding a lock on ``tables`` of ``alias``'s
+    database (any table when ``tables`` is empty), strongest lock first.
+
+    Asked through a connection of its own: the statement that gave up has usually failed
+    its transaction. Empty when it cannot be asked; never raises.
+    """
+    wrapper = connections.create_connection(alias)
+    options = {**(wrapper.settings_dict.get("OPTIONS") or {})}
+    options["connect_timeout"] = HOLDER_CONNECT_TIMEOUT
+    wrapper.settings_dict = {**wrapper.settings_dict, "OPTIONS": options}
     try:
-        with connections[alias].cursor() as cursor:
+        with wrapper.cursor() as cursor:
             cursor.execute(
-                "SELECT DISTINCT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                "WHERE l.granted AND l.mode = 'AccessExclusiveLock' "
-                "AND l.pid <> pg_backend_pid() AND c.relname = ANY(%s) "
-                "AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())",
-                [list(tables)],
+                "SELECT c.relname, l.mode, l.pid, a.usename, a.application_name, "
+                "extract(epoch FROM now() - a.xact_start), a.query_start, a.query "
+                "FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                "LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.granted AND l.locktype = 'relation' "
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND l.pid <> pg_backend_pid() AND NOT l.pid = ANY(%s) "
+                "AND (cardinality(%s::text[]) = 0 OR c.relname = ANY(%s::text[])) "
+                "AND c.relkind IN ('r', 'p') "
+                "ORDER BY a.xact_start NULLS LAST, l.pid",
+                [_own_sessions(alias), list(tables), list(tables)],
             )
-            found = [row[0] for row in cursor.fetchall()]
-    except (DatabaseError, InterfaceError):
-        return None
-    return found[0] if len(found) == 1 else None
+            rows = cursor.fetchall()
+    except Exception:  # only ever a detail of another failure
+        return []
+    finally:
+        with suppress(Exception):
+            wrapper.close()
+    holders = [
+        LockHolder(
+            table,
+            mode,
+            int(pid),
+            user,
+            application or None,
+            None if seconds is None else float(seconds),
+            started,
+            query,
+        )
+        for table, mode, pid, user, application, seconds, started, query in rows
+    ]
+    strength = {mode: rank for rank, mode in enumerate(LOCK_MODES)}
+    return sorted(holders, key=lambda holder: -strength.get(holder.mode, 0))
+
+
+def _lock_timed_out(
+    exc: BaseException,
+    alias: str,
+    table: str | None,
+    outcome: str | None,
+    tables: Sequence[str],
+) -> LockTimedOut:
+    """The one line for a lock wait that gave up: the side, the table, who holds it, the fix."""
+    railway = alias == conf.railway_alias()
+    server = server_name(alias)
+    context = getattr(getattr(_raw_error(exc), "diag", None), "context", None) or ""
+    found = _RELATION_IN_CONTEXT.search(context)
+    table = table or (found.group(1) if found else "")
+    # The table named first, then the tables the statement read, then any table (Railway's
+    # own bookkeeping tables, django_migrations).
+    holders: list[LockHolder] = []
+    for candidates in ([table] if table else [], list(tables), []):
+        if candidates or not holders:
+            holders = lock_holders(alias, candidates)
+        if holders:
+            break
+    if not table and holders:
+        table = holders[0].table
+    locked = f"{'Railway' if railway else 'The local'} table {table}" if table else ""
+    gave_up = f"gave up after {conf.lock_timeout():g} s (RAILWAY_LOCK_TIMEOUT)"
+    line = (
+        f"{locked or 'A table on ' + server} is locked by another session; {gave_up}"
+        + (f" and {outcome}" if outcome else "")
+        + "."
+    )
+    if not holders:
+        return LockTimedOut(
+            line + " Run it again once the lock is released (pg_stat_activity on "
+            f"{server} shows who holds it)."
+        )
+    holder = holders[0]
+    on = f" {holder.table}" if holder.table != table else ""
+    return LockTimedOut(
+        f"{line} Held{on} by {holder.describe(server, _password(alias))}. Run it again once "
+        f"that session ends, or end it with SELECT pg_terminate_backend({holder.pid}) on "
+        f"{server}."
+    )

@@ -8,13 +8,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import DatabaseError
+from django.db import DatabaseError, connections
 from django.db.utils import Error
 from django.utils import timezone
 
 from railway_sync import conf
 from railway_sync.dburl import scrub
 from railway_sync.errors import RailwaySyncError
+from railway_sync.failures import sqlstate
 from railway_sync.models import SyncRun
 from railway_sync.report import SyncReport
 
@@ -31,9 +32,69 @@ def start(command: str, mode: str, dry_run: bool, options: dict[str, Any]) -> Sy
             options=options,
             started_at=timezone.now(),
         )
-    except DatabaseError:
-        logger.warning("Sync history not recorded: run python manage.py migrate to create it.")
+    except DatabaseError as exc:
+        logger.warning("Sync history not recorded: %s", why_not_recorded(exc))
         return None
+
+
+# Why a local database keeps no history, as ``unavailable`` says, and the fix.
+MISSING = "run python manage.py migrate to create it."
+READ_ONLY = (
+    "the local database accepts no writes (a hot standby, or default_transaction_read_only); "
+    "the sync only reads it. Point DATABASE_URL at the primary to keep a history."
+)
+
+
+def why_not_recorded(exc: DatabaseError) -> str:
+    """The cause of a failed history write, and its fix, as the rest of one line."""
+    code = sqlstate(exc)
+    if code == "42P01":  # undefined_table
+        return MISSING
+    if code == "25006":  # read_only_sql_transaction
+        return READ_ONLY
+    table = SyncRun._meta.db_table
+    if code == "42501":  # insufficient_privilege
+        return (
+            f"the user in DATABASE_URL may not write {table}. Run on the local database: "
+            f"GRANT SELECT, INSERT, UPDATE ON {table} TO {_local_user()};"
+        )
+    if code == "55P03":  # lock_not_available
+        return (
+            f"the local table {table} stayed locked by another session for "
+            f"{conf.lock_timeout():g} s (RAILWAY_LOCK_TIMEOUT)."
+        )
+    return scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+
+
+def _local_user() -> str:
+    try:
+        with connections[conf.local_alias()].cursor() as cursor:
+            cursor.execute("SELECT quote_ident(current_user)")
+            return str(cursor.fetchone()[0])
+    except DatabaseError:
+        return "the user in DATABASE_URL"
+
+
+# ``unavailable``'s answers, and what each means to a person.
+NOT_RECORDED = {"missing": MISSING, "read_only": READ_ONLY}
+
+
+def unavailable() -> str | None:
+    """Why the local database keeps no run history: ``"missing"`` (its table is, before
+    ``migrate``) or ``"read_only"`` (it accepts no writes); None when it keeps one."""
+    try:
+        with connections[conf.local_alias()].cursor() as cursor:
+            cursor.execute(
+                "SELECT to_regclass(%s) IS NOT NULL, "
+                "pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'",
+                [SyncRun._meta.db_table],
+            )
+            present, read_only = cursor.fetchone()
+    except DatabaseError:
+        return None
+    if not present:
+        return "missing"
+    return "read_only" if read_only else None
 
 
 def finish(

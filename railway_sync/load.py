@@ -11,13 +11,21 @@ from __future__ import annotations
 import os
 import threading
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from django.db import connections
+from django.db.utils import IntegrityError
 
 from railway_sync import driver
 from railway_sync.schema import Column, written
-from railway_sync.sql import column_list, id_array_literal, quote_name, row_text
+from railway_sync.sql import column_list, id_array_literal, quote_name, ranges_literal, row_text
+
+
+class TableNoLongerEmpty(Exception):
+    """COPY into a table surveyed empty met a row written since (a unique key taken); the
+    transaction must be rolled back and the table written through ``upsert``."""
 
 
 def batches(ids: array, size: int) -> Iterator[array]:
@@ -64,24 +72,47 @@ def copy_into_empty(
     batch_size: int,
     on_batch: Callable[[int], None],
     key: str = "id",
+    every_id: bool = True,
 ) -> int:
-    """COPY every local row straight into ``table`` on Railway, which must hold no rows.
+    """COPY the local rows ``ids`` straight into ``table`` on Railway, which must hold no rows.
 
-    ``ids`` must be all the local ids, so each batch can be read as an id range.
+    ``every_id``: ``ids`` are all the local ids, so each batch is read as an id range;
+    otherwise (rows held back) by the ids themselves.
     """
     names = column_list(written(columns))
     id_ = quote_name(key)
     target = quote_name(table)
     for batch in batches(ids, batch_size):
-        stream_copy(
-            local_alias,
-            f"COPY (SELECT {names} FROM {target} WHERE {id_} >= {batch[0]} "
-            f"AND {id_} <= {batch[-1]} ORDER BY {id_}) TO STDOUT",
-            railway_alias,
-            f"COPY {target} ({names}) FROM STDIN",
-        )
+        if every_id:
+            rows = f"{id_} >= {batch[0]} AND {id_} <= {batch[-1]}"
+        else:
+            rows = f"{id_} = ANY({id_array_literal(batch)})"
+        try:
+            stream_copy(
+                local_alias,
+                f"COPY (SELECT {names} FROM {target} WHERE {rows} ORDER BY {id_}) TO STDOUT",
+                railway_alias,
+                f"COPY {target} ({names}) FROM STDIN",
+            )
+        except IntegrityError as exc:
+            # Local's ids are unique and the table was empty: another session (the site)
+            # inserted since. The caller writes the table again, through the upsert.
+            if exc.__cause__ is not None and driver.sqlstate(exc.__cause__) == "23505":
+                raise TableNoLongerEmpty(table) from exc
+            raise
         on_batch(len(batch))
     return len(ids)
+
+
+@dataclass(frozen=True)
+class Upserted:
+    """What the upsert did: rows inserted and updated, and the rows planned as new that it
+    found taken (a row written at that id since the survey, the site's) and left as they
+    were."""
+
+    inserted: int
+    updated: int
+    taken: array
 
 
 def upsert(
@@ -93,19 +124,26 @@ def upsert(
     batch_size: int,
     on_batch: Callable[[int], None],
     key: str = "id",
-) -> tuple[int, int]:
-    """Insert or update the local rows ``ids`` on Railway; return (inserted, updated).
+    *,
+    new: array | None = None,
+    owned: str | None = None,
+) -> Upserted:
+    """Insert or update the local rows ``ids`` on Railway.
 
     Each batch is COPYed into a staging table, then merged by one
     ``INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE row IS DISTINCT FROM ...``, so a row
     the site changed meanwhile to the same content is not rewritten. Must run inside a
     transaction on Railway: the staging table lives until commit.
 
-    Generated columns are left out of every list, the staging table's too: Railway computes
-    them from the written ones.
+    ``new`` (sorted) are the ids Railway lacked when the sync looked, and ``owned`` SQL for
+    the ids the sync owns (None: all); given them, the statement updates only a row that was
+    there then and is owned, in the same step as it checks: a row the site commits at a new
+    id at any moment before is never overwritten, and comes back in ``taken``. Without them
+    (local wins every conflict) every row at ``ids`` is written. Generated columns are left
+    out of every list, the staging table's too: Railway computes them from the written ones.
     """
     if not ids:
-        return 0, 0
+        return Upserted(0, 0, array("q"))
     columns = written(columns)
     names = column_list(columns)
     id_ = quote_name(key)
@@ -122,19 +160,36 @@ def upsert(
         f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS "
         f"SELECT {names} FROM {target} WITH NO DATA; TRUNCATE {stage}"
     )
-    upsert_sql = f"""
+    protected = new is not None
+    if owned is not None:
+        owned_check = f" AND coalesce({target}.{id_}::bigint <@ {owned}, true)"
+    else:
+        owned_check = ""
+
+    def upsert_sql(batch: array) -> str:
+        fresh = ranges_literal(i for i in batch if _contains(new, i)) if new is not None else ""
+        guard = f" AND NOT {target}.{id_}::bigint <@ {fresh}{owned_check}" if protected else ""
+        taken = (
+            f"(SELECT array_agg({id_} ORDER BY {id_}) FROM {stage} "
+            f"WHERE {id_}::bigint <@ {fresh} AND {id_} NOT IN (SELECT i FROM written))"
+            if protected
+            else "NULL::bigint[]"
+        )
+        return f"""
         WITH written AS (
             INSERT INTO {target} ({names})
             SELECT {names} FROM {stage}
             ON CONFLICT ({id_}) DO UPDATE SET {assignments}
             WHERE {row_text(columns, f"{target}.")}
-                  IS DISTINCT FROM {row_text(columns, "EXCLUDED.")}
-            RETURNING (xmax = 0) AS inserted
+                  IS DISTINCT FROM {row_text(columns, "EXCLUDED.")}{guard}
+            RETURNING {target}.{id_} AS i, (xmax = 0) AS inserted
         )
-        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
+        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), {taken}
         FROM written
     """
+
     inserted = updated = 0
+    taken_ids = array("q")
     for batch in batches(ids, batch_size):
         with railway.cursor() as cursor:
             cursor.execute(prepare_stage)
@@ -146,12 +201,20 @@ def upsert(
             f"COPY {stage} ({names}) FROM STDIN",
         )
         with railway.cursor() as cursor:
-            cursor.execute(upsert_sql)
-            batch_inserted, batch_updated = cursor.fetchone()
+            cursor.execute(upsert_sql(batch))
+            batch_inserted, batch_updated, batch_taken = cursor.fetchone()
         inserted += batch_inserted
         updated += batch_updated
+        taken_ids.extend(batch_taken or ())
         on_batch(len(batch))
-    return inserted, updated
+    return Upserted(inserted, updated, taken_ids)
+
+
+def _contains(ids: array | None, value: int) -> bool:
+    if ids is None:
+        return False
+    at = bisect_left(ids, value)
+    return at < len(ids) and ids[at] == value
 
 
 def delete(railway_alias: str, table: str, ids: array, batch_size: int, key: str = "id") -> int:

@@ -23,7 +23,7 @@ from railway_sync import catalog, conf
 from railway_sync.autodetect import loader
 from railway_sync.catalog import Shape
 from railway_sync.errors import ConnectionFailed, WriteFailed
-from railway_sync.failures import explain
+from railway_sync.failures import explain, sqlstate, translate
 from railway_sync.locks import exclusive_run
 from railway_sync.meaning import Meaning
 from railway_sync.operations import (
@@ -252,7 +252,11 @@ def apply(
             _refuse(planned, confirm_destructive)
             with deciding(decisions, confirm_destructive, starting):
                 executor.migrate(targets, plan=plan)
-    except (OperationalError, InterfaceError) as exc:
+    except OperationalError as exc:
+        if sqlstate(exc) == "55P03":  # a table another session holds, past RAILWAY_LOCK_TIMEOUT
+            raise translate(exc, outcome="Railway's schema was left as it was") from None
+        raise ConnectionFailed(f"Railway migration failed: {explain(railway, exc)}") from None
+    except InterfaceError as exc:
         raise ConnectionFailed(f"Railway migration failed: {explain(railway, exc)}") from None
     except DatabaseError as exc:
         step = ", ".join(part for part in (where["migration"], where["step"]) if part)

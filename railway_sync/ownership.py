@@ -32,7 +32,14 @@ from railway_sync.diff import TableDiff
 from railway_sync.options import SyncOptions
 from railway_sync.report import Conflict
 from railway_sync.schema import Column
-from railway_sync.sql import id_array_literal, id_range, literal, quote_name, row_hash
+from railway_sync.sql import (
+    id_array_literal,
+    id_range,
+    literal,
+    quote_name,
+    ranges_literal,
+    row_hash,
+)
 from railway_sync.tables import ForeignKey
 
 OWNED_TABLE = "railway_sync_owned"
@@ -56,6 +63,8 @@ class Ownership:
     site_only: array = field(default_factory=lambda: array("q"))
     conflict_ids: array = field(default_factory=lambda: array("q"))
     adopted: array = field(default_factory=lambda: array("q"))
+    # The adopted rows' hashes as read: a row is adopted only while it still reads so.
+    adopted_hashes: tuple[str, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
     # Railway's record already says exactly this (a sync that writes nothing to the table
     # need not rewrite it).
@@ -261,7 +270,7 @@ def survey(
         "q",
         sorted(
             row_id
-            for row_id, local_hash in local_hashes(local, table, columns, railway_hashes, key)
+            for row_id, local_hash in row_hashes(local, table, columns, railway_hashes, key)
             if local_hash != railway_hashes[row_id]
         ),
     )
@@ -278,21 +287,23 @@ def survey(
         site_only=site_only,
         conflict_ids=conflict_ids,
         adopted=adopted,
+        adopted_hashes=tuple(railway_hashes[row_id] for row_id in adopted),
         conflicts=describe(
             local, railway, table, columns, conflict_ids[: conf.conflicts_shown()], key
         ),
     )
 
 
-def local_hashes(
-    local: str, table: str, columns: list[Column], ids: Iterable[int], key: str = "id"
+def row_hashes(
+    alias: str, table: str, columns: list[Column], ids: Iterable[int], key: str = "id"
 ) -> list[tuple[int, str]]:
-    """(id, row hash) of the local rows among ``ids`` (a few: the site's rows at local ids)."""
+    """(id, row hash) of the rows among ``ids`` on ``alias`` (a few: the site's rows at local
+    ids)."""
     ids = list(ids)
     if not ids:
         return []
     pk = quote_name(key)
-    with connections[local].cursor() as cursor:
+    with connections[alias].cursor() as cursor:
         cursor.execute(
             f"SELECT {pk}, {row_hash(columns)} FROM {quote_name(table)} "
             f"WHERE {pk} = ANY({id_array_literal(ids)})"
@@ -354,26 +365,66 @@ def describe(
 
 
 def record_sql(
-    railway: str, table: str, local_id_ranges: str, kept_conflicts: array, key: str = "id"
+    railway: str,
+    table: str,
+    columns: list[Column],
+    local_id_ranges: str,
+    missing: array,
+    own: Ownership,
+    key: str = "id",
 ) -> str:
     """SQL storing which of ``table``'s Railway rows the sync owns; run it in the transaction
     that wrote the table (or, nothing written, with the run's other bookkeeping).
 
-    Owned from now on: the rows it owned before that Railway still has, and every Railway row
-    at an id local has, except the site's rows kept in a conflict.
+    Owned from now on: the rows it owned before that Railway still has (without a record,
+    the rows at ids local has that were there when it looked, ``missing`` being the ids
+    Railway lacked then), the rows this very transaction wrote, and the site's rows found
+    identical to local's (``own.adopted``) that still are. A row the site wrote at an id
+    local has, whenever it did, is none of these: it stays the site's.
     """
     pk = quote_name(key)
-    kept = f" AND {pk} <> ALL({id_array_literal(kept_conflicts)})" if kept_conflicts else ""
+    there = f"({local_ids_sql(railway, local_id_ranges)} - {ranges_literal(missing)})"
+    claims = [
+        f"{pk}::bigint <@ {owned_ranges(railway, table, there)}",
+        # Written by this transaction (the upsert, COPY): local's rows, ours.
+        "xmin = pg_current_xact_id()::xid",
+    ]
+    if own.adopted:
+        hashes = ", ".join(literal(railway, value) for value in own.adopted_hashes)
+        claims.append(
+            f"CASE WHEN {pk} = ANY({id_array_literal(own.adopted)}) "
+            f"THEN {row_hash(columns)} = ANY(ARRAY[{hashes}]::text[]) ELSE false END"
+        )
     return f"""
         INSERT INTO {quote_name(OWNED_TABLE)} (table_name, ids, recorded_at)
         SELECT {literal(railway, table)},
             coalesce(range_agg({id_range(key)}), '{{}}'::int8multirange), now()
         FROM {quote_name(table)}
-        WHERE ({pk}::bigint <@ {local_ids_sql(railway, local_id_ranges)}{kept})
-            OR {pk}::bigint <@ {owned_ranges(railway, table, NO_IDS)}
+        WHERE {" OR ".join(claims)}
         ON CONFLICT (table_name) DO UPDATE
             SET ids = EXCLUDED.ids, recorded_at = EXCLUDED.recorded_at
         """
+
+
+def ours(railway: str, table: str, ids: array, key: str = "id") -> array:
+    """Those of ``ids`` (rows on Railway) that the sync owns by its record or wrote in the
+    current transaction; the others are the site's."""
+    pk = quote_name(key)
+    with connections[railway].cursor() as cursor:
+        cursor.execute(
+            f"SELECT {pk} FROM {quote_name(table)} WHERE {pk} = ANY({id_array_literal(ids)}) "
+            f"AND ({pk}::bigint <@ coalesce({record_expression(railway, table)}, {NO_IDS}) "
+            "OR xmin = pg_current_xact_id()::xid) "
+            f"ORDER BY {pk}"
+        )
+        return array("q", (row[0] for row in cursor.fetchall()))
+
+
+def record_expression(railway: str, table: str) -> str:
+    """SQL for the ids ``table``'s ownership record holds on Railway (NULL without one)."""
+    return (
+        f"(SELECT ids FROM {quote_name(OWNED_TABLE)} WHERE table_name = {literal(railway, table)})"
+    )
 
 
 def site_children_of(

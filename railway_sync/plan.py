@@ -27,6 +27,7 @@ from railway_sync.diff import (
     id_differences,
 )
 from railway_sync.errors import VerificationFailed
+from railway_sync.ownership import Ownership
 from railway_sync.railway_facts import RailwayFacts
 from railway_sync.schema import Column
 from railway_sync.sequences import reset_sequence_sql
@@ -206,22 +207,29 @@ class Planner:
         self,
         table: str,
         columns: list[Column],
-        kept_conflicts: array,
+        own: Ownership,
+        missing: array,
         *,
         watermark: bool,
         owned: bool = True,
     ) -> list[str]:
         """The statements that close ``table``'s part of a sync, to run in the transaction
         that wrote it (or, nothing written, with the other tables' in one): move its id
-        sequence on, store which rows the sync owns (``owned``), and, ``watermark``, its
-        watermarks."""
+        sequence on, store which rows the sync owns (``owned``; ``own`` as surveyed,
+        ``missing`` the ids Railway lacked then), and, ``watermark``, its watermarks."""
         statements = [
             reset_sequence_sql(self.railway, table, self.sequences.get(table), self.key(table))
         ]
         if owned:
             statements.append(
                 ownership.record_sql(
-                    self.railway, table, self.local_ids(table), kept_conflicts, self.key(table)
+                    self.railway,
+                    table,
+                    columns,
+                    self.local_ids(table),
+                    missing,
+                    own,
+                    self.key(table),
                 )
             )
         if watermark:
@@ -374,6 +382,10 @@ class Planner:
         missing = array("q", (i for i in missing if i not in kept))
         differing = array("q", (i for i in differing if i not in kept))
         extra = array("q", (i for i in extra if i not in kept))
+        if exact and extra:
+            # Rows the site inserted since the survey, at ids local lacks, are its own:
+            # only rows the sync owned or wrote must not be there.
+            extra = ownership.ours(self.railway, table, extra, self.key(table))
         problems = []
         if missing:
             problems.append(f"{len(missing)} local rows missing")

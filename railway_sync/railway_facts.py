@@ -18,7 +18,8 @@ free.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import connections
 
@@ -62,6 +63,17 @@ class RailwayFacts:
     id_bounds: dict[str, tuple[int | None, int | None]]
     # table -> its primary key's sequence (quoted, as pg_get_serial_sequence gives it) or None.
     sequences: dict[str, str | None]
+    # When every synced table was last synced, as Railway's own record says (the oldest of
+    # their ``synced_at``); None before the first sync.
+    synced_at: datetime | None = None
+    # Who the connection is (quoted as an identifier), and what it may write: per table
+    # (synced and railway_sync's own) which of INSERT, UPDATE, DELETE; per synced table
+    # whether it may read and move its id sequence (None: no sequence); whether it may create the
+    # temporary staging tables.
+    user: str = ""
+    writes: dict[str, frozenset[str]] = field(default_factory=dict)
+    sequence_writable: dict[str, bool | None] = field(default_factory=dict)
+    may_create_temporary: bool = True
 
     @property
     def present_tables(self) -> tuple[str, ...]:
@@ -105,13 +117,32 @@ def read(
                     ORDER BY child.relname, k.conname)
                  {FOREIGN_KEYS}
                    AND child.relname = ANY(%(names)s) AND parent.relname = ANY(%(names)s)),
-                to_regclass('django_migrations') IS NOT NULL
+                to_regclass('django_migrations') IS NOT NULL,
+                quote_ident(current_user),
+                has_database_privilege(current_database(), 'TEMPORARY'),
+                (SELECT json_agg(json_build_array(c.relname,
+                        has_table_privilege(c.oid, 'INSERT'), has_table_privilege(c.oid, 'UPDATE'),
+                        has_table_privilege(c.oid, 'DELETE')))
+                 FROM pg_class c
+                 WHERE c.relname = ANY(%(tables)s) AND c.relnamespace = {_SCHEMA}
+                   AND c.relkind IN ('r', 'p'))
             """,
             {"tables": [*names, STATE_TABLE, OWNED_TABLE], "names": list(names)},
         )
-        oid, database, started_at, wal_position, run_lock, next_xid, columns, fks, migrations = (
-            cursor.fetchone()
-        )
+        (
+            oid,
+            database,
+            started_at,
+            wal_position,
+            run_lock,
+            next_xid,
+            columns,
+            fks,
+            migrations,
+            user,
+            temporary,
+            writes,
+        ) = cursor.fetchone()
     found: dict[str, list[Column]] = {}
     for table, *column in columns or []:
         found.setdefault(table, []).append(Column(*column))
@@ -136,6 +167,16 @@ def read(
         foreign_keys=[ForeignKey(*fk) for fk in fks or []],
         state_columns=state_columns,
         owned_present=OWNED_TABLE in found,
+        user=user,
+        may_create_temporary=bool(temporary),
+        writes={
+            table: frozenset(
+                right
+                for right, held in zip(("INSERT", "UPDATE", "DELETE"), rights, strict=True)
+                if held
+            )
+            for table, *rights in writes or []
+        },
         **details,
     )
 
@@ -148,7 +189,7 @@ def _details(
     migrations: bool,
 ) -> dict:
     """The second statement: what depends on which tables and columns exist."""
-    parts = {"states": "NULL::json", "applied": "NULL::json"}
+    parts = {"states": "NULL::json", "applied": "NULL::json", "synced_at": "NULL::timestamptz"}
     if state_columns:
         selected = ["table_name"]
         for column in STATE_COLUMNS:
@@ -158,9 +199,16 @@ def _details(
                 selected.append(f"{quote_name(column)}::text")
             else:
                 selected.append(quote_name(column))
+        # Which transaction wrote the record: the sync's own (railway_xid), unless the table
+        # was rewritten since (a dump restored, an upgrade by dump and restore).
+        selected.append("xmin::text::bigint")
         parts["states"] = (
             f"(SELECT json_agg(json_build_array({', '.join(selected)})) "
             f"FROM {quote_name(STATE_TABLE)})"
+        )
+        parts["synced_at"] = (
+            f"(SELECT min(synced_at) FROM {quote_name(STATE_TABLE)} "
+            "WHERE table_name = ANY(%(names)s))"
         )
     if migrations:
         parts["applied"] = (
@@ -171,21 +219,29 @@ def _details(
         f"json_build_array(%(table_{n})s, "
         f"(SELECT json_build_array(min({quote_name(keys[t])}), max({quote_name(keys[t])})) "
         f"FROM {quote_name(t)}), "
-        f"pg_get_serial_sequence(%(quoted_{n})s, %(key_{n})s))"
+        f"pg_get_serial_sequence(%(quoted_{n})s, %(key_{n})s), "
+        f"has_sequence_privilege(pg_get_serial_sequence(%(quoted_{n})s, %(key_{n})s), 'SELECT') "
+        f"AND has_sequence_privilege(pg_get_serial_sequence(%(quoted_{n})s, %(key_{n})s), "
+        "'UPDATE'))"
         for n, t in enumerate(tables)
     ]
-    params: dict[str, str | list[str]] = {"apps": list(MIGRATION_APPS)}
+    params: dict[str, str | list[str]] = {"apps": list(MIGRATION_APPS), "names": list(tables)}
     for n, table in enumerate(tables):
         params.update(
             {f"table_{n}": table, f"quoted_{n}": quote_name(table), f"key_{n}": keys[table]}
         )
     tables_sql = f"json_build_array({', '.join(per_table)})" if per_table else "NULL::json"
     with connections[railway].cursor() as cursor:
-        cursor.execute(f"SELECT {parts['states']}, {parts['applied']}, {tables_sql}", params)
-        states, applied, bounds = cursor.fetchone()
+        cursor.execute(
+            f"SELECT {parts['states']}, {parts['applied']}, {tables_sql}, {parts['synced_at']}",
+            params,
+        )
+        states, applied, bounds, synced_at = cursor.fetchone()
     return {
         "states": {table: Watermark(*values) for table, *values in states or []},
         "applied_migrations": frozenset((app, name) for app, name in applied or []),
-        "id_bounds": {table: (ends[0], ends[1]) for table, ends, _ in bounds or []},
-        "sequences": {table: sequence for table, _, sequence in bounds or []},
+        "id_bounds": {table: (ends[0], ends[1]) for table, ends, _, _ in bounds or []},
+        "sequences": {table: sequence for table, _, sequence, _ in bounds or []},
+        "sequence_writable": {table: writable for table, _, _, writable in bounds or []},
+        "synced_at": synced_at,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,9 @@ class StatusReport:
     deep: bool = False
     notices: tuple[str, ...] = ()  # as SyncReport.notices
     details: tuple[str, ...] = ()
+    # When Railway's own record says every table was last synced (``railway_sync_state``,
+    # written with the rows), for a host without a local history.
+    railway_synced_at: datetime | None = None
 
     @property
     def in_sync(self) -> bool:

@@ -66,6 +66,28 @@ def id_range(column: str = "id") -> str:
     )
 
 
+def ranges_literal(ids: Iterable[int]) -> str:
+    """Sorted ``ids`` as an ``int8multirange`` SQL value: a run of consecutive ids is one
+    range, so a batch of new rows costs a few bytes however many they are."""
+    runs: list[str] = []
+    first = last = None
+    for value in ids:
+        if last is not None and value == last + 1:
+            last = value
+            continue
+        if first is not None and last is not None:
+            runs.append(_run(first, last))
+        first = last = value
+    if first is not None and last is not None:
+        runs.append(_run(first, last))
+    return "'{" + ",".join(runs) + "}'::int8multirange"
+
+
+def _run(first: int, last: int) -> str:
+    # The largest bigint has no successor: its range is unbounded above (see ``id_range``).
+    return f"[{first},{'' if last == 9223372036854775807 else last + 1})"
+
+
 def literal(alias: str, value: str) -> str:
     """``value`` as an SQL string literal, quoted by the driver for ``alias``'s connection."""
     connection = connections[alias]

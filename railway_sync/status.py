@@ -42,6 +42,7 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
             True,
             tables,
             problem=f"Railway has no schema yet. {setup}",
+            railway_synced_at=facts.synced_at,
             recommendation=setup,
         )
     with local_snapshot(local):
@@ -67,6 +68,7 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
                 problem=exc.finding,
                 recommendation=f"Run: {DRIFT_FIX}",
                 details=tuple(exc.lines),
+                railway_synced_at=facts.synced_at,
             )
         planner = Planner.open(local, railway, facts, full=deep, keys=keys)
         surveys = planner.prepare(columns)
@@ -99,6 +101,7 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
         recommendation=recommend(found, deep=deep),
         deep=deep,
         notices=planner.notices(),
+        railway_synced_at=facts.synced_at,
     )
 
 

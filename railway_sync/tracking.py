@@ -22,6 +22,11 @@ behind the recorded one, another system identifier, or a watermark recorded befo
 after the restore can pass the recorded position before the next sync looks (a restore
 followed by much writing), and then only a full comparison (``railway_status --deep``,
 ``railway_sync --verify-all``) sees the difference.
+
+Railway restored from a dump (a major version upgrade by dump and restore, a backup restore)
+keeps ``railway_sync_state`` but starts its transaction ids again below the watermark; a
+record row is written by the sync's own transaction, whose id it holds (``railway_xid``), so
+a row whose ``xmin`` is another transaction's was rewritten since, and is not trusted.
 """
 
 from __future__ import annotations
@@ -66,6 +71,9 @@ class Watermark:
     # Where local's WAL stood and which cluster it was; None in rows written before 0004.
     local_system_identifier: int | None = None
     local_wal_position: str | None = None
+    # The xmin of the record's row on Railway: ``railway_xid`` (modulo 2**32) when the sync
+    # wrote it; another when the table was rewritten since (restored from a dump).
+    record_xmin: int | None = None
 
 
 def columns_signature(columns: list[Column]) -> str:
@@ -155,6 +163,17 @@ def why_untrusted(
         return "the last sync was more than two billion Railway transactions ago"
     if state.columns_signature != signature:
         return "the table's columns changed since the last sync"
+    if (
+        state.record_xmin is not None
+        and state.railway_xid is not None
+        and state.record_xmin != state.railway_xid % XID_SPACE
+    ):
+        # A restored Railway keeps the record but starts its transaction ids again: the
+        # watermark would hide every change made there before its ids pass it.
+        return (
+            "Railway's record of the last sync was rewritten since it was made (Railway "
+            "restored from a dump, or upgraded by one?)"
+        )
     return None
 
 

@@ -22,16 +22,22 @@ from dataclasses import dataclass, field, replace
 
 from django.db import transaction
 
-from railway_sync import guards
+from railway_sync import conf, guards
 from railway_sync.diff import IdSurvey, TableDiff
 from railway_sync.errors import GuardRefused
 from railway_sync.failures import on_table
 from railway_sync.guards import Refusal
-from railway_sync.load import copy_into_empty, delete, upsert
+from railway_sync.load import TableNoLongerEmpty, Upserted, copy_into_empty, delete, upsert
 from railway_sync.options import SyncOptions
-from railway_sync.ownership import Ownership, held_back
+from railway_sync.ownership import (
+    Ownership,
+    describe,
+    held_back,
+    record_expression,
+    row_hashes,
+)
 from railway_sync.plan import Planner
-from railway_sync.report import Progress, ProgressCallback, TableResult
+from railway_sync.report import Conflict, Progress, ProgressCallback, TableResult
 from railway_sync.schema import Column
 from railway_sync.sql import execute_together
 
@@ -74,45 +80,65 @@ def table_by_table(
             results.append(replace(result, seconds=time.monotonic() - started))
             progress(Progress("done", table))
             continue
-        # on_table outside the transaction, so a failed COMMIT is named too. The transaction
-        # costs nothing until a statement is sent in it.
-        with (
-            on_table(table, f"nothing in {table} was written"),
-            transaction.atomic(using=railway),
-        ):
-            progress(Progress("diff", table))
-            own = owners[table]
-            plan = planner.plan(table, columns[table], counts, survey)
-            diff, held = settle(planner, table, own, plan, options, counts[0], blocked)
-            result = write_table(
-                planner, table, columns[table], diff, counts, own, options, progress, held
-            )
-            result = replace(result, waiting_for=blocked.waiting_for(table, held))
-            bookkeeping = planner.bookkeeping_sql(
-                table,
-                columns[table],
-                own.kept_conflicts(options),
-                # A held-back local change must stay newer than the watermark, so the next
-                # sync still sees it; the previous watermark stays.
-                watermark=not held,
-                # Written rows become owned; with nothing written the record may stand.
-                owned=bool(diff.to_write) or not own.record_current,
-            )
-            if not diff.to_write:
-                quiet.extend(bookkeeping)
-            else:
-                if options.verify:
-                    progress(Progress("verify", table))
-                    planner.verify(
+        # A table empty when surveyed gets COPY; if the site inserted into it since, the COPY
+        # fails, and the table is written again through the upsert, which keeps those rows.
+        for copy in (True, False):
+            try:
+                # on_table outside the transaction, so a failed COMMIT is named too. The
+                # transaction costs nothing until a statement is sent in it.
+                with (
+                    on_table(table, f"nothing in {table} was written"),
+                    transaction.atomic(using=railway),
+                ):
+                    progress(Progress("diff", table))
+                    own = owners[table]
+                    plan = planner.plan(table, columns[table], counts, survey)
+                    diff, held = settle(planner, table, own, plan, options, counts[0], blocked)
+                    result, taken = write_table(
+                        planner,
                         table,
                         columns[table],
                         diff,
-                        local_count=counts[0],
-                        exact=False,
-                        verify_all=options.verify_all,
-                        excused=blocked.rows[table],
+                        counts,
+                        own,
+                        options,
+                        progress,
+                        held,
+                        copy=copy,
                     )
-                execute_together(railway, bookkeeping)
+                    result = replace(result, waiting_for=blocked.waiting_for(table, held))
+                    # Rows the site took meanwhile are not written: not checked, and their
+                    # children are held back.
+                    blocked.rows[table] = _merged(blocked.rows[table], taken)
+                    bookkeeping = planner.bookkeeping_sql(
+                        table,
+                        columns[table],
+                        own,
+                        plan.to_insert,
+                        # A held-back local change must stay newer than the watermark, so
+                        # the next sync still sees it; the previous watermark stays.
+                        watermark=not held,
+                        # Written rows become owned; with nothing written the record may stand.
+                        owned=bool(diff.to_write) or not own.record_current,
+                    )
+                    if not diff.to_write:
+                        quiet.extend(bookkeeping)
+                    else:
+                        if options.verify:
+                            progress(Progress("verify", table))
+                            planner.verify(
+                                table,
+                                columns[table],
+                                diff,
+                                local_count=counts[0],
+                                exact=False,
+                                verify_all=options.verify_all,
+                                excused=blocked.rows[table],
+                            )
+                        execute_together(railway, bookkeeping)
+            except TableNoLongerEmpty:
+                continue
+            break
         result = replace(result, seconds=time.monotonic() - started)
         results.append(result)
         progress(Progress("done", table, result.written, result.written))
@@ -155,17 +181,43 @@ def all_at_once(
     the site's rows stay unless ``--discard-railway-rows``.
 
     Railway (its ids and which are the site's) is surveyed again inside the transaction
-    rather than trusting a survey the site may have outdated.
+    rather than trusting a survey the site may have outdated. As in ``table_by_table``, a
+    table the site inserted into since it was surveyed empty fails its COPY: then the
+    transaction is written again through the upsert.
     """
+    surveyed: dict[str, IdSurvey] = {}
+    try:
+        return _all_at_once(planner, columns, options, progress, surveyed)
+    except TableNoLongerEmpty:
+        # What the first attempt surveyed still plans it: the rows found since at ids that
+        # were free then are the site's, which the upsert keeps.
+        return _all_at_once(planner, columns, options, progress, surveyed, copy=False)
+
+
+def _all_at_once(
+    planner: Planner,
+    columns: dict[str, list[Column]],
+    options: SyncOptions,
+    progress: ProgressCallback,
+    surveyed: dict[str, IdSurvey],
+    *,
+    copy: bool = True,
+) -> tuple[TableResult, ...]:
+    """``all_at_once``, planning from ``surveyed`` when given, else from a survey made now
+    (left in ``surveyed``)."""
     railway = planner.railway
     results: dict[str, TableResult] = {}
     diffs: dict[str, TableDiff] = {}
     owners: dict[str, Ownership] = {}
     blocked = Unwritten()
     counts: dict[str, tuple[int, int]] = {}
+    missing: dict[str, array] = {}  # the ids Railway lacked when surveyed
+    taken: dict[str, array] = {}  # the site's rows found at some of them when written
     unchanged = "Railway was left unchanged"
     with on_table("", unchanged), transaction.atomic(using=railway):
-        surveys = planner.prepare(columns, fresh=True)
+        if not surveyed:
+            surveyed.update(planner.prepare(columns, fresh=True))
+        surveys = surveyed
         for table in columns:
             started = time.monotonic()
             progress(Progress("diff", table))
@@ -176,10 +228,11 @@ def all_at_once(
                 own = owners[table] = planner.ownership(
                     table, columns[table], counts[table][1], survey
                 )
+                missing[table] = diff.to_insert
                 diffs[table], held = settle(
                     planner, table, own, diff, options, counts[table][0], blocked
                 )
-                result = write_table(
+                result, taken[table] = write_table(
                     planner,
                     table,
                     columns[table],
@@ -189,7 +242,9 @@ def all_at_once(
                     options,
                     progress,
                     held,
+                    copy=copy,
                 )
+                blocked.rows[table] = _merged(blocked.rows[table], taken[table])
             results[table] = replace(result, seconds=time.monotonic() - started)
         # Children first, so no foreign key points at a row about to go.
         leaving = {table: diffs[table].railway_only for table in columns}
@@ -206,7 +261,7 @@ def all_at_once(
                 previous,
                 kept=0,
                 deleted=deleted,
-                site_rows=owners[table].kept_site_rows(options, deleting=True),
+                site_rows=owners[table].kept_site_rows(options, deleting=True) + len(taken[table]),
                 seconds=previous.seconds + time.monotonic() - started,
             )
         if options.verify:
@@ -228,7 +283,8 @@ def all_at_once(
             for statement in planner.bookkeeping_sql(
                 table,
                 columns[table],
-                owners[table].kept_conflicts(options),
+                owners[table],
+                missing[table],
                 watermark=not results[table].held_back,  # as in table_by_table
             )
         ]
@@ -348,9 +404,13 @@ def write_table(
     options: SyncOptions,
     progress: ProgressCallback,
     held: int = 0,
-) -> TableResult:
-    """Write the rows ``diff`` (settled by ``own``) names: COPY into an empty table, else
-    the upsert."""
+    *,
+    copy: bool = True,
+) -> tuple[TableResult, array]:
+    """Write the rows ``diff`` (settled by ``own``) names: COPY into a table that was empty
+    (unless not ``copy``), else the upsert. Also returns the ids where the site inserted a
+    row since the survey, which were not written (its rows that differ from local's are
+    conflicts, reported as the others)."""
     local, railway = planner.local, planner.railway
     to_write = diff.to_write
     done = 0
@@ -361,7 +421,7 @@ def write_table(
         progress(Progress("write", table, done, len(to_write)))
 
     progress(Progress("write", table, 0, len(to_write)))
-    if counts[1] == 0 and not diff.to_update:
+    if copy and counts[1] == 0 and not diff.to_update:
         # An empty Railway table: COPY straight in, as pg_restore would.
         inserted = copy_into_empty(
             local,
@@ -372,10 +432,13 @@ def write_table(
             options.batch_size,
             on_batch,
             planner.key(table),
+            # Rows held back are not written: then the batches are not whole id ranges.
+            every_id=len(to_write) == counts[0],
         )
-        updated = 0
+        written = Upserted(inserted, 0, array("q"))
     else:
-        inserted, updated = upsert(
+        protect = not options.local_wins
+        written = upsert(
             local,
             railway,
             table,
@@ -384,18 +447,50 @@ def write_table(
             options.batch_size,
             on_batch,
             planner.key(table),
+            new=diff.to_insert if protect else None,
+            owned=record_expression(railway, table) if protect else None,
         )
-    return TableResult(
-        table=table,
-        local_count=counts[0],
-        railway_count=counts[1],
-        inserted=inserted,
-        updated=updated,
-        unchanged=diff.unchanged + (len(to_write) - inserted - updated),
-        kept=len(diff.railway_only),
-        compared=diff.method,
-        site_rows=own.kept_site_rows(options, deleting=False),
-        conflicts=len(own.kept_conflicts(options)),
-        conflict_rows=own.conflicts if not options.local_wins else (),
-        held_back=held,
+    raced, conflicts = _taken(planner, table, columns, written.taken)
+    kept_conflicts = len(own.kept_conflicts(options)) + len(raced)
+    shown = (own.conflicts if not options.local_wins else ()) + conflicts
+    return (
+        TableResult(
+            table=table,
+            local_count=counts[0],
+            railway_count=counts[1],
+            inserted=written.inserted,
+            updated=written.updated,
+            unchanged=diff.unchanged
+            + (len(to_write) - written.inserted - written.updated - len(raced)),
+            kept=len(diff.railway_only),
+            compared=diff.method,
+            site_rows=own.kept_site_rows(options, deleting=False) + len(written.taken),
+            conflicts=kept_conflicts,
+            conflict_rows=shown[: conf.conflicts_shown()],
+            held_back=held,
+        ),
+        written.taken,
     )
+
+
+def _taken(
+    planner: Planner, table: str, columns: list[Column], taken: array
+) -> tuple[array, tuple[Conflict, ...]]:
+    """Of the ids the site took since the survey, those whose row differs from local's
+    (conflicts, as any other; an identical row is simply the site's too), and the first
+    described. Asks both databases only when there are some."""
+    if not taken:
+        return array("q"), ()
+    key = planner.key(table)
+    local = dict(row_hashes(planner.local, table, columns, taken, key))
+    railway = dict(row_hashes(planner.railway, table, columns, taken, key))
+    raced = array("q", (i for i in taken if i in railway and railway[i] != local.get(i)))
+    described = describe(
+        planner.local, planner.railway, table, columns, raced[: conf.conflicts_shown()], key
+    )
+    return raced, described
+
+
+def _merged(first: array, second: array) -> array:
+    """The sorted union of two arrays of ids."""
+    return array("q", sorted({*first, *second})) if second else first

@@ -29,10 +29,20 @@ fsync = off
 """
 
 
-class Cluster:
-    """A throw-away cluster in a temporary folder, reached through a unix socket there."""
+# Debian's PostgreSQL 15 (``make test`` installs it, scripts/system-packages): an older major
+# version than the embedded 18, as a Railway upgraded by dump and restore once ran.
+DEBIAN_15 = Path("/usr/lib/postgresql/15/bin")
 
-    def __init__(self) -> None:
+
+class Cluster:
+    """A throw-away cluster in a temporary folder, reached through a unix socket there.
+
+    ``binaries``: the PostgreSQL to run (default the embedded one); ``standby_of``: make it a
+    hot standby of that running cluster (``pg_basebackup -R``) instead of a new cluster.
+    """
+
+    def __init__(self, binaries: Path = BIN, standby_of: Cluster | None = None) -> None:
+        self.bin = binaries
         self.root = Path(tempfile.mkdtemp(prefix="railway-sync-cluster-"))
         self.data = self.root / "data"
         self.backup = self.root / "backup"
@@ -40,25 +50,45 @@ class Cluster:
         if self.user:
             owner = pwd.getpwnam(self.user)
             os.chown(self.root, owner.pw_uid, owner.pw_gid)
-        self._pg(
-            "initdb",
-            "-D",
-            str(self.data),
-            "-U",
-            embedded.SUPERUSER,
-            "--auth=trust",
-            "--encoding=utf8",
-            "--no-sync",
-        )
+        if standby_of is not None:
+            self._pg(
+                "pg_basebackup",
+                "-h",
+                str(standby_of.root),
+                "-U",
+                embedded.SUPERUSER,
+                "-D",
+                str(self.data),
+                "-R",
+                "--checkpoint=fast",
+                "--no-sync",
+            )
+        else:
+            self._pg(
+                "initdb",
+                "-D",
+                str(self.data),
+                "-U",
+                embedded.SUPERUSER,
+                "--auth=trust",
+                "--encoding=utf8",
+                "--no-sync",
+            )
         with open(self.data / "postgresql.conf", "a") as conf:
             conf.write(SERVER_SETTINGS.format(socket_dir=self.root))
+            if standby_of is None:
+                # Room for a standby's replication connection.
+                conf.write("wal_level = replica\nmax_wal_senders = 4\n")
+        if standby_of is None:
+            with open(self.data / "pg_hba.conf", "a") as hba:
+                hba.write(f"local replication {embedded.SUPERUSER} trust\n")
         self.running = False
 
     def _pg(self, program: str, *args: str) -> None:
         # Output to a file, never a pipe: the server pg_ctl starts would hold a pipe open.
         with open(self.root / "commands.log", "ab") as log:
             subprocess.run(
-                [str(BIN / program), *args],
+                [str(self.bin / program), *args],
                 check=True,
                 stdout=log,
                 stderr=subprocess.STDOUT,

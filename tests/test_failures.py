@@ -22,6 +22,7 @@ from railway_sync import driver, failures
 from railway_sync.errors import (
     ConnectionFailed,
     OutOfResources,
+    PermissionMissing,
     QueryFailed,
     RailwaySyncError,
     StatementCancelled,
@@ -389,10 +390,10 @@ RAILWAY_FULL_DISK = (
             "default",
             "42501",
             "permission denied for table animals",
-            QueryFailed,
-            "The local database refused the user in DATABASE_URL while reading animals: "
-            "permission denied for table animals (nothing was written). Grant that user rights "
-            "on the synced tables, or use the owner's URL.",
+            PermissionMissing,
+            "The local database refused the user in DATABASE_URL (postgres) while reading "
+            "animals: permission denied for table animals (nothing was written). Run on the "
+            "local database as the owner: GRANT SELECT ON animals TO postgres;",
         ),
         (
             "default",

@@ -354,6 +354,7 @@ STATUS_KEYS = {
     "recommendation",
     "notices",
     "last_successful_sync",
+    "local_history",
     "error",
 }
 STATUS_TABLE_KEYS = {
@@ -449,6 +450,7 @@ def test_status_document_keys_on_success_and_on_failure(seeded):
         "recommendation": None,
         "notices": [],
         "last_successful_sync": None,
+        "local_history": None,
         "error": RAILWAY_MISSING,
     }
     assert err == lines(f"❌ Railway status failed: {RAILWAY_MISSING}")

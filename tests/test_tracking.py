@@ -172,12 +172,13 @@ def test_sync_refuses_when_railway_lacks_the_state_table(seeded):
 def test_a_difference_only_a_deep_status_sees_is_repaired_by_verify_all(seeded):
     sync_json()
     # A change tracking cannot see: Railway's row edited, then the watermark moved past it
-    # (as a Railway restored from a backup taken after a sync would look).
+    # by a record that reads as the sync's own (its railway_xid the transaction writing it).
     execute("railway", "UPDATE animals SET name = 'Edited behind tracking' WHERE id = 7")
     execute(
         "railway",
         f"UPDATE {STATE_TABLE} SET railway_watermark = "
-        "pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
+        "pg_snapshot_xmax(pg_current_snapshot())::text::bigint, "
+        "railway_xid = pg_current_xact_id()::text::bigint",
     )
     assert status_json()["animals"]["differing"] == 0
     out, err, code = run("railway_status", "--deep", "--check")

@@ -96,6 +96,9 @@ class StatusDocument(TypedDict):
     recommendation: str | None
     notices: list[str]
     last_successful_sync: str | None
+    # "recorded"; "missing" (before migrate) or "read_only": then last_successful_sync is
+    # Railway's own record.
+    local_history: str | None
     error: str | None
 
 
@@ -188,9 +191,11 @@ def status_document(
     error: str = "",
     railway: str | None = None,
     notices: list[str] | tuple[str, ...] = (),
+    history: str | None = None,
 ) -> StatusDocument:
     """``railway``: the masked URL, for a failure without a report; ``notices``: the
-    command's own (the catalog's), before the report's."""
+    command's own (the catalog's), before the report's; ``history``: why the local database
+    keeps no history (``history.unavailable``), then the last sync is Railway's record."""
     outcome: Literal["in_sync", "out_of_sync", "not_compared", "failed"]
     if error or report is None or not report.connected:
         outcome = "failed"
@@ -200,6 +205,8 @@ def status_document(
         outcome = "in_sync" if report.in_sync else "out_of_sync"
     problem = "\n".join([report.problem, *report.details]) if report and report.problem else ""
     finished_at = last_success.finished_at if last_success else None
+    if history is not None and report is not None:
+        finished_at = report.railway_synced_at
     return {
         "command": "railway_status",
         "outcome": outcome,
@@ -211,6 +218,7 @@ def status_document(
         "recommendation": report.recommendation if report else None,
         "notices": [*notices, *(report.notices if report else ())],
         "last_successful_sync": iso_timestamp(finished_at) if finished_at else None,
+        "local_history": None if report is None else history or "recorded",
         "error": error or problem or None,
     }
 

@@ -236,3 +236,14 @@ def status_line(table: TableStatus) -> str:
 def last_sync_line(finished_at: datetime, now: datetime) -> str:
     minutes = int((now - finished_at).total_seconds() // 60)
     return f"Last successful sync: {finished_at:%Y-%m-%d %H:%M:%S} ({minutes} minutes ago)"
+
+
+def unrecorded_sync_line(synced_at: datetime | None, now: datetime, why: str) -> str:
+    """The last sync as Railway's own record has it, on a host whose local database keeps no
+    history (``why``: the reason and its fix)."""
+    if synced_at is None:
+        return f"Local sync history is not recorded: {why}"
+    return (
+        f"{last_sync_line(synced_at, now)}, from Railway's record; local sync history is not "
+        f"recorded: {why}"
+    )

@@ -9,7 +9,12 @@ from django.utils import timezone
 from railway_sync import api, history
 from railway_sync.management.base import RailwayCommand
 from railway_sync.management.documents import StatusDocument, status_document
-from railway_sync.management.render import last_sync_line, not_compared_line, render_status
+from railway_sync.management.render import (
+    last_sync_line,
+    not_compared_line,
+    render_status,
+    unrecorded_sync_line,
+)
 
 
 class Command(RailwayCommand):
@@ -40,14 +45,26 @@ class Command(RailwayCommand):
 
     def handle(self, *args: Any, check: bool = False, deep: bool = False, **options: Any) -> None:
         report = api.status(deep=deep, progress=self.on_progress)
-        last = history.last_success()
+        # Before migrate (or on a read-only local database) Railway's own record says when.
+        absent = history.unavailable()
+        last = history.last_success() if absent is None else None
         # Rows that could not be compared are no answer, --check or not.
         failed = not report.rows_compared or (check and not report.in_sync)
         if self.as_json:
-            self.emit_json(status_document(report, last, 1 if failed else 0, notices=self.notices))
+            self.emit_json(
+                status_document(
+                    report, last, 1 if failed else 0, notices=self.notices, history=absent
+                )
+            )
         render_status(self.stdout, self.style, report, self.verbosity)
         if last is not None and last.finished_at is not None:
             self.stdout.write(last_sync_line(last.finished_at, timezone.now()))
+        elif absent is not None:
+            self.stdout.write(
+                unrecorded_sync_line(
+                    report.railway_synced_at, timezone.now(), history.NOT_RECORDED[absent]
+                )
+            )
         if not report.connected:
             raise CommandError(f"❌ Railway connection failed: {report.problem}", returncode=1)
         if not report.rows_compared:

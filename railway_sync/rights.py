@@ -1,0 +1,89 @@
+"""The rights the sync needs on Railway, checked before anything is written, and the GRANT
+that gives a missing one.
+
+Reading needs no check of its own: every table is read (and a missing SELECT fails, naming its
+GRANT, through ``failures``) before the first write. Writing is checked up front, in the
+answers of the run's first statement (``railway_facts``), so that a role that may read but
+not write one table fails before any other table is written.
+"""
+
+from __future__ import annotations
+
+import re
+
+from railway_sync.errors import PermissionMissing
+from railway_sync.railway_facts import RailwayFacts
+from railway_sync.sql import quote_name
+from railway_sync.tracking import OWNED_TABLE, STATE_TABLE
+
+# What a grant gives, per kind of table: the synced tables are read, written and (prune,
+# rebuild) deleted from; railway_sync's own bookkeeping tables are read and written.
+SYNCED_RIGHTS = ("SELECT", "INSERT", "UPDATE", "DELETE")
+BOOKKEEPING_RIGHTS = ("SELECT", "INSERT", "UPDATE")
+# setval moves a sequence; the sync reads where it stands first.
+SEQUENCE_RIGHTS = ("SELECT", "UPDATE")
+
+
+def shown(name: str) -> str:
+    """``name`` as a person types it in a GRANT: bare when it may be, else quoted."""
+    return name if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) else quote_name(name)
+
+
+def table_grant(table: str, user: str, *, railway: bool) -> str:
+    """The GRANT that lets ``user`` do what the sync does with ``table`` on that side."""
+    if not railway:
+        rights: tuple[str, ...] = ("SELECT",)
+    elif table in (STATE_TABLE, OWNED_TABLE):
+        rights = BOOKKEEPING_RIGHTS
+    elif table == "django_migrations":
+        rights = ("SELECT",)
+    else:
+        rights = SYNCED_RIGHTS
+    return f"GRANT {', '.join(rights)} ON {shown(table)} TO {user};"
+
+
+def refuse_missing_writes(
+    facts: RailwayFacts, names: tuple[str, ...], *, deleting: bool, outcome: str
+) -> None:
+    """Raise :class:`PermissionMissing` when the user in RAILWAY_DATABASE_URL may not write
+    what a sync of ``names`` writes (``deleting``: it deletes rows too), naming every right
+    missing and the GRANTs that give them."""
+    needed = ("INSERT", "UPDATE", "DELETE") if deleting else ("INSERT", "UPDATE")
+    refused: list[str] = []
+    grants: list[str] = []
+    for group, rights, tables in (
+        (needed, SYNCED_RIGHTS, [t for t in names if facts.columns.get(t) is not None]),
+        (("INSERT", "UPDATE"), BOOKKEEPING_RIGHTS, [STATE_TABLE, OWNED_TABLE]),
+    ):
+        lacking = {
+            table: [right for right in group if right not in facts.writes[table]]
+            for table in tables
+            if table in facts.writes
+        }
+        lacking = {table: rights_ for table, rights_ in lacking.items() if rights_}
+        refused += [f"{', '.join(r)} on {shown(table)}" for table, r in lacking.items()]
+        if lacking:
+            on = ", ".join(shown(table) for table in lacking)
+            grants.append(f"GRANT {', '.join(rights)} ON {on} TO {facts.user};")
+    sequences = [
+        str(facts.sequences[table])
+        for table in names
+        if facts.sequence_writable.get(table) is False and facts.sequences.get(table)
+    ]
+    if sequences:
+        plural = "sequences" if len(sequences) > 1 else "sequence"
+        refused.append(f"{', '.join(SEQUENCE_RIGHTS)} on {plural} {', '.join(sequences)}")
+        grants.append(
+            f"GRANT {', '.join(SEQUENCE_RIGHTS)} ON SEQUENCE {', '.join(sequences)} "
+            f"TO {facts.user};"
+        )
+    if not facts.may_create_temporary:
+        database = shown(facts.identity.database)
+        refused.append(f"TEMPORARY on database {database} (the sync's staging tables)")
+        grants.append(f"GRANT TEMPORARY ON DATABASE {database} TO {facts.user};")
+    if refused:
+        raise PermissionMissing(
+            f"Railway refuses the user in RAILWAY_DATABASE_URL ({facts.user}) "
+            f"{'; '.join(refused)}; {outcome}. Run on Railway as the tables' owner: "
+            + " ".join(grants)
+        )
