@@ -224,7 +224,8 @@ def _settle(connection: BaseDatabaseWrapper, *, just_opened: bool = False) -> No
     its URL gives itself (``?options=-c ...``) stay."""
     wanted = session_settings(connection)
     ours = " ".join(f"-c {name}={value}" for name, value in wanted.items())
-    if getattr(connection, _APPLIED, None) == ours:
+    # A session just opened is new: what an earlier one of this wrapper was given says nothing.
+    if not just_opened and getattr(connection, _APPLIED, None) == ours:
         return
     given = str((connection.settings_dict.get("OPTIONS") or {}).get("options") or "")
     if just_opened and given.startswith(ours):
