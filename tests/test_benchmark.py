@@ -145,3 +145,29 @@ def test_round_trip_benchmark_measures_every_command_through_the_proxy(tmp_path)
         assert m["round_trips"] >= m["connections"] * RAILWAY_SET_UP, m
         assert m["bytes_to_railway"] > 0 and m["bytes_from_railway"] > 0, m
         assert m["seconds_met"] is None  # wall time is judged at 100 ms only
+
+
+def test_phase_breakdown_names_every_phase_and_the_cpu_split():
+    environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+
+    finished = subprocess.run(
+        [sys.executable, "-m", "benchmarks.phases", "--animals", "500"],
+        cwd=PROJECT_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    lines = finished.stdout.splitlines()
+    assert any(
+        line.startswith("verified rebuild: ") and line.endswith("content equal: yes")
+        for line in lines
+    ), lines
+    assert any(line.startswith("CPU: the command ") for line in lines), lines
+    start = lines.index("phases (the command's INFO lines):")
+    end = lines.index("statements over 50 ms (server's log), longest first:")
+    phases = [line.rsplit(None, 2)[0].strip() for line in lines[start + 1 : end]]
+    assert {"schema", "write animals", "verify animals"} <= set(phases), phases
+    assert phases[-1] == "outside the sync (start-up, history)", phases

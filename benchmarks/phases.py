@@ -1,0 +1,139 @@
+"""Where a verified rebuild spends its time: per phase, per statement, client against server.
+
+    python -m benchmarks.phases --animals 200000 [--reuse]
+
+Builds the sync benchmark's databases (``benchmarks.sync``; ``--reuse`` keeps those a previous
+run left), times the ``pg_dump --data-only | psql`` baseline, then empties Railway and runs
+``railway_sync --mode rebuild --confirm-destructive`` in its own process with
+``RAILWAY_SYNC_LOG_LEVEL=INFO`` and prints:
+
+- the command's own phase lines (``railway_sync: write animals took 3.10 s``), and the wall
+  time outside them (Python and Django starting, connecting, the history);
+- CPU seconds of the command's process (user + system, from ``wait4``) against those of the
+  embedded server's processes (its backends, reaped by the postmaster, and its background
+  processes), read from ``/proc`` before and after;
+- every statement that took more than 50 ms on either database, longest first, from the
+  server's log (``log_min_duration_statement`` set on the two benchmark databases for the
+  run, and a ``log_line_prefix`` naming the database; both reset afterwards).
+
+Only the embedded server's log is read, so local and Railway share one server here: their
+CPU is counted together. Nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.sync import Bench
+
+# Fields 14-17 of /proc/PID/stat: utime, stime, cutime, cstime (clock ticks).
+TICKS = os.sysconf("SC_CLK_TCK")
+SLOW_MS = 50
+DURATION = re.compile(
+    r"\[(?P<pid>\d+)\] (?P<db>\S+) LOG:  duration: (?P<ms>[\d.]+) ms  statement: (?P<sql>.*)"
+)
+
+
+def server_cpu(postmaster: int) -> float:
+    """CPU seconds the server has used: the postmaster with the children it reaped, and its
+    children still running (checkpointer, WAL writer, autovacuum...)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        pid, parent = int(entry.name), int(fields[1])
+        if pid == postmaster:
+            total += sum(int(f) for f in fields[11:15]) / TICKS
+        elif parent == postmaster:
+            total += sum(int(f) for f in fields[11:13]) / TICKS
+    return total
+
+
+def log_settings(bench: Bench, on: bool) -> None:
+    for database in (bench.local_db, bench.railway_db):
+        setting = f"= {SLOW_MS}" if on else "TO DEFAULT"
+        bench.sql("postgres", f"ALTER DATABASE {database} SET log_min_duration_statement {setting}")
+    prefix = "'%m [%p] %d '" if on else "DEFAULT"
+    bench.sql("postgres", f"ALTER SYSTEM SET log_line_prefix = {prefix}")
+    bench.sql("postgres", "SELECT pg_reload_conf()")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--animals", type=int, default=200_000, help="animals to generate")
+    parser.add_argument("--reuse", action="store_true", help="keep the databases of a last run")
+    args = parser.parse_args()
+    bench = Bench(args.animals)
+    if not args.reuse:
+        bench.prepare()
+    baseline = bench.baseline()
+    print(f"baseline: pg_dump --data-only | psql: {baseline.seconds:.2f} s", flush=True)
+    bench.empty_railway()
+
+    data_dir = bench.socket_dir  # the embedded server keeps its socket in its data folder
+    postmaster = int((Path(data_dir) / "postmaster.pid").read_text().split()[0])
+    log = Path(data_dir) / "log"
+    log_settings(bench, on=True)
+    time.sleep(0.5)  # the reload reaches the server's processes
+    log_offset = log.stat().st_size
+    env = {**bench.env(), "RAILWAY_SYNC_LOG_LEVEL": "INFO"}
+    server_before = server_cpu(postmaster)
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "railway_sync", "--mode", "rebuild", "--confirm-destructive"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    err = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.monotonic() - started
+    server = server_cpu(postmaster) - server_before
+    log_settings(bench, on=False)
+    if os.waitstatus_to_exitcode(status):
+        print(err, file=sys.stderr)
+        return 1
+    equal = bench.equal()
+
+    print(
+        f"verified rebuild: {wall:.2f} s wall ({wall / baseline.seconds:.2f}x the baseline), "
+        f"content equal: {'yes' if equal else 'NO'}"
+    )
+    print(
+        f"CPU: the command {usage.ru_utime + usage.ru_stime:.2f} s "
+        f"(user {usage.ru_utime:.2f}, system {usage.ru_stime:.2f}), "
+        f"the server (local and Railway together) {server:.2f} s"
+    )
+    phases = re.findall(r"railway_sync: (.+) took ([\d.]+) s", err)
+    finished = re.search(r"railway_sync: finished in ([\d.]+) s", err)
+    print("phases (the command's INFO lines):")
+    for name, seconds in phases:
+        print(f"  {name:40} {float(seconds):7.2f} s")
+    if finished:
+        print(f"  {'outside the sync (start-up, history)':40} {wall - float(finished[1]):7.2f} s")
+    with log.open(errors="replace") as lines:
+        lines.seek(log_offset)
+        slow = [m for m in map(DURATION.search, lines) if m]
+    print(f"statements over {SLOW_MS} ms (server's log), longest first:")
+    names = {bench.local_db: "local", bench.railway_db: "Railway"}
+    for match in sorted(slow, key=lambda m: -float(m["ms"]))[:15]:
+        sql = " ".join(match["sql"].split())[:110]
+        print(f"  {float(match['ms']) / 1000:7.2f} s {names.get(match['db'], match['db']):8} {sql}")
+    return 0 if equal else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
