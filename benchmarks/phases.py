@@ -12,9 +12,10 @@ run left), times the ``pg_dump --data-only | psql`` baseline, then empties Railw
 - CPU seconds of the command's process (user + system, from ``wait4``) against those of the
   embedded server's processes (its backends, reaped by the postmaster, and its background
   processes), read from ``/proc`` before and after;
-- every statement that took more than 50 ms on either database, longest first, from the
-  server's log (``log_min_duration_statement`` set on the two benchmark databases for the
-  run, and a ``log_line_prefix`` naming the database; both reset afterwards).
+- the server time of every statement on either database, summed by kind (a cursor's FETCHes
+  under the query it was declared for), largest first, from the server's log
+  (``log_min_duration_statement = 0`` on the two benchmark databases for the run, and a
+  ``log_line_prefix`` naming the database; both reset afterwards).
 
 Only the embedded server's log is read, so local and Railway share one server here: their
 CPU is counted together. Nothing here asserts a time.
@@ -34,7 +35,9 @@ from benchmarks.sync import Bench
 
 # Fields 14-17 of /proc/PID/stat: utime, stime, cutime, cstime (clock ticks).
 TICKS = os.sysconf("SC_CLK_TCK")
-SLOW_MS = 50
+TOP = 15
+CURSOR = re.compile(r'"railway_sync_[0-9a-f]+"')
+COLUMNS = re.compile(r'"[^"]+"(?:, "[^"]+"){2,}')  # a list of column names
 DURATION = re.compile(
     r"\[(?P<pid>\d+)\] (?P<db>\S+) LOG:  duration: (?P<ms>[\d.]+) ms  statement: (?P<sql>.*)"
 )
@@ -59,9 +62,28 @@ def server_cpu(postmaster: int) -> float:
     return total
 
 
+def statement_totals(logged: list[re.Match]) -> list[tuple[tuple[str, str], tuple[int, float]]]:
+    """((database, statement kind), (count, seconds)), largest total first. A kind is the
+    statement's text with numbers, column lists and a cursor's name replaced; a FETCH counts under the
+    query its cursor was declared for."""
+    declared: dict[str, str] = {}
+    totals: dict[tuple[str, str], tuple[int, float]] = {}
+    for match in logged:
+        sql = " ".join(match["sql"].split())
+        cursor = CURSOR.search(sql)
+        if sql.startswith("DECLARE") and cursor:
+            declared[cursor[0]] = sql.split(" FOR ", 1)[-1]
+        if sql.startswith("FETCH") and cursor:
+            sql = "FETCH from: " + declared.get(cursor[0], sql)
+        kind = re.sub(r"\b\d+\b", "N", COLUMNS.sub("...", CURSOR.sub("<cursor>", sql)))
+        count, seconds = totals.get((match["db"], kind), (0, 0.0))
+        totals[(match["db"], kind)] = (count + 1, seconds + float(match["ms"]) / 1000)
+    return sorted(totals.items(), key=lambda item: -item[1][1])
+
+
 def log_settings(bench: Bench, on: bool) -> None:
     for database in (bench.local_db, bench.railway_db):
-        setting = f"= {SLOW_MS}" if on else "TO DEFAULT"
+        setting = "= 0" if on else "TO DEFAULT"
         bench.sql("postgres", f"ALTER DATABASE {database} SET log_min_duration_statement {setting}")
     prefix = "'%m [%p] %d '" if on else "DEFAULT"
     bench.sql("postgres", f"ALTER SYSTEM SET log_line_prefix = {prefix}")
@@ -126,12 +148,18 @@ def main() -> int:
         print(f"  {'outside the sync (start-up, history)':40} {wall - float(finished[1]):7.2f} s")
     with log.open(errors="replace") as lines:
         lines.seek(log_offset)
-        slow = [m for m in map(DURATION.search, lines) if m]
-    print(f"statements over {SLOW_MS} ms (server's log), longest first:")
+        entries: list[str] = []
+        for line in lines:
+            if line.startswith("\t") and entries:  # a statement's next lines
+                entries[-1] += " " + line.strip()
+            else:
+                entries.append(line.rstrip("\n"))
+    logged = [m for m in map(DURATION.search, entries) if m]
     names = {bench.local_db: "local", bench.railway_db: "Railway"}
-    for match in sorted(slow, key=lambda m: -float(m["ms"]))[:15]:
-        sql = " ".join(match["sql"].split())[:110]
-        print(f"  {float(match['ms']) / 1000:7.2f} s {names.get(match['db'], match['db']):8} {sql}")
+    print("statements by total server time (server's log; a cursor's FETCHes under its query):")
+    for (database, kind), (count, seconds) in statement_totals(logged)[:TOP]:
+        where = names.get(database, database)
+        print(f"  {seconds:7.2f} s {count:5d}x {where:8} {kind[:110]}")
     return 0 if equal else 1
 
 

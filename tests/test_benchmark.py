@@ -167,7 +167,9 @@ def test_phase_breakdown_names_every_phase_and_the_cpu_split():
     ), lines
     assert any(line.startswith("CPU: the command ") for line in lines), lines
     start = lines.index("phases (the command's INFO lines):")
-    end = lines.index("statements over 50 ms (server's log), longest first:")
+    end = lines.index(
+        "statements by total server time (server's log; a cursor's FETCHes under its query):"
+    )
     phases = [line.rsplit(None, 2)[0].strip() for line in lines[start + 1 : end]]
     assert {"schema", "write animals", "verify animals"} <= set(phases), phases
     assert phases[-1] == "outside the sync (start-up, history)", phases
