@@ -37,7 +37,8 @@ from benchmarks.sync import Bench
 TICKS = os.sysconf("SC_CLK_TCK")
 TOP = 15
 CURSOR = re.compile(r'"railway_sync_[0-9a-f]+"')
-COLUMNS = re.compile(r'"[^"]+"(?:, "[^"]+"){2,}')  # a list of column names
+# A list of column names, quoted (ours) or not (pg_dump's).
+COLUMNS = re.compile(r'"[^"]+"(?:, "[^"]+"){2,}|\b\w+(?:, \w+){2,}\b')
 DURATION = re.compile(
     r"\[(?P<pid>\d+)\] (?P<db>\S+) LOG:  duration: (?P<ms>[\d.]+) ms  statement: (?P<sql>.*)"
 )
@@ -60,6 +61,19 @@ def server_cpu(postmaster: int) -> float:
         elif parent == postmaster:
             total += sum(int(f) for f in fields[11:13]) / TICKS
     return total
+
+
+def read_log(log: Path, offset: int) -> list[re.Match]:
+    """The server log's statement durations from ``offset`` on."""
+    with log.open(errors="replace") as lines:
+        lines.seek(offset)
+        entries: list[str] = []
+        for line in lines:
+            if line.startswith("\t") and entries:  # a statement's next lines
+                entries[-1] += " " + line.strip()
+            else:
+                entries.append(line.rstrip("\n"))
+    return [m for m in map(DURATION.search, entries) if m]
 
 
 def statement_totals(logged: list[re.Match]) -> list[tuple[tuple[str, str], tuple[int, float]]]:
@@ -98,15 +112,28 @@ def main() -> int:
     bench = Bench(args.animals)
     if not args.reuse:
         bench.prepare()
-    baseline = bench.baseline()
-    print(f"baseline: pg_dump --data-only | psql: {baseline.seconds:.2f} s", flush=True)
-    bench.empty_railway()
-
     data_dir = bench.socket_dir  # the embedded server keeps its socket in its data folder
     postmaster = int((Path(data_dir) / "postmaster.pid").read_text().split()[0])
     log = Path(data_dir) / "log"
+    names = {bench.local_db: "local", bench.railway_db: "Railway"}
     log_settings(bench, on=True)
     time.sleep(0.5)  # the reload reaches the server's processes
+    log_offset = log.stat().st_size
+    bench.empty_railway()
+    server_before = server_cpu(postmaster)
+    baseline, _ = bench.dump_and_restore()
+    server = server_cpu(postmaster) - server_before
+    print(
+        f"baseline: pg_dump --data-only | psql: {baseline:.2f} s wall, the server's CPU "
+        f"{server:.2f} s, content equal: {'yes' if bench.equal() else 'NO'}",
+        flush=True,
+    )
+    print("its COPY statements by server time:")
+    for (database, kind), (count, seconds) in statement_totals(read_log(log, log_offset)):
+        if kind.startswith("COPY"):
+            where = names.get(database, database)
+            print(f"  {seconds:7.2f} s {count:5d}x {where:8} {kind[:110]}")
+    bench.empty_railway()
     log_offset = log.stat().st_size
     env = {**bench.env(), "RAILWAY_SYNC_LOG_LEVEL": "INFO"}
     server_before = server_cpu(postmaster)
@@ -131,7 +158,7 @@ def main() -> int:
     equal = bench.equal()
 
     print(
-        f"verified rebuild: {wall:.2f} s wall ({wall / baseline.seconds:.2f}x the baseline), "
+        f"verified rebuild: {wall:.2f} s wall ({wall / baseline:.2f}x the baseline), "
         f"content equal: {'yes' if equal else 'NO'}"
     )
     print(
@@ -146,16 +173,7 @@ def main() -> int:
         print(f"  {name:40} {float(seconds):7.2f} s")
     if finished:
         print(f"  {'outside the sync (start-up, history)':40} {wall - float(finished[1]):7.2f} s")
-    with log.open(errors="replace") as lines:
-        lines.seek(log_offset)
-        entries: list[str] = []
-        for line in lines:
-            if line.startswith("\t") and entries:  # a statement's next lines
-                entries[-1] += " " + line.strip()
-            else:
-                entries.append(line.rstrip("\n"))
-    logged = [m for m in map(DURATION.search, entries) if m]
-    names = {bench.local_db: "local", bench.railway_db: "Railway"}
+    logged = read_log(log, log_offset)
     print("statements by total server time (server's log; a cursor's FETCHes under its query):")
     for (database, kind), (count, seconds) in statement_totals(logged)[:TOP]:
         where = names.get(database, database)

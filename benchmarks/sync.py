@@ -207,6 +207,12 @@ class Bench:
 
     def baseline(self) -> Step:
         self.empty_railway()
+        seconds, rss = self.dump_and_restore()
+        return Step(BASELINE, seconds, self.rows(self.local_db), rss, self.equal())
+
+    def dump_and_restore(self) -> tuple[float, float]:
+        """``pg_dump --data-only | psql`` of the five tables into Railway's (empty) ones; wall
+        seconds and the larger peak RSS of the two."""
         tables = [arg for table in TABLES for arg in ("-t", table)]
         started = time.monotonic()
         dump = subprocess.Popen(
@@ -244,13 +250,7 @@ class Bench:
         seconds = time.monotonic() - started
         if psql_status or dump_status:
             raise RuntimeError(f"pg_dump | psql failed ({dump_status}, {psql_status})")
-        return Step(
-            BASELINE,
-            seconds,
-            self.rows(self.local_db),
-            max(psql_rss, dump_rss),
-            self.equal(),
-        )
+        return seconds, max(psql_rss, dump_rss)
 
     def pgcopydb(self) -> Step | None:
         """``pgcopydb copy table-data --table-jobs 2`` into the emptied tables, or None where
