@@ -1,6 +1,6 @@
 """Where a verified rebuild spends its time: per phase, per statement, client against server.
 
-    python -m benchmarks.phases --animals 200000 [--reuse]
+    python -m benchmarks.phases --animals 200000 [--reuse] [--indexes]
 
 Builds the sync benchmark's databases (``benchmarks.sync``; ``--reuse`` keeps those a previous
 run left), times the ``pg_dump --data-only | psql`` baseline, then empties Railway and runs
@@ -18,7 +18,9 @@ run left), times the ``pg_dump --data-only | psql`` baseline, then empties Railw
   ``log_line_prefix`` naming the database; both reset afterwards).
 
 Only the embedded server's log is read, so local and Railway share one server here: their
-CPU is counted together. Nothing here asserts a time.
+CPU is counted together. ``--indexes`` first times, inside the local server, loading animals
+and scrape_logs into a copy that keeps their indexes against loading a bare copy and building
+them afterwards. Nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -95,6 +97,43 @@ def statement_totals(logged: list[re.Match]) -> list[tuple[tuple[str, str], tupl
     return sorted(totals.items(), key=lambda item: -item[1][1])
 
 
+def index_costs(bench: Bench, table: str) -> tuple[int, float, float, float]:
+    """(indexes, seconds to load ``table``'s rows into a copy that keeps its indexes, seconds
+    into one without them, seconds to build them afterwards), inside the local server
+    (``INSERT ... SELECT``, no client, no network): what building indexes after loading an
+    empty table would save."""
+    connection = bench.connect(bench.local_db)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s", [table])
+            definitions = [row[0] for row in cursor.fetchall()]
+
+            def on(copy: str, definition: str) -> str:
+                head, tail = definition.split(f" ON public.{table} ", 1)
+                name = head.rsplit(" ", 1)[1]
+                return f"{head.rsplit(' ', 1)[0]} {copy}_{name} ON {copy} {tail}"
+
+            def timed(statement: str) -> float:
+                started = time.monotonic()
+                cursor.execute(statement)
+                return time.monotonic() - started
+
+            cursor.execute("DROP TABLE IF EXISTS bench_indexed, bench_bare")
+            for copy in ("bench_indexed", "bench_bare"):
+                cursor.execute(f"CREATE TABLE {copy} (LIKE {table} INCLUDING DEFAULTS)")
+            for definition in definitions:
+                cursor.execute(on("bench_indexed", definition))
+            cursor.execute("CHECKPOINT")
+            indexed = timed(f"INSERT INTO bench_indexed SELECT * FROM {table}")
+            cursor.execute("CHECKPOINT")
+            bare = timed(f"INSERT INTO bench_bare SELECT * FROM {table}")
+            built = sum(timed(on("bench_bare", definition)) for definition in definitions)
+            cursor.execute("DROP TABLE bench_indexed, bench_bare")
+    finally:
+        connection.close()
+    return len(definitions), indexed, bare, built
+
+
 def log_settings(bench: Bench, on: bool) -> None:
     for database in (bench.local_db, bench.railway_db):
         setting = "= 0" if on else "TO DEFAULT"
@@ -108,10 +147,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--animals", type=int, default=200_000, help="animals to generate")
     parser.add_argument("--reuse", action="store_true", help="keep the databases of a last run")
+    parser.add_argument(
+        "--indexes", action="store_true", help="also time loading with indexes against after"
+    )
     args = parser.parse_args()
     bench = Bench(args.animals)
     if not args.reuse:
         bench.prepare()
+    if args.indexes:
+        for table in ("animals", "scrape_logs"):
+            count, indexed, bare, built = index_costs(bench, table)
+            print(
+                f"{table}: loaded keeping its {count} indexes {indexed:.2f} s; without them "
+                f"{bare:.2f} s, then building them {built:.2f} s ({bare + built:.2f} s)",
+                flush=True,
+            )
     data_dir = bench.socket_dir  # the embedded server keeps its socket in its data folder
     postmaster = int((Path(data_dir) / "postmaster.pid").read_text().split()[0])
     log = Path(data_dir) / "log"

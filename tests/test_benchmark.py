@@ -151,7 +151,7 @@ def test_phase_breakdown_names_every_phase_and_the_cpu_split():
     environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
 
     finished = subprocess.run(
-        [sys.executable, "-m", "benchmarks.phases", "--animals", "500"],
+        [sys.executable, "-m", "benchmarks.phases", "--animals", "500", "--indexes"],
         cwd=PROJECT_DIR,
         env=environment,
         capture_output=True,
@@ -166,6 +166,8 @@ def test_phase_breakdown_names_every_phase_and_the_cpu_split():
         for line in lines
     ), lines
     assert any(line.startswith("CPU: the command ") for line in lines), lines
+    assert lines[1].startswith("animals: loaded keeping its 9 indexes "), lines
+    assert lines[2].startswith("scrape_logs: loaded keeping its 2 indexes "), lines
     start = lines.index("phases (the command's INFO lines):")
     end = lines.index(
         "statements by total server time (server's log; a cursor's FETCHes under its query):"
