@@ -9,7 +9,7 @@ run left), times the ``pg_dump --data-only | psql`` baseline, then empties Railw
 
 - the command's own phase lines (``railway_sync: write animals took 3.10 s``), and the wall
   time outside them (Python and Django starting, connecting, the history);
-- CPU seconds of the command's process (user + system, from ``wait4``) against those of the
+- CPU seconds (and the peak RSS) of the command's process (user + system, from ``wait4``) against those of the
   embedded server's processes (its backends, reaped by the postmaster, and its background
   processes), read from ``/proc`` before and after;
 - the server time of every statement on either database, summed by kind (a cursor's FETCHes
@@ -167,41 +167,51 @@ def main() -> int:
     log = Path(data_dir) / "log"
     names = {bench.local_db: "local", bench.railway_db: "Railway"}
     log_settings(bench, on=True)
-    time.sleep(0.5)  # the reload reaches the server's processes
-    log_offset = log.stat().st_size
-    bench.empty_railway()
-    server_before = server_cpu(postmaster)
-    baseline, _ = bench.dump_and_restore()
-    server = server_cpu(postmaster) - server_before
-    print(
-        f"baseline: pg_dump --data-only | psql: {baseline:.2f} s wall, the server's CPU "
-        f"{server:.2f} s, content equal: {'yes' if bench.equal() else 'NO'}",
-        flush=True,
-    )
-    print("its COPY statements by server time:")
-    for (database, kind), (count, seconds) in statement_totals(read_log(log, log_offset)):
-        if kind.startswith("COPY"):
-            where = names.get(database, database)
-            print(f"  {seconds:7.2f} s {count:5d}x {where:8} {kind[:110]}")
-    bench.empty_railway()
-    log_offset = log.stat().st_size
-    env = {**bench.env(), "RAILWAY_SYNC_LOG_LEVEL": "INFO"}
-    server_before = server_cpu(postmaster)
-    started = time.monotonic()
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "railway_sync", "--mode", "rebuild", "--confirm-destructive"],
-        cwd=Path(__file__).resolve().parent.parent,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    err = process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.monotonic() - started
-    server = server_cpu(postmaster) - server_before
-    log_settings(bench, on=False)
+    try:
+        time.sleep(0.5)  # the reload reaches the server's processes
+        log_offset = log.stat().st_size
+        bench.empty_railway()
+        server_before = server_cpu(postmaster)
+        baseline, _ = bench.dump_and_restore()
+        server = server_cpu(postmaster) - server_before
+        print(
+            f"baseline: pg_dump --data-only | psql: {baseline:.2f} s wall, the server's CPU "
+            f"{server:.2f} s, content equal: {'yes' if bench.equal() else 'NO'}",
+            flush=True,
+        )
+        print("its COPY statements by server time:")
+        for (database, kind), (count, seconds) in statement_totals(read_log(log, log_offset)):
+            if kind.startswith("COPY"):
+                where = names.get(database, database)
+                print(f"  {seconds:7.2f} s {count:5d}x {where:8} {kind[:110]}")
+        bench.empty_railway()
+        log_offset = log.stat().st_size
+        env = {**bench.env(), "RAILWAY_SYNC_LOG_LEVEL": "INFO"}
+        server_before = server_cpu(postmaster)
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "railway_sync",
+                "--mode",
+                "rebuild",
+                "--confirm-destructive",
+            ],
+            cwd=Path(__file__).resolve().parent.parent,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stderr is not None
+        err = process.stderr.read()
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.monotonic() - started
+        server = server_cpu(postmaster) - server_before
+    finally:
+        # Also when interrupted: the server logs as before.
+        log_settings(bench, on=False)
     if os.waitstatus_to_exitcode(status):
         print(err, file=sys.stderr)
         return 1
@@ -214,7 +224,8 @@ def main() -> int:
     print(
         f"CPU: the command {usage.ru_utime + usage.ru_stime:.2f} s "
         f"(user {usage.ru_utime:.2f}, system {usage.ru_stime:.2f}), "
-        f"the server (local and Railway together) {server:.2f} s"
+        f"the server (local and Railway together) {server:.2f} s; "
+        f"the command's peak RSS {usage.ru_maxrss / 1024:.0f} MB"
     )
     phases = re.findall(r"railway_sync: (.+) took ([\d.]+) s", err)
     finished = re.search(r"railway_sync: finished in ([\d.]+) s", err)
