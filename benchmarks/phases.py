@@ -9,9 +9,9 @@ run left), times the ``pg_dump --data-only | psql`` baseline, then empties Railw
 
 - the command's own phase lines (``railway_sync: write animals took 3.10 s``), and the wall
   time outside them (Python and Django starting, connecting, the history);
-- CPU seconds (and the peak RSS) of the command's process (user + system, from ``wait4``) against those of the
-  embedded server's processes (its backends, reaped by the postmaster, and its background
-  processes), read from ``/proc`` before and after;
+- CPU seconds (user + system, from ``wait4``, with its peak RSS) of the command's process
+  against those of the embedded server's processes (its backends, reaped by the postmaster,
+  and its background processes), read from ``/proc`` before and after;
 - the server time of every statement on either database, summed by kind (a cursor's FETCHes
   under the query it was declared for), largest first, from the server's log
   (``log_min_duration_statement = 0`` on the two benchmark databases for the run, and a
