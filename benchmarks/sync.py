@@ -15,8 +15,10 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -43,6 +45,31 @@ TARGETS = {
     "railway_status": 0.05,
     "railway_status --deep": 0.6,
 }
+
+
+BASELINE = "baseline: pg_dump --data-only | psql"
+PGCOPYDB = "peer: pgcopydb copy table-data --table-jobs 2"
+VERIFIED_REBUILD = "rebuild into empty Railway (with verification)"
+PGSYNC_ABSENT = (
+    "not measured: ankane/pgsync is a Ruby gem, and neither Debian, PyPI nor npm ships it "
+    "(PyPI's pgsync is an unrelated Elasticsearch sync)"
+)
+
+
+def peers_not_measured() -> dict[str, str]:
+    """The peers a user would pick that this machine cannot run, and why (said, never faked)."""
+    absent = {"pgsync": PGSYNC_ABSENT}
+    if shutil.which("pgcopydb") is None:
+        absent["pgcopydb"] = "not installed: apt-get install pgcopydb"
+    return absent
+
+
+def wait_with_rss(process: subprocess.Popen) -> tuple[int, float]:
+    """Wait for ``process``; its exit code and peak RSS in MB (its own and its waited-for
+    children's, as the kernel reports to wait4)."""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, usage.ru_maxrss / 1024
 
 
 @dataclass
@@ -120,12 +147,11 @@ class Bench:
         )
         assert process.stdout is not None and process.stderr is not None
         out, err = process.stdout.read(), process.stderr.read()
-        _, status, usage = os.wait4(process.pid, 0)
+        returncode, rss = wait_with_rss(process)
         seconds = time.monotonic() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode not in (0,) and args[0] != "railway_status":
+        if returncode not in (0,) and args[0] != "railway_status":
             raise RuntimeError(f"{' '.join(args)} failed:\n{err.decode()}")
-        return seconds, usage.ru_maxrss / 1024, out.decode()
+        return seconds, rss, out.decode()
 
     def create(self) -> None:
         """Both databases afresh: local with the scrapers' tables and generated rows, Railway
@@ -174,8 +200,17 @@ class Bench:
             self.sql(database, "VACUUM ANALYZE")
         return local == railway
 
+    def rows(self, database: str) -> int:
+        return sum(self.sql(database, f"SELECT count(*) FROM {t}")[0][0] for t in TABLES)
+
     def baseline(self) -> Step:
         self.empty_railway()
+        seconds, rss = self.dump_and_restore()
+        return Step(BASELINE, seconds, self.rows(self.local_db), rss, self.equal())
+
+    def dump_and_restore(self) -> tuple[float, float]:
+        """``pg_dump --data-only | psql`` of the five tables into Railway's (empty) ones; wall
+        seconds and the larger peak RSS of the two."""
         tables = [arg for table in TABLES for arg in ("-t", table)]
         started = time.monotonic()
         dump = subprocess.Popen(
@@ -191,7 +226,7 @@ class Bench:
             ],
             stdout=subprocess.PIPE,
         )
-        subprocess.run(
+        restore = subprocess.Popen(
             [
                 str(self.bin / "psql"),
                 "-q",
@@ -204,15 +239,64 @@ class Bench:
                 self.railway_db,
             ],
             stdin=dump.stdout,
-            check=True,
             stdout=subprocess.DEVNULL,
         )
         assert dump.stdout is not None
         dump.stdout.close()
-        dump.wait()
+        psql_status, psql_rss = wait_with_rss(restore)
+        dump_status, dump_rss = wait_with_rss(dump)
         seconds = time.monotonic() - started
-        rows = sum(self.sql(self.local_db, f"SELECT count(*) FROM {t}")[0][0] for t in TABLES)
-        return Step("baseline: pg_dump --data-only | psql", seconds, rows, None, self.equal())
+        if psql_status or dump_status:
+            raise RuntimeError(f"pg_dump | psql failed ({dump_status}, {psql_status})")
+        return seconds, max(psql_rss, dump_rss)
+
+    def pgcopydb(self) -> Step | None:
+        """``pgcopydb copy table-data --table-jobs 2`` into the emptied tables, or None where
+        it is not installed (Debian's ``pgcopydb``).
+
+        Its two jobs copy tables in any order, so the target's foreign keys would reject
+        children copied before their parents: with them on, it loses those tables and still
+        exits 0 (seen with 0.10). Its target sessions run with
+        ``session_replication_role = replica``, which leaves foreign keys unchecked (indexes
+        are still maintained, as for the baseline). Its time includes the ``VACUUM ANALYZE``
+        it runs on each table it copied.
+        """
+        binary = shutil.which("pgcopydb")
+        if binary is None:
+            return None
+        self.empty_railway()
+        url = self.railway_url()
+        target = f"{url}{'&' if '?' in url else '?'}options=-c%20session_replication_role%3Dreplica"
+        with tempfile.TemporaryDirectory(prefix="railway-sync-pgcopydb-") as work:
+            filters = Path(work) / "filters.ini"
+            filters.write_text("[include-only-table]\n" + "".join(f"public.{t}\n" for t in TABLES))
+            started = time.monotonic()
+            process = subprocess.Popen(
+                [
+                    binary,
+                    "copy",
+                    "table-data",
+                    "--source",
+                    embedded.database_url(self.socket_dir, self.local_db),
+                    "--target",
+                    target,
+                    "--table-jobs",
+                    "2",
+                    "--dir",
+                    str(Path(work) / "work"),
+                    "--filters",
+                    str(filters),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            assert process.stderr is not None
+            err = process.stderr.read()
+            status, rss = wait_with_rss(process)
+            seconds = time.monotonic() - started
+        if status:
+            raise RuntimeError(f"pgcopydb failed:\n{err.decode()}")
+        return Step(PGCOPYDB, seconds, self.rows(self.railway_db), rss, self.equal())
 
     def sync_step(self, name: str, *args: str) -> Step:
         seconds, rss, out = self.manage("railway_sync", "--format", "json", *args)
@@ -239,6 +323,9 @@ class Bench:
     def run(self) -> list[Step]:
         self.prepare()
         steps = [self.baseline()]
+        peer = self.pgcopydb()
+        if peer is not None:
+            steps.append(peer)
         self.empty_railway()
         steps.append(
             self.sync_step(
@@ -302,6 +389,14 @@ def render(steps: list[Step], animals: int) -> str:
         lines.append(
             f"(targets apply at {TARGET_SCALE:,} animals; below that, process start-up dominates)"
         )
+    by_name = {step.name: step for step in steps}
+    rebuild, peer = by_name.get(VERIFIED_REBUILD), by_name.get(PGCOPYDB)
+    if rebuild is not None and peer is not None and peer.seconds:
+        lines.append(
+            f"verified rebuild / pgcopydb: {rebuild.seconds / peer.seconds:.2f}x (aim: <= 1.00x)"
+        )
+    for name, why in peers_not_measured().items():
+        lines.append(f"{name}: {why}")
     return "\n".join(lines)
 
 
@@ -313,7 +408,14 @@ def main() -> int:
     steps = Bench(args.animals).run()
     print(render(steps, args.animals))
     Path(args.json).write_text(
-        json.dumps({"animals": args.animals, "steps": [asdict(s) for s in steps]}, indent=2)
+        json.dumps(
+            {
+                "animals": args.animals,
+                "steps": [asdict(s) for s in steps],
+                "peers_not_measured": peers_not_measured(),
+            },
+            indent=2,
+        )
     )
     return 0 if all(step.content_equal for step in steps) else 1
 

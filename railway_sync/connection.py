@@ -19,7 +19,7 @@ from django.db.utils import DatabaseError, InterfaceError, OperationalError
 from railway_sync import conf
 from railway_sync.dburl import DEFAULT_CONNECTION_TIMEOUT
 from railway_sync.errors import ConnectionFailed, NotConfigured, SameDatabase
-from railway_sync.failures import explain, lock_holder, url_variable
+from railway_sync.failures import explain, lock_holder, unresolved_private_host, url_variable
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,10 @@ TRANSIENT_MARKERS = (
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Whether a connection error may go away by itself (never a wrong password or name)."""
+    """Whether a connection error may go away by itself (never a wrong password or name,
+    nor Railway's private address where it does not resolve: outside Railway it never will)."""
+    if unresolved_private_host(exc):
+        return False
     text = str(exc).lower()
     return any(marker in text for marker in TRANSIENT_MARKERS)
 

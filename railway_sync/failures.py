@@ -274,6 +274,31 @@ def _permission_denied(
     )
 
 
+# Railway's private network: a service's address there, reachable only from services in the
+# same Railway project and environment (its DATABASE_URL; DATABASE_PUBLIC_URL is the proxy).
+RAILWAY_PRIVATE_SUFFIX = ".railway.internal"
+UNRESOLVED_HOST = re.compile(r'could not translate host name "([^"]+)"')
+
+
+def unresolved_private_host(exc: BaseException) -> str | None:
+    """The Railway private address (``postgres.railway.internal``) ``exc`` failed to resolve,
+    if that is what it says: run outside Railway, such a name never resolves, so it is not
+    worth a retry. None for any other error (a private address that resolved connects as any
+    other host)."""
+    match = UNRESOLVED_HOST.search(str(exc))
+    host = match.group(1).lower().rstrip(".") if match else ""
+    return host if host.endswith(RAILWAY_PRIVATE_SUFFIX) else None
+
+
+def private_network_line(alias: str, host: str) -> str:
+    """What to do about ``host``, Railway's private address, unresolvable here."""
+    return (
+        f"{host} is Railway's private network address, reachable only from services in the "
+        f"same Railway project; from outside Railway, set {url_variable(alias)} to the "
+        "database's DATABASE_PUBLIC_URL (its Variables tab)."
+    )
+
+
 def explain(
     alias: str,
     exc: BaseException,
@@ -286,6 +311,9 @@ def explain(
     ``timeout`` is the time connecting was given in all, which ``timeout_setting`` sets.
     """
     variable = url_variable(alias)
+    private_host = unresolved_private_host(exc)
+    if private_host:
+        return private_network_line(alias, private_host)
     text = scrub(_first_line(exc), _password(alias))
     lowered = driver.message(_raw_error(exc)).lower()
     if "password authentication failed" in lowered or "no password supplied" in lowered:
@@ -316,6 +344,7 @@ __all__ = [
     "lock_holder",
     "sqlstate",
     "translate",
+    "unresolved_private_host",
     "url_variable",
 ]
 

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
+import pytest
+
+from benchmarks.sync import PGSYNC_ABSENT
 from tests.conftest import PROJECT_DIR, require_tls_postgres
 from tests.test_link import RAILWAY_SET_UP
 
 
 def test_benchmark_runs_every_step_and_content_matches(tmp_path):
+    if shutil.which("pgcopydb") is None:
+        pytest.fail("pgcopydb is not installed; install it with: sudo apt-get install -y pgcopydb")
     results = tmp_path / "results.json"
     environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
 
@@ -29,6 +35,7 @@ def test_benchmark_runs_every_step_and_content_matches(tmp_path):
     steps = {step["name"]: step for step in report["steps"]}
     assert list(steps) == [
         "baseline: pg_dump --data-only | psql",
+        "peer: pgcopydb copy table-data --table-jobs 2",
         "rebuild into empty Railway (with verification)",
         "rebuild into empty Railway --skip-validation",
         "no-op sync",
@@ -47,8 +54,18 @@ def test_benchmark_runs_every_step_and_content_matches(tmp_path):
         steps["rebuild into empty Railway (with verification)"]["rows_written"]
         == (steps["baseline: pg_dump --data-only | psql"]["rows_written"])
     )
-    assert all(step["peak_rss_mb"] > 0 for step in list(steps.values())[1:])
+    # The peer copied every row too, checked row by row like every step.
+    assert (
+        steps["peer: pgcopydb copy table-data --table-jobs 2"]["rows_written"]
+        == steps["baseline: pg_dump --data-only | psql"]["rows_written"]
+    )
+    assert all(step["peak_rss_mb"] > 0 for step in steps.values())
     assert "ratio" in finished.stdout and "baseline" in finished.stdout
+    lines = finished.stdout.splitlines()
+    assert any(line.startswith("verified rebuild / pgcopydb: ") for line in lines)
+    # A peer this machine cannot run is said so, never faked.
+    assert report["peers_not_measured"] == {"pgsync": PGSYNC_ABSENT}
+    assert f"pgsync: {PGSYNC_ABSENT}" in lines
 
 
 def test_round_trip_benchmark_measures_every_command_through_the_proxy(tmp_path):
@@ -128,3 +145,33 @@ def test_round_trip_benchmark_measures_every_command_through_the_proxy(tmp_path)
         assert m["round_trips"] >= m["connections"] * RAILWAY_SET_UP, m
         assert m["bytes_to_railway"] > 0 and m["bytes_from_railway"] > 0, m
         assert m["seconds_met"] is None  # wall time is judged at 100 ms only
+
+
+def test_phase_breakdown_names_every_phase_and_the_cpu_split():
+    environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+
+    finished = subprocess.run(
+        [sys.executable, "-m", "benchmarks.phases", "--animals", "500", "--indexes"],
+        cwd=PROJECT_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    lines = finished.stdout.splitlines()
+    assert any(
+        line.startswith("verified rebuild: ") and line.endswith("content equal: yes")
+        for line in lines
+    ), lines
+    assert any(line.startswith("CPU: the command ") for line in lines), lines
+    assert lines[1].startswith("animals: loaded keeping its 9 indexes "), lines
+    assert lines[2].startswith("scrape_logs: loaded keeping its 2 indexes "), lines
+    start = lines.index("phases (the command's INFO lines):")
+    end = lines.index(
+        "statements by total server time (server's log; a cursor's FETCHes under its query):"
+    )
+    phases = [line.rsplit(None, 2)[0].strip() for line in lines[start + 1 : end]]
+    assert {"schema", "write animals", "verify animals"} <= set(phases), phases
+    assert phases[-1] == "outside the sync (start-up, history)", phases

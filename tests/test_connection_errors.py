@@ -21,7 +21,7 @@ from tests.conftest import (
     socket_host,
     timed_out,
 )
-from tests.proxy import SilentServer
+from tests.proxy import FlakyProxy, SilentServer
 
 RAILWAY_COMMANDS = [
     ["railway_test_connection"],
@@ -232,3 +232,67 @@ def test_retries_share_one_deadline_so_a_hung_host_fails_within_the_stated_time(
     # more; the bound leaves a busy machine 8 s to start Python and Django.
     assert len(silent_server.accepted) == 1
     assert elapsed < 3 * 4
+
+
+PRIVATE_HOST = "postgres.railway.internal"
+
+
+@DB
+@pytest.mark.parametrize(
+    ("command", "expected_out", "prefix"),
+    [
+        (["railway_test_connection"], "", "❌ Railway connection failed: "),
+        (["railway_sync"], "🚀 Starting Railway data sync...\n", "❌ Railway data sync failed: "),
+    ],
+    ids=["test_connection", "sync"],
+)
+def test_railways_private_address_outside_railway_is_one_line_at_once(
+    clean, command, expected_out, prefix
+):
+    """Railway's DATABASE_URL names the database on its private network, which resolves only
+    inside Railway (this machine has no DNS at all): said at once, never retried."""
+    url = f"postgresql://postgres:{PASSWORD}@{PRIVATE_HOST}:5432/railway"
+    # A retry would wait 60 s first: the bound below is far from any slow machine's start-up.
+    env = {
+        **local_env(),
+        "RAILWAY_DATABASE_URL": url,
+        "RAILWAY_CONNECTION_TIMEOUT": "120",
+        "RAILWAY_CONNECT_ATTEMPTS": "3",
+        "RAILWAY_CONNECT_RETRY_DELAY": "60",
+    }
+
+    started = time.monotonic()
+    out, err, code = run_process(*command, env=env, timeout=300)
+    elapsed = time.monotonic() - started
+
+    assert (out, code) == (expected_out, 1)
+    assert err == (
+        f"{prefix}{PRIVATE_HOST} is Railway's private network address, reachable only from "
+        "services in the same Railway project; from outside Railway, set RAILWAY_DATABASE_URL "
+        "to the database's DATABASE_PUBLIC_URL (its Variables tab).\n"
+    )
+    assert "retrying" not in err
+    assert elapsed < 45
+
+
+@DB
+def test_railways_private_address_where_it_resolves_connects_as_any_host(clean):
+    """Run as a Railway service, the private name resolves and is the right address. libpq's
+    hostaddr stands in for that resolution here: the name is kept, the address given."""
+    socket_dir = Path(connections["railway"].settings_dict["HOST"])
+    proxy = FlakyProxy(str(socket_dir / ".s.PGSQL.5432"))
+    name = connections["railway"].settings_dict["NAME"]
+    url = (
+        f"postgresql://postgres@{PRIVATE_HOST}:{proxy.port}/{name}"
+        "?hostaddr=127.0.0.1&sslmode=disable"
+    )
+    try:
+        out, err, code = run_process(
+            "railway_test_connection", env={**local_env(), "RAILWAY_DATABASE_URL": url}
+        )
+    finally:
+        proxy.close()
+
+    assert (code, err) == (0, ""), err
+    assert out.splitlines()[0] == "✅ Railway connection successful"
+    assert f"@{PRIVATE_HOST}:{proxy.port}/{name}" in out
