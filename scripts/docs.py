@@ -451,7 +451,8 @@ def _fragments(node: ast.AST) -> list[str]:
 
 
 def _key(node: ast.AST) -> str:
-    """The longest constant run of a message, whitespace collapsed, the emoji left out."""
+    """A message's first constant run of 12 characters or more (its longest, if none is),
+    whitespace collapsed, the emoji and the punctuation at its ends left out."""
     runs, run = [], ""
     for fragment in _fragments(node):
         if fragment == "":
@@ -460,8 +461,14 @@ def _key(node: ast.AST) -> str:
         else:
             run += fragment
     runs.append(run)
-    cleaned = [" ".join(r.replace("❌", " ").replace("⚠", " ").split()) for r in runs]
-    return max(cleaned, key=len)
+    cleaned = [
+        " ".join(r.replace("❌", " ").replace("⚠", " ").split()).strip(" .,;:()") for r in runs
+    ]
+    return next((r for r in cleaned if len(r) >= 12), max(cleaned, key=len))
+
+
+# A guard's refusal, built where it is returned rather than raised: "Rebuild refused: ...".
+REFUSAL = re.compile(r"(?:[\w-]+ )?refused: ", re.I)
 
 
 def _messages(node: ast.AST, errors: set[str]) -> Iterator[tuple[int, ast.AST]]:
@@ -473,20 +480,24 @@ def _messages(node: ast.AST, errors: set[str]) -> Iterator[tuple[int, ast.AST]]:
         if isinstance(call, ast.Call):
             func = call.func
             name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-            if name in errors and call.args:
+            # self.fail(reason): a command's own failure, after its failure_line.
+            if (name in errors or name == "fail") and call.args:
                 yield call.lineno, call.args[0]
             elif name == "Cause" and len(call.args) > 1:
                 yield call.lineno, call.args[1]
-        elif isinstance(call, ast.Constant | ast.JoinedStr) and any(
-            "❌" in text or "⚠" in text for text in _fragments(call)
+        elif isinstance(call, ast.Constant | ast.JoinedStr) and (
+            any("❌" in text or "⚠" in text for text in _fragments(call))
+            or REFUSAL.match(_fragments(call)[0])
         ):
             yield call.lineno, call
 
 
 def failure_messages() -> list[Failure]:
     """Every failure line the code can print, by its longest constant part: the messages of
-    railway_sync's errors (and ``CommandError``, ``DatabaseUrlError``), the causes of
-    ``failures.CAUSES``, and every string with a ``❌`` or ``⚠``. Messages built wholly
+    railway_sync's errors (and ``CommandError``, ``DatabaseUrlError``, a command's
+    ``self.fail``), the causes of
+    ``failures.CAUSES``, every string with a ``❌`` or ``⚠``, and the guards' refusals
+    (``"Rebuild refused: ..."``). Messages built wholly
     elsewhere (``f"⚠ {notice}"``) leave no constant part of 12 characters and are skipped:
     their own strings are collected where they are made."""
     trees = {

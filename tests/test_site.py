@@ -1,0 +1,130 @@
+"""The documentation site: its generated pages are current, troubleshooting quotes every
+failure line the code can print, and it builds with --strict, offline, fetching nothing."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from tests.conftest import PROJECT_DIR
+
+
+def load_generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("docs_generator", PROJECT_DIR / "scripts/docs.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+generator = load_generator()
+
+
+def test_generated_pages_are_current():
+    stale = [str(path.relative_to(PROJECT_DIR)) for path in generator.stale()]
+
+    assert stale == [], (
+        f"{', '.join(stale)} differ from what the code gives: run python scripts/docs.py "
+        "(or make docs) and commit the result"
+    )
+
+
+def test_every_command_has_a_page_with_every_option():
+    pages = PROJECT_DIR / "docs" / "commands"
+    nav = (PROJECT_DIR / "mkdocs.yml").read_text()
+    for name in generator.commands():
+        page = (pages / f"{name}.md").read_text()
+        assert f"- {name}: commands/{name}.md" in nav, name
+        reference = page.split(generator.BEGIN, 1)[1]
+        from django.core.management import load_command_class
+
+        parser = load_command_class("railway_sync", name).create_parser("manage.py", name)
+        for action in generator._own_actions(parser):
+            assert f"`{max(action.option_strings, key=len)}" in reference, (name, action.dest)
+
+
+def test_json_page_lists_every_field_of_every_document():
+    from typing import get_args, get_type_hints
+
+    from railway_sync.management import documents
+
+    page = (PROJECT_DIR / "docs" / "json.md").read_text()
+    for document in get_args(documents.Document):
+        section = page.split(f"{{#{document.__name__.lower()}}}", 1)[1].split("###", 1)[0]
+        for field in get_type_hints(document):
+            assert f"| `{field}` |" in section, (document.__name__, field)
+
+
+def test_the_collector_finds_the_failure_lines():
+    keys = {failure.key for failure in generator.failure_messages()}
+
+    assert len(keys) > 50
+    for known in [
+        "Railway data sync failed",  # a command's failure_line
+        "another railway_sync is running (waited",  # an error raised with an f-string
+        "ran out of disk space",  # a cause in failures.CAUSES, after {Server}
+        "Rebuild refused: local data is below the safety thresholds",  # a guard's refusal
+        "Local data is inconsistent",  # a message built with +
+        "Local and Railway databases are not in sync",  # a ⚠ CommandError
+        "Railway does not match local after setup",  # a command's self.fail
+    ]:
+        assert known in keys, known
+
+
+def test_troubleshooting_quotes_every_failure_line():
+    missing = [f"{failure.where}: {failure.key!r}" for failure in generator.missing_failures()]
+
+    assert missing == [], (
+        "docs/troubleshooting.md does not quote these failure lines (add each, with what it "
+        "means and what to run):\n" + "\n".join(missing)
+    )
+
+
+# A fetch of anything from another host by a built page: a script, a stylesheet, a font, an
+# image or a frame (plain links to other sites are fine: nothing loads them).
+EXTERNAL_FETCH = re.compile(
+    r"<(?:script|img|iframe|source)\b[^>]*\bsrc=\"(?:https?:)?//"
+    r"|<link\b(?=[^>]*\brel=\"(?:stylesheet|preconnect|preload|prefetch|icon|dns-prefetch)\")"
+    r"[^>]*\bhref=\"(?:https?:)?//"
+    r"|@import\s+url\((?:['\"])?(?:https?:)?//"
+    r"|fonts\.googleapis\.com|fonts\.gstatic\.com",
+    re.I,
+)
+
+
+def test_site_builds_strict_offline_and_fetches_nothing(tmp_path: Path):
+    site = tmp_path / "site"
+    # Any download attempted at build time goes to a closed port and fails the build.
+    offline = {
+        **os.environ,
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "http_proxy": "http://127.0.0.1:9",
+        "https_proxy": "http://127.0.0.1:9",
+        "NO_PROXY": "",
+        "no_proxy": "",
+        "NO_MKDOCS_2_WARNING": "1",
+    }
+    built = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=PROJECT_DIR,
+        env=offline,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert built.returncode == 0, built.stderr
+    pages = sorted(site.rglob("*.html"))
+    assert {"index.html", "troubleshooting/index.html", "commands/railway_sync/index.html"} <= {
+        str(page.relative_to(site)) for page in pages
+    }
+    for path in [*pages, *site.rglob("*.css"), *site.rglob("*.js")]:
+        found = EXTERNAL_FETCH.search(path.read_text(errors="replace"))
+        assert found is None, f"{path.relative_to(site)} fetches {found.group(0)!r}"
