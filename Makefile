@@ -36,9 +36,9 @@ lint: install
 # links, missing pages or anchors fail the build). docs-serve serves it at 127.0.0.1:8001.
 docs: install
 	$(PY) scripts/docs.py
-	$(VENV)/bin/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 DOCS_ADDR ?= 127.0.0.1:8001
 docs-serve: install
 	$(PY) scripts/docs.py
-	$(VENV)/bin/mkdocs serve --strict --dev-addr $(DOCS_ADDR)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --strict --dev-addr $(DOCS_ADDR)
