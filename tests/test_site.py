@@ -128,3 +128,35 @@ def test_site_builds_strict_offline_and_fetches_nothing(tmp_path: Path):
     for path in [*pages, *site.rglob("*.css"), *site.rglob("*.js")]:
         found = EXTERNAL_FETCH.search(path.read_text(errors="replace"))
         assert found is None, f"{path.relative_to(site)} fetches {found.group(0)!r}"
+
+
+def test_a_new_command_gets_a_page_and_a_place_in_the_nav(monkeypatch):
+    page = generator.command_page("railway_status", None)
+    assert page.startswith("# `railway_status`\n")
+    assert generator.BEGIN in page and "`--deep`" in page
+
+    monkeypatch.setattr(generator, "commands", lambda: ["railway_sync", "railway_pull"])
+    nav = generator.nav((PROJECT_DIR / "mkdocs.yml").read_text())
+    entries = nav.split(generator.NAV_BEGIN, 1)[1].split(generator.NAV_END, 1)[0]
+    assert [line.strip() for line in entries.strip().splitlines()] == [
+        "- railway_sync: commands/railway_sync.md",
+        "- railway_pull: commands/railway_pull.md",
+    ]
+
+
+def key(source: str) -> str:
+    import ast
+
+    return generator._key(ast.parse(source, mode="eval").body)
+
+
+def test_a_message_is_known_by_its_first_constant_part():
+    assert key('f"{variable} is not a database URL (it has no prefix)."') == (
+        "is not a database URL (it has no prefix"
+    )
+    assert key('f"❌ Railway demo failed: {command} exited {code}"') == "Railway demo failed"
+    assert key('"{Server} ran out of disk space"') == "ran out of disk space"
+    assert key('"Local data is inconsistent: " + "; ".join(found) + ". Fix it."') == (
+        "Local data is inconsistent"
+    )
+    assert key('f"⚠ {notice}"') == ""
