@@ -160,3 +160,16 @@ def test_a_message_is_known_by_its_first_constant_part():
         "Local data is inconsistent"
     )
     assert key('f"⚠ {notice}"') == ""
+
+
+def test_configuration_page_names_every_setting_and_variable():
+    page = (PROJECT_DIR / "docs" / "configuration.md").read_text()
+    conf = (PROJECT_DIR / "railway_sync" / "conf.py").read_text()
+    settings_text = (PROJECT_DIR / "project" / "settings.py").read_text()
+    # Each of conf.py's readers opens its docstring with the setting it reads.
+    settings = set(re.findall(r'^    """``([A-Z_]+)', conf, re.M))
+    variables = set(re.findall(r'os\.environ(?:\.get\(|\[)"([A-Z_]+)"', settings_text))
+
+    assert len(settings) > 10
+    for name in sorted(settings | variables):
+        assert re.search(rf"`{name}[`\[]", page), f"docs/configuration.md does not name {name}"
