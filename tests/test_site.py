@@ -173,3 +173,19 @@ def test_configuration_page_names_every_setting_and_variable():
     assert len(settings) > 10
     for name in sorted(settings | variables):
         assert re.search(rf"`{name}[`\[]", page), f"docs/configuration.md does not name {name}"
+
+
+def test_every_command_page_says_what_it_does_and_its_exit_codes():
+    """What the README's command sections promise (tests/test_docs.py), on the site: the
+    hand-written part of each command's page, above the generated reference."""
+    from django.core.management import load_command_class
+
+    for name in generator.commands():
+        page = (PROJECT_DIR / "docs" / "commands" / f"{name}.md").read_text()
+        written = page.split(generator.BEGIN, 1)[0]
+        fix = f"write docs/commands/{name}.md above the generated reference"
+        assert "## Exit codes" in written, f"{name} has no exit codes: {fix}"
+        parser = load_command_class("railway_sync", name).create_parser("manage.py", name)
+        for action in generator._own_actions(parser):
+            option = max(action.option_strings, key=len)
+            assert f"`{option}" in written, f"{option} of {name} is not described: {fix}"
