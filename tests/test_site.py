@@ -189,3 +189,26 @@ def test_every_command_page_says_what_it_does_and_its_exit_codes():
         for action in generator._own_actions(parser):
             option = max(action.option_strings, key=len)
             assert f"`{option}" in written, f"{option} of {name} is not described: {fix}"
+
+
+def test_the_benchmark_draws_its_ratios_as_svg(tmp_path: Path):
+    import json
+    from xml.etree import ElementTree
+
+    from benchmarks import plot
+
+    for animals, ratio in [(2_000, 2.0), (50_000, 0.2)]:
+        steps = [
+            {"name": "baseline: pg_dump", "ratio": 1.0, "target": None},
+            {"name": "no-op sync", "ratio": ratio, "target": 0.05},
+            {"name": "railway_status", "ratio": ratio / 2, "target": 0.05},
+        ]
+        (tmp_path / f"{animals}.json").write_text(json.dumps({"animals": animals, "steps": steps}))
+
+    svg = plot.draw(*plot.load(sorted(tmp_path.glob("*.json"))))
+
+    root = ElementTree.fromstring(svg)
+    lines = root.findall("{http://www.w3.org/2000/svg}polyline")
+    assert len(lines) == 2  # one per step, the baseline left out
+    assert all(len(line.get("points", "").split()) == 2 for line in lines)
+    assert "no-op sync" in svg and "target &lt;= 0.05x" in svg and "http" not in svg.split(">", 1)[1]
