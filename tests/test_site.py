@@ -211,4 +211,6 @@ def test_the_benchmark_draws_its_ratios_as_svg(tmp_path: Path):
     lines = root.findall("{http://www.w3.org/2000/svg}polyline")
     assert len(lines) == 2  # one per step, the baseline left out
     assert all(len(line.get("points", "").split()) == 2 for line in lines)
-    assert "no-op sync" in svg and "target &lt;= 0.05x" in svg and "http" not in svg.split(">", 1)[1]
+    assert (
+        "no-op sync" in svg and "target &lt;= 0.05x" in svg and "http" not in svg.split(">", 1)[1]
+    )
