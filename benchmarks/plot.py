@@ -18,7 +18,7 @@ from html import escape
 from pathlib import Path
 
 WIDTH, HEIGHT = 760, 440
-LEFT, RIGHT, TOP, BOTTOM = 64, 300, 36, 52
+LEFT, RIGHT, TOP, BOTTOM = 64, 300, 48, 40
 # Colours that stay apart for the common kinds of colour blindness (Okabe and Ito).
 COLOURS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"]
 
@@ -73,8 +73,10 @@ def draw(scales: list[int], ratios: dict[str, dict[int, float]], targets: dict[s
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">',
         f'<rect width="{WIDTH}" height="{HEIGHT}" fill="#fff"/>',
-        f'<text x="{LEFT}" y="20" font-size="14" font-weight="bold">'
+        f'<text x="{LEFT}" y="18" font-size="14" font-weight="bold">'
         "Time of each step / pg_dump | psql of the same data, by scale</text>",
+        f'<text x="{LEFT}" y="35" font-size="11" fill="#555">Both axes logarithmic; the '
+        "ticks at the right edge are the targets, set for 1,000,000 animals.</text>",
     ]
     for tick in _ticks(low, high):
         parts.append(
@@ -90,7 +92,7 @@ def draw(scales: list[int], ratios: dict[str, dict[int, float]], targets: dict[s
             f"{_label(scale)}</text>"
         )
     parts.append(
-        f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 12}" text-anchor="middle">animals</text>'
+        f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 4}" text-anchor="middle">animals</text>'
         f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" '
         'stroke="#888"/>'
     )
@@ -119,10 +121,7 @@ def draw(scales: list[int], ratios: dict[str, dict[int, float]], targets: dict[s
             f'<text x="{WIDTH - RIGHT + 42}" y="{legend_y + 18}" fill="#555">'
             f"{escape(target.strip())}</text>"
         )
-    parts.append(
-        f'<text x="{WIDTH - RIGHT + 16}" y="{HEIGHT - 12}" fill="#555">'
-        "ticks at the right edge: targets</text></svg>"
-    )
+    parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
 
