@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo admin test lint bench docs docs-serve
+.PHONY: install demo admin test test-matrix lint bench docs docs-serve
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ admin: install
 test: install
 	bash scripts/system-packages
 	$(PY) -m pytest
+
+# Every supported row (Python x Django x psycopg2/psycopg 3, PostgreSQL 15 on either side), each
+# in a virtualenv of its own under .nox/ (noxfile.py). One row:
+#   .venv/bin/nox -s "tests(py3.13, django6.1, psycopg)" -- tests/test_sync.py
+test-matrix: install
+	bash scripts/system-packages
+	$(VENV)/bin/nox
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import psycopg2
+from railway_sync import driver
 
 ANIMALS_SQL = """
 INSERT INTO animals (id, name, organization_id, animal_type, external_id, primary_image_url,
@@ -80,7 +80,7 @@ def scale(animals: int) -> dict[str, int]:
 def generate(dsn: dict, animals: int) -> dict[str, int]:
     """Fill the five (empty) tables of the database at ``dsn`` and move the sequences."""
     sizes = scale(animals)
-    connection = psycopg2.connect(**dsn)
+    connection = driver.connect(**dsn)
     try:
         with connection, connection.cursor() as cursor:
             cursor.execute(ORGANIZATIONS_SQL, sizes)

@@ -31,7 +31,7 @@ Round trips whose answer holds a TLS handshake record are also counted apart
 (``Counts.tls_round_trips``), so that connection set-up can be told apart.
 
 So, for a client that waits for each answer before it sends again (libpq outside pipeline
-mode, hence psycopg2 and Django): connecting with trust authentication and
+mode, hence psycopg2, psycopg 3 and Django): connecting with trust authentication and
 ``sslmode=disable`` is 2 round trips (the TCP handshake; StartupMessage, then
 AuthenticationOk .. ReadyForQuery). Connecting as to Railway, with ``sslmode=require`` and
 SCRAM-SHA-256 (``benchmarks.railway``), is 7: the TCP handshake; the SSLRequest, answered

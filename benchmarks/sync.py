@@ -22,15 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import psycopg2
-
 from benchmarks.data import ANIMALS_SQL, generate, scale
 from benchmarks.railway import RailwayServer
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from railway_sync import embedded  # noqa: E402
+from railway_sync import driver, embedded  # noqa: E402
 
 TABLES = ("organizations", "animals", "animal_images", "scrape_logs", "service_regions")
 LOCAL_DB, RAILWAY_DB = "railway_sync_bench_local", "railway_sync_bench_railway"
@@ -81,9 +79,9 @@ class Bench:
     def connect(self, database: str):
         if self.railway is not None and database == self.railway_db:
             return self.railway.connect(database)
-        connection = psycopg2.connect(host=str(self.socket_dir), user="postgres", dbname=database)
-        connection.autocommit = True
-        return connection
+        return driver.connect(
+            host=str(self.socket_dir), user="postgres", dbname=database, autocommit=True
+        )
 
     def sql(self, database: str, statement: str, params: dict | None = None) -> list[tuple]:
         connection = self.connect(database)

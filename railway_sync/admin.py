@@ -78,7 +78,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def get_actions(self, request: HttpRequest) -> dict:
+    # action_location: Django 6.1 passes where the actions are shown (the change list, or
+    # the change form) and warns about an override that cannot take it; 5.2 and 6.0 do not.
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict:
         return {}
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations import Migration
 from django.db.migrations.loader import MigrationLoader
@@ -132,7 +131,9 @@ def migrated_state(
 
 
 def migrated_columns(
-    applied: frozenset[tuple[str, str]], names: tuple[str, ...]
+    applied: frozenset[tuple[str, str]],
+    names: tuple[str, ...],
+    migrations: MigrationLoader | None = None,
 ) -> dict[str, frozenset[str]]:
     """table -> the columns the migrations ``applied`` on Railway ((app, name), as
     ``railway_facts`` reads them) gave it (``0001_initial`` for the guide's tables ``names``,
@@ -141,7 +142,7 @@ def migrated_columns(
     A Railway column local lacks is the site's (issue 10) unless it is one of these: then local
     dropped it, and the generated migrations drop it too (drift).
     """
-    migrations = loader()
+    migrations = migrations or loader()
     label = conf.SCHEMA_APP_LABEL
     state = baseline(names)
     seen: set[tuple[str, str]] = set()
@@ -301,7 +302,7 @@ def target_state(local: str, old: Shape) -> tuple[Shape, tuple[str, ...]]:
                     ):
                         new.tables[table][kind][name] = definition
     others = tuple(t for t in old.tables if t not in new.tables)
-    present = catalog.present_tables(local, others)
+    present = tables.present(local, others)
     for table in others:
         if table in present:
             new.tables[table] = old.tables[table]
@@ -387,10 +388,10 @@ def writer(schema_plan: SchemaPlan, name: str | None = None) -> MigrationWriter:
     return result
 
 
-def require_covered(local: str) -> None:
+def require_covered(local: str, migrations: MigrationLoader | None = None) -> None:
     """Raise :class:`SchemaMismatch` when local's tables have changes no Railway migration
     covers: constraints, indexes, defaults and types as well as the columns the sync compares."""
-    pending = plan(local)
+    pending = plan(local, migrations)
     if not pending.empty:
         listed = "; ".join(step.describe() for step in pending.operations)
         raise SchemaMismatch(
@@ -408,23 +409,20 @@ def synced_columns(
 ) -> dict[str, list[Column]]:
     """The columns a run syncs of each table of ``names``, once Railway's live columns
     (``railway_columns``, with the migrations ``applied`` there) match local's and every
-    local change is covered by a migration; else :class:`SchemaMismatch` naming the fix."""
+    local change is covered by a migration; else :class:`SchemaMismatch` naming the fix.
+    The migration files are read once."""
+    migrations = loader()
     try:
         columns = compare_schemas(
             local,
             railway_columns,
             names,
             conf.exclude_columns(),
-            migrated_columns(applied, configured_guide_tables(local)),
+            migrated_columns(applied, configured_guide_tables(local), migrations),
         )
     except SchemaMismatch:
         # What no migration can carry is named first: the fix the drift names would fail.
         target_state(local, Shape({}))
         raise
-    require_covered(local)
+    require_covered(local, migrations)
     return columns
-
-
-def connection_loader(alias: str) -> MigrationLoader:
-    """:func:`loader` for the migrations recorded on database ``alias``."""
-    return loader(connections[alias])

@@ -307,19 +307,6 @@ def snapshot(
     return Shape(ordered, types, sorted(extensions - {"plpgsql"}), unsupported)
 
 
-def present_tables(alias: str, names: tuple[str, ...]) -> set[str]:
-    """Which of ``names`` exist as tables in the current schema of ``alias``."""
-    if not names:
-        return set()
-    with connections[alias].cursor() as cursor:
-        cursor.execute(
-            f"SELECT relname FROM pg_class WHERE relname = ANY(%s) AND relkind IN ('r', 'p') "
-            f"AND relnamespace = {_SCHEMA}",
-            [list(names)],
-        )
-        return {row[0] for row in cursor.fetchall()}
-
-
 def types_named(alias: str, names: tuple[str, ...]) -> Types:
     """The enums and domains called ``names`` in the current schema of ``alias``."""
     if not names:

@@ -15,7 +15,6 @@ import contextlib
 import heapq
 import queue
 import threading
-import uuid
 import weakref
 from array import array
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from railway_sync import driver
 from railway_sync.schema import Column
 from railway_sync.sql import id_array_literal, quote_name, row_hash
 
@@ -109,22 +109,14 @@ class _Stream:
                         chunks.put(rows)
                     chunks.put([])
                     return
-                cursor = raw.cursor(
-                    name=f"railway_sync_{uuid.uuid4().hex}", withhold=raw.autocommit
-                )
+                fetched = driver.server_cursor(raw, sql, FETCH_ROWS)
                 try:
-                    cursor.itersize = FETCH_ROWS
-                    cursor.execute(sql)
-                    while not stop.is_set():
-                        rows = cursor.fetchmany(FETCH_ROWS)
+                    for rows in fetched:
                         chunks.put(rows)
-                        if not rows:
+                        if stop.is_set():
                             break
                 finally:
-                    # After a failed statement the server has dropped the cursor already;
-                    # closing it again must not replace the real error.
-                    with contextlib.suppress(Exception):
-                        cursor.close()
+                    fetched.close()
         except BaseException as exc:  # handed to the consuming thread
             chunks.put(exc)
 

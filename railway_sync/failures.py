@@ -15,9 +15,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
-from psycopg2.extensions import parse_dsn
 
-from railway_sync import conf
+from railway_sync import conf, driver
 from railway_sync.dburl import scrub
 from railway_sync.errors import (
     ConnectionFailed,
@@ -124,7 +123,7 @@ def _raw_error(exc: BaseException) -> BaseException:
 
 def sqlstate(exc: BaseException) -> str | None:
     """The SQLSTATE the server sent with ``exc``; None for errors libpq raised itself."""
-    return getattr(_raw_error(exc), "pgcode", None)
+    return driver.sqlstate(_raw_error(exc))
 
 
 def _aliases() -> list[str]:
@@ -143,7 +142,7 @@ def _same_database(params: dict[str, str], settings_dict: dict[str, Any]) -> boo
 def failing_alias(exc: BaseException) -> str | None:
     """The alias (local or Railway) whose connection raised ``exc``; None if it cannot tell
     (an error raised outside a statement, such as a failed commit)."""
-    raw = getattr(getattr(_raw_error(exc), "cursor", None), "connection", None)
+    raw = driver.error_connection(_raw_error(exc))
     if raw is None:
         return None
     aliases = _aliases()
@@ -152,7 +151,7 @@ def failing_alias(exc: BaseException) -> str | None:
             return alias
     # Django drops a connection whose rollback failed (a lost one) before the error gets
     # here; the parameters the driver connected with still say which database it was.
-    params = parse_dsn(raw.dsn)
+    params = driver.connection_parameters(raw)
     matches = [a for a in aliases if _same_database(params, connections[a].settings_dict)]
     return matches[0] if len(matches) == 1 else None
 
@@ -169,13 +168,13 @@ def _password(alias: str) -> str | None:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
+    text = driver.message(_raw_error(exc)).strip()
     return next((line.strip() for line in text.splitlines() if line.strip()), repr(exc))
 
 
 def driver_words(exc: BaseException, alias: str) -> str:
     """The server's (or libpq's) own message for ``exc``, one line, no password."""
-    diag = getattr(_raw_error(exc), "diag", None)
+    diag = driver.diagnostics(_raw_error(exc))
     words = (getattr(diag, "message_primary", None) or "").strip() or _first_line(exc)
     return scrub(words, _password(alias))
 
@@ -191,7 +190,7 @@ def translate(
     """
     alias = failing_alias(exc) or conf.railway_alias()
     code = sqlstate(exc) or ""
-    diag = getattr(_raw_error(exc), "diag", None)
+    diag = driver.diagnostics(_raw_error(exc))
     table = getattr(diag, "table_name", None) or table
     railway = alias == conf.railway_alias()
     server = server_name(alias)
@@ -245,7 +244,7 @@ def explain(
     """
     variable = url_variable(alias)
     text = scrub(_first_line(exc), _password(alias))
-    lowered = str(exc).lower()
+    lowered = driver.message(_raw_error(exc)).lower()
     if "password authentication failed" in lowered or "no password supplied" in lowered:
         hint = f"Check the user and password in {variable}."
     elif "database" in lowered and "does not exist" in lowered:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 
 from django.db import connections
 
+from railway_sync import driver
 from railway_sync.schema import Column, written
 from railway_sync.sql import column_list, id_array_literal, quote_name, row_text
 
@@ -35,16 +36,16 @@ def stream_copy(local_alias: str, copy_out_sql: str, railway_alias: str, copy_in
     def produce() -> None:
         try:
             with os.fdopen(write_fd, "wb") as writer, local.wrap_database_errors:
-                local_cursor.copy_expert(copy_out_sql, writer)
+                driver.copy_out(local_cursor, copy_out_sql, writer)
         except BaseException as exc:  # re-raised in the calling thread
             producer_error.append(exc)
 
     producer = threading.Thread(target=produce, name="railway-sync-copy", daemon=True)
     producer.start()
     try:
-        # copy_expert is psycopg2's own, so Django's error translation is applied by hand.
+        # COPY is the driver's own, so Django's error translation is applied by hand.
         with os.fdopen(read_fd, "rb") as reader, railway.wrap_database_errors:
-            railway_cursor.copy_expert(copy_in_sql, reader)
+            driver.copy_in(railway_cursor, copy_in_sql, reader)
     finally:
         # Closing the read end above unblocks a producer stuck on a full pipe.
         producer.join()

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from django.db import connections
 
+from railway_sync import driver
 from railway_sync.schema import Column
 
 
@@ -69,8 +70,7 @@ def literal(alias: str, value: str) -> str:
     """``value`` as an SQL string literal, quoted by the driver for ``alias``'s connection."""
     connection = connections[alias]
     connection.ensure_connection()
-    with connection.connection.cursor() as cursor:
-        return str(cursor.mogrify("%s", [value]).decode())
+    return driver.quote_literal(connection.connection, value)
 
 
 def id_array_literal(ids: Iterable[int]) -> str:

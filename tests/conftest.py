@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connections
 
-from railway_sync import embedded, sample
+from railway_sync import driver, embedded, sample
 from railway_sync.models import SYNCED_TABLES
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -78,11 +78,16 @@ def wait_for_a_quiet_server() -> None:
     are cluster-wide): one left by an earlier test or by autovacuum would hold it back, make
     every row a change-tracking candidate, and turn a tracked comparison into a full one.
     """
+    # Both servers, when the two aliases are on different ones (RAILWAY_SYNC_TEST_*_PG).
+    servers = {connections[a].settings_dict["EMBEDDED_DATA_DIR"]: a for a in ("default", "railway")}
     for _ in range(600):
-        busy = scalar(
-            "default",
-            "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-            "AND (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL)",
+        busy = sum(
+            scalar(
+                alias,
+                "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                "AND (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL)",
+            )
+            for alias in servers.values()
         )
         if not busy:
             return
@@ -148,6 +153,14 @@ def run_process(*args: str, env: dict[str, str] | None = None, timeout: float = 
     return finished.stdout, finished.stderr, finished.returncode
 
 
+def timed_out(host: str, port: int) -> str:
+    """What the driver says when a server accepts the connection and never answers: libpq
+    (psycopg2) names the server; psycopg 3 keeps the time itself and says less."""
+    if driver.NAME == "psycopg":
+        return "connection timeout expired"
+    return f'connection to server at "{host}", port {port} failed: timeout expired'
+
+
 def closed_port() -> int:
     """A loopback port nothing listens on (connections to it are refused)."""
     probe = socket.socket()
@@ -162,15 +175,16 @@ def socket_host() -> str:
 
 
 def _require_password(password: str) -> str:
-    """Make ROLE log in with ``password`` only; return its Railway URL with a placeholder."""
-    hba_file = Path(scalar("default", "SHOW hba_file"))
+    """Make ROLE log in to Railway's server with ``password`` only; return its Railway URL
+    with a placeholder."""
+    hba_file = Path(scalar("railway", "SHOW hba_file"))
     rule = f"local all {ROLE} scram-sha-256\n"
     text = hba_file.read_text()
     if rule not in text:
         hba_file.write_text(rule + text)
-    execute("default", f"DROP ROLE IF EXISTS {ROLE}")
-    execute("default", f"CREATE ROLE {ROLE} SUPERUSER LOGIN PASSWORD %s", [password])
-    execute("default", "SELECT pg_reload_conf()")
+    execute("railway", f"DROP ROLE IF EXISTS {ROLE}")
+    execute("railway", f"CREATE ROLE {ROLE} SUPERUSER LOGIN PASSWORD %s", [password])
+    execute("railway", "SELECT pg_reload_conf()")
     railway_name = connections["railway"].settings_dict["NAME"]
     return f"postgresql://{ROLE}:{{password}}@{socket_host()}/{railway_name}"
 
@@ -179,14 +193,14 @@ def _require_password(password: str) -> str:
 def password_role() -> Iterator[str]:
     """A role that must give its password on the embedded server (others keep trust)."""
     yield _require_password(PASSWORD)
-    execute("default", f"DROP ROLE IF EXISTS {ROLE}")
+    execute("railway", f"DROP ROLE IF EXISTS {ROLE}")
 
 
 @pytest.fixture
 def role_with_password() -> Iterator[Callable[[str], str]]:
     """``password_role`` with a password the test chooses (short ones, words)."""
     yield _require_password
-    execute("default", f"DROP ROLE IF EXISTS {ROLE}")
+    execute("railway", f"DROP ROLE IF EXISTS {ROLE}")
 
 
 def require_tls_postgres() -> None:

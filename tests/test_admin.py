@@ -12,7 +12,7 @@ from typing import Any
 from django.db import connections
 
 from railway_sync.models import SyncRun
-from tests.conftest import DB, execute, fetch, run
+from tests.conftest import DB, execute, fetch, run, timed_out
 from tests.proxy import SilentServer
 
 
@@ -275,8 +275,8 @@ def test_admin_pages_give_up_on_a_hung_railway_within_the_admin_timeout(seeded, 
     connect timeout; the admin waits RAILWAY_SYNC_ADMIN_TIMEOUT (3 s) once, in total."""
     hung = SilentServer()
     problem = (
-        f"connection to server at &quot;127.0.0.1&quot;, port {hung.port} failed: timeout "
-        "expired (No answer within 3 s: check the host and port in RAILWAY_DATABASE_URL and "
+        timed_out("127.0.0.1", hung.port).replace('"', "&quot;")
+        + " (No answer within 3 s: check the host and port in RAILWAY_DATABASE_URL and "
         "the network, or raise RAILWAY_ADMIN_TIMEOUT.)"
     )
     try:

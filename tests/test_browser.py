@@ -201,7 +201,7 @@ def test_dashboard_loads_while_railway_hangs(seeded, admin_user, live_server, br
         hung.close()
 
     assert problem.endswith(
-        "failed: timeout expired (No answer within 3 s: check the host and port in "
+        "timeout expired (No answer within 3 s: check the host and port in "
         "RAILWAY_DATABASE_URL and the network, or raise RAILWAY_ADMIN_TIMEOUT.)"
     )
     assert [row[:3] for row in rows][1] == ["animals", "60", "-"]

@@ -11,7 +11,16 @@ import pytest
 from django.db import connections
 
 from railway_sync import embedded
-from tests.conftest import DB, PASSWORD, ROLE, checksum, closed_port, run_process, socket_host
+from tests.conftest import (
+    DB,
+    PASSWORD,
+    ROLE,
+    checksum,
+    closed_port,
+    run_process,
+    socket_host,
+    timed_out,
+)
 from tests.proxy import SilentServer
 
 RAILWAY_COMMANDS = [
@@ -216,8 +225,7 @@ def test_retries_share_one_deadline_so_a_hung_host_fails_within_the_stated_time(
 
     assert (out, code) == ("", 1)
     assert err == (
-        f'❌ Railway connection failed: connection to server at "127.0.0.1", port '
-        f"{silent_server.port} failed: timeout expired (No answer within 4 s: check the host "
+        f"❌ Railway connection failed: {timed_out('127.0.0.1', silent_server.port)} (No answer within 4 s: check the host "
         "and port in RAILWAY_DATABASE_URL and the network, or raise RAILWAY_CONNECTION_TIMEOUT.)\n"
     )
     # The first attempt used the whole 4 s, so none followed. The old way took 15 s and

@@ -11,9 +11,8 @@ import sys
 import time
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
-from django.db import connections
+from django.conf import settings
 
 from railway_sync import embedded
 from railway_sync.management.commands.railway_demo import DEMO_RAILWAY_DATABASE
@@ -33,7 +32,9 @@ def demo_env() -> dict[str, str]:
 
 @DB
 def test_print_url_names_the_stand_in_railway(clean):
-    socket_dir = Path(connections["railway"].settings_dict["HOST"])
+    # The demo's stand-in Railway is a database on the project's embedded server (the one
+    # the real settings use, whichever servers the tests' aliases are on).
+    socket_dir = embedded.ensure_server(settings.EMBEDDED_DATA_DIR)
 
     assert run_process("railway_demo", "--print-url") == (
         embedded.database_url(socket_dir, DEMO_RAILWAY_DATABASE) + "\n",

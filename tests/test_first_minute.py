@@ -8,11 +8,10 @@ import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
 import pytest
 from django.db import connections
 
-from railway_sync import embedded, sample
+from railway_sync import driver, embedded, sample
 from tests.conftest import DB, PASSWORD, PROJECT_DIR, run_process
 from tests.test_robustness import sync_env
 
@@ -41,7 +40,7 @@ def fresh_databases() -> Iterator[dict[str, str]]:
     for name in (FRESH_LOCAL, FRESH_RAILWAY):
         embedded.drop_database(socket_dir, name)
         embedded.ensure_database(socket_dir, name)
-    local = psycopg2.connect(host=str(socket_dir), user=embedded.SUPERUSER, dbname=FRESH_LOCAL)
+    local = driver.connect(host=str(socket_dir), user=embedded.SUPERUSER, dbname=FRESH_LOCAL)
     try:
         with local, local.cursor() as cursor:
             cursor.execute(sample.SOURCE_SCHEMA.read_text())

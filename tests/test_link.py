@@ -12,13 +12,12 @@ import struct
 import time
 from collections.abc import Iterator
 
-import psycopg2
 import pytest
 from django.conf import settings
 
 from benchmarks.link import Counts, Link, server_socket
 from benchmarks.railway import USER, RailwayServer
-from railway_sync import embedded
+from railway_sync import driver, embedded
 from tests.conftest import require_tls_postgres
 
 PROTOCOL_3 = 196608
@@ -66,10 +65,9 @@ def until_ready(sock: socket.socket, answers: int = 1) -> bytes:
     return received
 
 
-def psycopg2_connection(link: Link):
-    connection = psycopg2.connect(link.url("postgres"))
-    connection.autocommit = True  # no BEGIN before the first statement
-    return connection
+def driver_connection(link: Link):
+    # autocommit: no BEGIN before the first statement
+    return driver.connect(dsn=link.url("postgres"), autocommit=True)
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.02])
@@ -101,7 +99,7 @@ def test_counts_equal_what_a_raw_client_sent_and_received(link, delay):
 
 
 def test_each_execute_is_one_round_trip_and_a_multi_statement_execute_is_one(link):
-    connection = psycopg2_connection(link)
+    connection = driver_connection(link)
     connected = link.counts()
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
@@ -129,11 +127,11 @@ def test_each_execute_is_one_round_trip_and_a_multi_statement_execute_is_one(lin
 def test_large_transfers_arrive_intact_and_are_one_burst_each_way(link):
     link.delay = 0.01
     rows = "".join(f"{i}\t{hashlib.md5(str(i).encode()).hexdigest() * 4}\n" for i in range(30000))
-    connection = psycopg2_connection(link)
+    connection = driver_connection(link)
     with connection.cursor() as cursor:
         cursor.execute("CREATE TEMPORARY TABLE copied (id int, text text)")
         before = link.counts()
-        cursor.copy_expert("COPY copied FROM STDIN", io.StringIO(rows))
+        driver.copy_in(cursor, "COPY copied FROM STDIN", io.BytesIO(rows.encode()))
         copied = link.counts() - before
         cursor.execute(
             "SELECT md5(string_agg(id || E'\\t' || text || E'\\n', '' ORDER BY id)) FROM copied"
@@ -160,7 +158,7 @@ def test_large_transfers_arrive_intact_and_are_one_burst_each_way(link):
 def test_a_delay_makes_every_round_trip_take_at_least_twice_as_long(link):
     link.delay = 0.05
     started = time.monotonic()
-    connection = psycopg2_connection(link)
+    connection = driver_connection(link)
     connect_seconds = time.monotonic() - started
     with connection.cursor() as cursor:
         started = time.monotonic()
@@ -199,8 +197,8 @@ def test_connecting_as_to_railway_counts_tcp_tls_and_scram_and_a_query_one(railw
         url = link.url("postgres", USER, railway.password, sslmode="require")
         for _ in range(3):  # the same every time: nothing here depends on timing
             before = link.counts()
-            connection = psycopg2.connect(url)
-            connection.autocommit = True  # no BEGIN before the first statement
+            # autocommit: no BEGIN before the first statement
+            connection = driver.connect(dsn=url, autocommit=True)
             connected = link.counts() - before
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
@@ -227,7 +225,7 @@ def test_connecting_as_to_railway_counts_tcp_tls_and_scram_and_a_query_one(railw
 
 def test_railway_stand_in_refuses_what_railway_refuses(railway):
     with Link(railway.address) as link:
-        with pytest.raises(psycopg2.OperationalError, match="no encryption"):
-            psycopg2.connect(link.url("postgres", USER, railway.password, sslmode="disable"))
-        with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
-            psycopg2.connect(link.url("postgres", USER, "not-the-password", sslmode="require"))
+        with pytest.raises(driver.OperationalError, match="no encryption"):
+            driver.connect(dsn=link.url("postgres", USER, railway.password, sslmode="disable"))
+        with pytest.raises(driver.OperationalError, match="password authentication failed"):
+            driver.connect(dsn=link.url("postgres", USER, "not-the-password", sslmode="require"))

@@ -30,14 +30,15 @@ def normalise(text: str) -> str:
     - a timestamp ``2026-01-02 03:04:05`` becomes ``<time>``, and ``N minutes ago``
       ``<n> minutes ago``;
     - the embedded server's socket directory (part of every URL) becomes ``<socket>``;
-    - the server version after ``PostgreSQL`` becomes ``<version>``.
+    - the server version after ``PostgreSQL`` becomes ``<version>`` (with what a packager
+      adds, ``15.18 (Debian 15.18-0+deb12u1)``).
     """
     text = text.replace(connections["railway"].settings_dict["HOST"], "<socket>")
     text = re.sub(r"\(\d+\.\d\d s\)", "(… s)", text)
     text = re.sub(r" in \d+\.\d\d s\)", " in … s)", text)
     text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "<time>", text)
     text = re.sub(r"\(\d+ minutes ago\)", "(<n> minutes ago)", text)
-    return re.sub(r"PostgreSQL \d+(\.\d+)*", "PostgreSQL <version>", text)
+    return re.sub(r"PostgreSQL \d+(\.\d+)*( \([^)]*\))?", "PostgreSQL <version>", text)
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[str, str, int]:

@@ -59,6 +59,18 @@ def test_the_wheel_ships_templates_sql_and_types_and_no_project(tmp_path):
     assert embedded and all('extra == "embedded"' in r for r in embedded)
     assert "embedded" in metadata.get_all("Provides-Extra")
 
+    # The Django a team already runs, on either driver (README, "Supported versions").
+    assert "Django<6.2,>=5.2.10" in requirements
+    assert "psycopg2-binary<3,>=2.9.9" in requirements
+    assert 'psycopg[binary]<4,>=3.1.12; extra == "psycopg"' in requirements
+    assert "psycopg" in metadata.get_all("Provides-Extra")
+    classifiers = metadata.get_all("Classifier")
+    for version in ("5.2", "6.0", "6.1"):
+        assert f"Framework :: Django :: {version}" in classifiers
+    for version in ("3.11", "3.12", "3.13"):
+        assert f"Programming Language :: Python :: {version}" in classifiers
+    assert metadata["Version"] == "0.2.0"
+
 
 def test_importing_the_settings_starts_nothing():
     """``--help``, ``check`` and any import of the settings leave the embedded server alone:

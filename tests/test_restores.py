@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from railway_sync import embedded
+from railway_sync import driver, embedded
 from tests.conftest import DB, database_url, execute, run, run_process, scalar
 from tests.test_schema_changes import migrations_package
 
@@ -25,16 +25,24 @@ STATUS_CHECK = (
 )
 
 
-def _socket_dir() -> Path:
-    return Path(connections["default"].settings_dict["HOST"])
+def _socket_dir(alias: str) -> Path:
+    connections[alias].ensure_connection()  # the server's socket folder is known once connected
+    return Path(connections[alias].settings_dict["HOST"])
+
+
+def _programs(alias: str) -> Path:
+    """The pg_dump, pg_restore and psql of the server ``alias`` is on (its major version)."""
+    major = scalar(alias, "SELECT current_setting('server_version_num')::int / 10000")
+    debian = Path(f"/usr/lib/postgresql/{major}/bin")
+    return debian if (debian / "pg_dump").exists() else embedded.binaries()
 
 
 def _dump_and_restore(alias: str, fmt: str, folder: Path) -> str:
     """Dump database ``alias`` (``plain`` or ``custom`` format) and restore it into a fresh
     database on the same server, as a user would with createdb and psql or pg_restore;
     return the restored database's URL."""
-    bin_dir = embedded.binaries()
-    socket_dir = _socket_dir()
+    bin_dir = _programs(alias)
+    socket_dir = _socket_dir(alias)
     name = connections[alias].settings_dict["NAME"]
     embedded.drop_database(socket_dir, RESTORED)
     embedded.ensure_database(socket_dir, RESTORED)
@@ -74,7 +82,8 @@ def synced_with_a_migration(seeded, migrations_package) -> Iterator[dict[str, st
             "PYTHONPATH": str(folder.parent),
         }
     finally:
-        embedded.drop_database(_socket_dir(), RESTORED)
+        for alias in ("default", "railway"):
+            embedded.drop_database(_socket_dir(alias), RESTORED)
 
 
 def assert_nothing_changed(env: dict[str, str]) -> None:
@@ -135,9 +144,7 @@ def test_a_check_whose_list_really_changed_after_a_restore_is_still_found(
 
 
 def _connect(url: str):  # type: ignore[no-untyped-def]
-    import psycopg2  # tests talk to a database the app is not configured for
-
-    return psycopg2.connect(url)
+    return driver.connect(dsn=url, connect_timeout=10)
 
 
 def fetch_from(url: str, sql: str) -> str:

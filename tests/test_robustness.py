@@ -10,11 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 from django.db import connections
 
-from railway_sync import sample
+from railway_sync import driver, sample
 from railway_sync.locks import RUN_LOCK_KEY
 from railway_sync.models import SYNCED_TABLES
 from tests.conftest import (
@@ -40,11 +39,12 @@ def sync_env(**extra: str) -> dict[str, str]:
 
 def raw_railway_connection():
     settings_dict = connections["railway"].settings_dict
-    connection = psycopg2.connect(
-        host=settings_dict["HOST"], dbname=settings_dict["NAME"], user=settings_dict["USER"]
+    return driver.connect(
+        host=settings_dict["HOST"],
+        dbname=settings_dict["NAME"],
+        user=settings_dict["USER"],
+        autocommit=True,
     )
-    connection.autocommit = True
-    return connection
 
 
 def assert_converged() -> None:

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connections
 
 from benchmarks.link import Counts, Link, server_socket
-from railway_sync import embedded
 from tests.conftest import (
     DB,
     checksum,
@@ -37,7 +36,8 @@ CONNECTING = 2  # the TCP handshake and the startup exchange
 
 @pytest.fixture
 def link() -> Iterator[Link]:
-    with Link(server_socket(embedded.ensure_server(settings.EMBEDDED_DATA_DIR))) as link:
+    connections["railway"].ensure_connection()  # the embedded backend learns its socket
+    with Link(server_socket(Path(connections["railway"].settings_dict["HOST"]))) as link:
         yield link
 
 

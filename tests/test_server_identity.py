@@ -11,11 +11,10 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
 import pytest
 from django.db import connections
 
-from railway_sync import embedded, sample
+from railway_sync import driver, embedded, sample
 from railway_sync.models import SYNCED_TABLES
 from railway_sync.tracking import STATE_TABLE
 from tests.cluster import Cluster
@@ -183,8 +182,9 @@ def scrapers_database() -> Iterator[str]:
     name = f"railway_sync_scrapers_{os.getpid()}"
     embedded.drop_database(socket_dir, name)
     embedded.ensure_database(socket_dir, name)
-    connection = psycopg2.connect(host=str(socket_dir), user=embedded.SUPERUSER, dbname=name)
-    connection.autocommit = True
+    connection = driver.connect(
+        host=str(socket_dir), user=embedded.SUPERUSER, dbname=name, autocommit=True
+    )
     try:
         create_scrapers_database(connection)
         yield name
@@ -195,7 +195,7 @@ def scrapers_database() -> Iterator[str]:
 
 def tables_and_rows(name: str) -> tuple[list[str], dict[str, tuple[int, str]]]:
     socket_dir = connections["default"].settings_dict["HOST"]
-    connection = psycopg2.connect(host=socket_dir, user=embedded.SUPERUSER, dbname=name)
+    connection = driver.connect(host=socket_dir, user=embedded.SUPERUSER, dbname=name)
     try:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -261,10 +261,9 @@ def role_without_control_functions(scrapers_database) -> Iterator[str]:
     servers have it."""
     socket_dir = connections["default"].settings_dict["HOST"]
     role = "railway_sync_no_control"
-    connection = psycopg2.connect(
-        host=socket_dir, user=embedded.SUPERUSER, dbname=scrapers_database
+    connection = driver.connect(
+        host=socket_dir, user=embedded.SUPERUSER, dbname=scrapers_database, autocommit=True
     )
-    connection.autocommit = True
     try:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP ROLE IF EXISTS {role}")

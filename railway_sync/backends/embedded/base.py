@@ -18,7 +18,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def get_connection_params(self) -> dict[str, Any]:
         # HOST is empty until the server is found: then it is the server's socket folder.
         if not self.settings_dict.get("HOST"):
-            socket_dir = embedded.ensure_server(Path(self.settings_dict["EMBEDDED_DATA_DIR"]))
+            programs = self.settings_dict.get("EMBEDDED_PROGRAMS")
+            socket_dir = embedded.ensure_server(
+                Path(self.settings_dict["EMBEDDED_DATA_DIR"]), Path(programs) if programs else None
+            )
             # Django connects without a name (NAME None) to create or drop test databases.
             if self.settings_dict.get("NAME"):
                 embedded.ensure_database(socket_dir, self.settings_dict["NAME"])
