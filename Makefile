@@ -3,12 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo admin test test-matrix lint bench
+.PHONY: install demo admin test test-matrix lint bench docs docs-serve
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[project,test,embedded]'
+	$(PY) -m pip install --quiet -e '.[project,test,embedded,docs]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -38,3 +38,14 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# The documentation site: regenerate the pages made from the code, then build site/ (broken
+# links, missing pages or anchors fail the build). docs-serve serves it at 127.0.0.1:8001.
+docs: install
+	$(PY) scripts/docs.py
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+DOCS_ADDR ?= 127.0.0.1:8001
+docs-serve: install
+	$(PY) scripts/docs.py
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --strict --dev-addr $(DOCS_ADDR)
