@@ -175,16 +175,13 @@ def error_connection(error: BaseException) -> Any:
     """
     if not is_psycopg3:
         return getattr(getattr(error, "cursor", None), "connection", None)
-    from psycopg import BaseConnection, Copy
-    from psycopg._cursor_base import BaseCursor
-
     traceback = error.__traceback__
     found = None
     while traceback is not None:
         owner = traceback.tb_frame.f_locals.get("self")
-        if isinstance(owner, BaseCursor | Copy):
+        if isinstance(owner, Database.Cursor | Database.Copy):
             connection = owner.connection
-            if isinstance(connection, BaseConnection):
+            if isinstance(connection, Database.Connection):
                 found = connection
         traceback = traceback.tb_next
     return found

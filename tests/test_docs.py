@@ -117,6 +117,24 @@ def test_quick_start_is_two_make_targets_that_exist():
     assert "make test" in (PROJECT_DIR / ".ci" / "run").read_text()
 
 
+def test_the_supported_versions_table_is_the_test_matrix():
+    """Every row the README promises is a row ``make test-matrix`` runs (noxfile.py)."""
+    import noxfile
+
+    section = README.split("## Supported versions", 1)[1].split("\n## ", 1)[0]
+    table = re.findall(
+        r"^\| (3\.\d+) \| (\d\.\d)(?: LTS)? \| (psycopg2|psycopg 3)\b", section, re.M
+    )
+    matrix = [
+        (python, django, "psycopg 3" if driver == "psycopg" else driver)
+        for python, django, driver, local_pg, railway_pg in noxfile.ROWS
+        if (local_pg, railway_pg) == ("18", "18")
+    ]
+    assert table == matrix
+    assert {("15", "18"), ("18", "15")} <= {(row[3], row[4]) for row in noxfile.ROWS}
+    assert re.search(r"^test-matrix:", (PROJECT_DIR / "Makefile").read_text(), re.M)
+
+
 def test_env_example_lists_every_variable_the_settings_read():
     settings_text = (PROJECT_DIR / "project" / "settings.py").read_text()
     example = (PROJECT_DIR / ".env.example").read_text()

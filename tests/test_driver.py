@@ -9,10 +9,12 @@ import os
 import subprocess
 import sys
 
+import pytest
 from django.db import connections
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
+from django.db.utils import DataError
 
-from railway_sync import driver
+from railway_sync import driver, failures
 from tests.conftest import DB, PROJECT_DIR, fetch
 
 DRIVERS = {"psycopg", "psycopg2"}
@@ -138,3 +140,18 @@ def test_errors_name_their_sqlstate_and_libpq_words_alike():
         "user": "sync",
         "port": "5433",
     }
+
+
+@DB
+def test_an_error_names_the_database_whose_statement_raised_it():
+    """psycopg2 errors carry their cursor, psycopg 3 errors do not: either way a failure is
+    pinned on the database that raised it (failures.failing_alias), with its SQLSTATE."""
+    for alias in ("default", "railway"):
+        with pytest.raises(DataError) as raised, connections[alias].cursor() as cursor:
+            cursor.execute("SELECT 1 / 0")
+        assert failures.failing_alias(raised.value) == alias
+        assert failures.sqlstate(raised.value) == "22012"
+        assert (
+            driver.connection_parameters(connections[alias].connection)["dbname"]
+            == (connections[alias].settings_dict["NAME"])
+        )
