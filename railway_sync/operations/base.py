@@ -4,6 +4,7 @@ to a copy of Railway's shape (``apply_to``), and run as decided (``database_forw
 from __future__ import annotations
 
 import contextvars
+import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -95,11 +96,15 @@ class RailwayOperation(Operation):
         """The tables this step reads or changes."""
         return (self.table,) if self.table else ()
 
-    def _arguments(self) -> dict[str, Any]:
-        raise NotImplementedError
-
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
-        return self.__class__.__name__, [], self._arguments()
+        # What a migration file writes: the constructor's arguments, each kept as an attribute
+        # of the same name.
+        parameters = inspect.signature(type(self).__init__).parameters
+        return (
+            self.__class__.__name__,
+            [],
+            {name: getattr(self, name) for name in parameters if name != "self"},
+        )
 
     def state_forwards(self, app_label: str, state: Any) -> None:
         pass  # Railway's synced tables have no Django models in this app's state

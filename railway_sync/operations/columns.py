@@ -24,9 +24,6 @@ class AddColumn(RailwayOperation):
         self.table = table
         self.column = column
 
-    def _arguments(self) -> dict[str, Any]:
-        return {"table": self.table, "column": self.column}
-
     def describe(self) -> str:
         return f"Add column {self.table}.{name_of(self.column)} ({self.column[1]})"
 
@@ -59,9 +56,6 @@ class DropColumn(RailwayOperation):
     def __init__(self, table: str, column: list[Any]) -> None:
         self.table = table
         self.column = column
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"table": self.table, "column": self.column}
 
     def describe(self) -> str:
         return f"Drop column {self.table}.{name_of(self.column)}"
@@ -103,9 +97,6 @@ class AlterColumn(RailwayOperation):
         self.table = table
         self.old = old
         self.new = new
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"table": self.table, "old": self.old, "new": self.new}
 
     def describe(self) -> str:
         name = f"{self.table}.{name_of(self.new)}"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from railway_sync.catalog import Shape
 from railway_sync.meaning import deferred
 from railway_sync.operations.base import (
@@ -29,9 +27,6 @@ class NamedOnTable(RailwayOperation):
         self.table = table
         self.name = name
         self.definition = definition
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"table": self.table, "name": self.name, "definition": self.definition}
 
 
 class AddConstraint(NamedOnTable):
@@ -59,9 +54,6 @@ class AddForeignKeys(RailwayOperation):
     def __init__(self, table: str, constraints: dict[str, str]) -> None:
         self.table = table
         self.constraints = constraints
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"table": self.table, "constraints": self.constraints}
 
     def describe(self) -> str:
         return f"Add the foreign keys of {self.table}"

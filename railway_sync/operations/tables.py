@@ -41,9 +41,6 @@ class CreateTable(RailwayOperation):
         self.table = table
         self.shape = shape
 
-    def _arguments(self) -> dict[str, Any]:
-        return {"table": self.table, "shape": self.shape}
-
     def describe(self) -> str:
         return f"Create table {self.table}"
 
@@ -111,9 +108,6 @@ class DropTable(RailwayOperation):
     def __init__(self, table: str, shape: dict[str, Any]) -> None:
         self.table = table
         self.shape = shape
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"table": self.table, "shape": self.shape}
 
     def describe(self) -> str:
         return f"Drop table {self.table}"

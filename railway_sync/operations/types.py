@@ -24,9 +24,6 @@ class CreateExtension(RailwayOperation):
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def _arguments(self) -> dict[str, Any]:
-        return {"name": self.name}
-
     def describe(self) -> str:
         return f"Create extension {self.name}"
 
@@ -95,9 +92,6 @@ class CreateType(RailwayOperation):
         self.name = name
         self.definition = definition
 
-    def _arguments(self) -> dict[str, Any]:
-        return {"name": self.name, "definition": self.definition}
-
     def describe(self) -> str:
         return f"Create {self.definition['kind']} {self.name}"
 
@@ -143,9 +137,6 @@ class AlterType(RailwayOperation):
         self.name = name
         self.old = old
         self.new = new
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"name": self.name, "old": self.old, "new": self.new}
 
     def describe(self) -> str:
         if self.new["kind"] == "enum":
