@@ -422,3 +422,32 @@ def test_generated_columns_enums_domains_and_extension_types_are_carried(kennels
     assert fetch("railway", "SELECT enum_range(NULL::adoption_stage)::text") == [
         ("{listed,reserved,returned,adopted}",)
     ]
+
+
+@DB
+def test_setup_refuses_a_drop_of_data_until_confirmed_as_migrate_does(adopted):
+    assert run("railway_migrate")[2] == 0
+    out, err, code = run("railway_makemigrations")
+    assert code == 0, err
+    written = out.splitlines()[0].split()[1]
+    before = everything("railway")
+    refusal = (
+        "the migrations would delete data on Railway "
+        f"({written} drops column animals.source_last_updated (10 values))"
+    )
+
+    out, err, code = run("railway_setup", "--dry-run")
+    assert (code, err) == (
+        1,
+        f"⚠ railway_migrate would refuse: {refusal}. If local dropped them on purpose, run: "
+        "python manage.py railway_migrate --confirm-destructive",
+    )
+    out, err, code = run("railway_setup")
+    assert code == 1
+    assert err.startswith(f"❌ Railway setup failed: Refused: {refusal}. Nothing was changed.")
+    assert everything("railway") == before
+
+    out, err, code = run("railway_setup", "--confirm-destructive")
+    assert (err, code) == ("", 0)
+    assert out.splitlines()[-1] == "✅ Railway setup completed successfully"
+    assert "source_last_updated" not in [c[0] for c in columns("railway", "animals")]
