@@ -20,12 +20,12 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 
 from railway_sync import catalog, conf
-from railway_sync.autodetect import loader
 from railway_sync.catalog import Shape
 from railway_sync.errors import ConnectionFailed, WriteFailed
 from railway_sync.failures import explain, sqlstate, translate
 from railway_sync.locks import exclusive_run
 from railway_sync.meaning import Meaning
+from railway_sync.migration_files import loader
 from railway_sync.operations import (
     CreateGuideTables,
     DestructiveStep,
@@ -192,7 +192,7 @@ def _refuse(planned: list[PlannedMigration], confirm_destructive: bool) -> None:
 
 
 class _Executor(MigrationExecutor):
-    """Django's executor on the migrations :func:`~railway_sync.autodetect.loader` loaded
+    """Django's executor on the migrations :func:`~railway_sync.migration_files.loader` loaded
     (a broken migration file is one line, not a traceback)."""
 
     def __init__(self, railway: str) -> None:

@@ -151,14 +151,14 @@ class CreateGuideTables(Operation):
         return self.__class__.__name__, [], {}
 
     def names(self) -> tuple[str, ...]:
-        from railway_sync import autodetect, conf
+        from railway_sync import conf, migration_files
 
-        return autodetect.configured_guide_tables(conf.local_alias())
+        return migration_files.configured_guide_tables(conf.local_alias())
 
     def _shapes(self) -> dict[str, dict[str, Any]]:
-        from railway_sync import autodetect
+        from railway_sync import migration_files
 
-        return autodetect.baseline(self.names())
+        return migration_files.baseline(self.names())
 
     def statements(self, railway: Shape) -> list[str]:
         """What runs on Railway shaped like ``railway``."""
