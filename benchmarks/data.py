@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from railway_sync import driver
+from railway_sync.pg import driver
 
 ANIMALS_SQL = """
 INSERT INTO animals (id, name, organization_id, animal_type, external_id, primary_image_url,

@@ -5,7 +5,7 @@
 
 Whole commands (``benchmarks.sync``) each start a process, and on a shared machine their
 times vary more than any driver could change them. This times only what passes through the
-driver (``railway_sync/driver.py``), in-process, several times over, and prints the fastest
+driver (``railway_sync/pg/driver.py``), in-process, several times over, and prints the fastest
 and the median run of each:
 
 - COPY: every local animal streamed into a staging table on Railway (``load.stream_copy``,
@@ -31,7 +31,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
 from benchmarks.sync import LOCAL_DB, RAILWAY_DB  # noqa: E402
-from railway_sync import embedded  # noqa: E402
+from railway_sync.pg import embedded  # noqa: E402
 
 
 def configure() -> None:
@@ -55,10 +55,11 @@ def main() -> int:
 
     from django.db import connections, transaction
 
-    from railway_sync import diff, driver, load
-    from railway_sync.connection import connect
-    from railway_sync.schema import live_columns
-    from railway_sync.sql import column_list
+    from railway_sync.engine import diff, load
+    from railway_sync.pg import driver
+    from railway_sync.pg.columns import live_columns
+    from railway_sync.pg.connection import connect
+    from railway_sync.pg.sql import column_list
 
     for alias in ("default", "railway"):
         connect(alias)

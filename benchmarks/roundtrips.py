@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 from benchmarks.link import Counts, Link
 from benchmarks.railway import USER, RailwayServer
 from benchmarks.sync import Bench
-from railway_sync import driver
+from railway_sync.pg import driver
 
 LOCAL_DB, RAILWAY_DB = "railway_sync_rtt_local", "railway_sync_rtt_railway"
 CHANGED_ANIMALS = 10

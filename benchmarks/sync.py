@@ -30,7 +30,7 @@ from benchmarks.railway import RailwayServer
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from railway_sync import driver, embedded  # noqa: E402
+from railway_sync.pg import driver, embedded  # noqa: E402
 
 TABLES = ("organizations", "animals", "animal_images", "scrape_logs", "service_regions")
 LOCAL_DB, RAILWAY_DB = "railway_sync_bench_local", "railway_sync_bench_railway"

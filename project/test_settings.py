@@ -16,7 +16,7 @@ from pathlib import Path
 
 from project.settings import *  # noqa: F403
 from project.settings import EMBEDDED_DATA_DIR
-from railway_sync import embedded
+from railway_sync.pg import embedded
 
 EMBEDDED_MAJOR = "18"
 

@@ -15,7 +15,7 @@ class RailwaySyncConfig(AppConfig):
         from django.db.backends.signals import connection_created
 
         from railway_sync import checks  # noqa: F401  (registers the system checks)
-        from railway_sync.connection import prepare_sessions, settle_session
+        from railway_sync.pg.connection import prepare_sessions, settle_session
 
         connection_created.connect(log_sql_when_asked, dispatch_uid="railway_sync_log_sql")
         # Every session on either database waits at most RAILWAY_LOCK_TIMEOUT for a lock,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.db import connections
 
-from railway_sync.sql import quote_name
+from railway_sync.pg.sql import quote_name
 
 SOURCE_SCHEMA = Path(__file__).parent / "sql" / "source_schema.sql"
 # The scrapers' schema as it stands today: four tables, animals with 40 columns.

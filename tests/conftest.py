@@ -18,8 +18,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connections
 
-from railway_sync import driver, embedded, sample
+from railway_sync import sample
 from railway_sync.models import SYNCED_TABLES
+from railway_sync.pg import driver, embedded
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DB = pytest.mark.django_db(databases=["default", "railway"], transaction=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from railway_sync import embedded
+from railway_sync.pg import embedded
 from tests.conftest import (
     DB,
     PASSWORD,

@@ -14,8 +14,8 @@ import urllib.request
 
 from django.conf import settings
 
-from railway_sync import embedded
 from railway_sync.management.commands.railway_demo import DEMO_RAILWAY_DATABASE
+from railway_sync.pg import embedded
 from tests.conftest import DB, PROJECT_DIR, closed_port, database_url, run_process
 
 

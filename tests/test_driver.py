@@ -1,4 +1,4 @@
-"""One seam for the driver: ``railway_sync/driver.py`` alone imports psycopg2 or psycopg, and
+"""One seam for the driver: ``railway_sync/pg/driver.py`` alone imports psycopg2 or psycopg, and
 it uses the driver Django's connections use."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from django.db import connections
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
 from django.db.utils import DataError
 
-from railway_sync import driver, failures
+from railway_sync.pg import driver, failures
 from tests.conftest import DB, PROJECT_DIR, fetch
 
 DRIVERS = {"psycopg", "psycopg2"}
-SEAM = PROJECT_DIR / "railway_sync" / "driver.py"
+SEAM = PROJECT_DIR / "railway_sync" / "pg" / "driver.py"
 
 
 def driver_imports(path, root=PROJECT_DIR) -> list[str]:
@@ -90,7 +90,7 @@ for name in names:
     importlib.import_module(name)
 import io
 call_command("check", stdout=io.StringIO())
-from railway_sync import driver
+from railway_sync.pg import driver
 print(json.dumps({{"driver": driver.NAME, "modules": len(names),
                   "loaded": sorted(m for m, module in sys.modules.items()
                                    if module is not None and m.split(".")[0] == {other!r})}}))

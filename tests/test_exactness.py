@@ -20,9 +20,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from railway_sync.diff import id_differences, survey_ids
-from railway_sync.sql import quote_name
-from railway_sync.tracking import STATE_TABLE
+from railway_sync.engine.diff import id_differences, survey_ids
+from railway_sync.engine.tracking import STATE_TABLE
+from railway_sync.pg.sql import quote_name
 from tests.conftest import DB, execute, fetch, run, scalar, wait_for_a_quiet_server
 
 # Columns as (table, column, SQL type); every edit is made to the row with id 1.

@@ -18,7 +18,6 @@ import pytest
 from django.db import connections
 from django.db.utils import Error
 
-from railway_sync import driver, failures
 from railway_sync.errors import (
     ConnectionFailed,
     OutOfResources,
@@ -29,6 +28,7 @@ from railway_sync.errors import (
     TransactionConflict,
     WriteFailed,
 )
+from railway_sync.pg import driver, failures
 from tests.conftest import (
     DB,
     PROJECT_DIR,

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from railway_sync import driver, embedded, sample
+from railway_sync import sample
+from railway_sync.pg import driver, embedded
 from tests.conftest import DB, PASSWORD, PROJECT_DIR, run_process
 from tests.test_robustness import sync_env
 

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from railway_sync import driver, embedded, sample
+from railway_sync import sample
 from railway_sync.models import SYNCED_TABLES
+from railway_sync.pg import driver, embedded
 from tests.cluster import DEBIAN_15, Cluster
 from tests.conftest import (
     DB,

@@ -17,7 +17,7 @@ from django.conf import settings
 
 from benchmarks.link import Counts, Link, server_socket
 from benchmarks.railway import USER, RailwayServer
-from railway_sync import driver, embedded
+from railway_sync.pg import driver, embedded
 from tests.conftest import require_tls_postgres
 
 PROTOCOL_3 = 196608

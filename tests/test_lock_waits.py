@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from railway_sync import driver
+from railway_sync.pg import driver
 from tests.conftest import DB, checksum, database_url, execute, run, run_process
 from tests.test_admin import text
 

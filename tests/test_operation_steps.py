@@ -4,7 +4,6 @@ counts, extensions) comes from a stand-in that answers from plain data."""
 
 from __future__ import annotations
 
-from railway_sync.catalog import Shape
 from railway_sync.operations import (
     AddColumn,
     AddConstraint,
@@ -14,6 +13,7 @@ from railway_sync.operations import (
     DropColumn,
     Step,
 )
+from railway_sync.schema.catalog import Shape
 
 
 class Answers:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from railway_sync import driver, embedded
+from railway_sync.pg import driver, embedded
 from tests.conftest import DB, database_url, execute, run, run_process, scalar
 from tests.test_schema_changes import migrations_package
 

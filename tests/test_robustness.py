@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from railway_sync import driver, sample
-from railway_sync.locks import RUN_LOCK_KEY
+from railway_sync import sample
 from railway_sync.models import SYNCED_TABLES
+from railway_sync.pg import driver
+from railway_sync.pg.locks import RUN_LOCK_KEY
 from tests.conftest import (
     DB,
     PROJECT_DIR,

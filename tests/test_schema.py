@@ -10,11 +10,12 @@ import pytest
 from django.core.management import call_command
 from django.db import connections, models
 
-from railway_sync import embedded
-from railway_sync.meaning import Meaning
 from railway_sync.models import SYNCED_MODELS, SYNCED_TABLES
+from railway_sync.pg import embedded
+from railway_sync.pg.columns import live_columns
 from railway_sync.sample import SOURCE_SCHEMA
-from railway_sync.schema import compare_schemas, live_columns, railway_columns
+from railway_sync.schema.drift import compare_schemas, railway_columns
+from railway_sync.schema.meaning import Meaning
 from tests.conftest import DB, database_url, execute, fetch, run, run_process
 from tests.test_outputs import STATUS_KEYS
 

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from railway_sync import driver
 from railway_sync.models import SyncRun
+from railway_sync.pg import driver
 from tests.conftest import DB, PROJECT_DIR, checksum, execute, fetch, run, scalar
 from tests.test_failures import blocked_by, sync_env, wait_for
 from tests.test_ownership import table_line

@@ -13,8 +13,8 @@ import pytest
 from django.db import connections
 from django.db.utils import OperationalError, ProgrammingError
 
-from railway_sync import diff
-from railway_sync.schema import live_columns
+from railway_sync.engine import diff
+from railway_sync.pg.columns import live_columns
 from tests.conftest import DB, closed_port, execute, scalar
 
 

@@ -18,9 +18,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from railway_sync import conf
-from railway_sync.connection import describe, require_configured
 from railway_sync.errors import RailwaySyncError
 from railway_sync.management.documents import Document
+from railway_sync.pg.connection import describe, require_configured
 from railway_sync.report import Progress
 
 # RAILWAY_SYNC_LOG_LEVEL=INFO: one line per phase with its duration, and one when the command

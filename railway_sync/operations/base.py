@@ -13,8 +13,8 @@ from typing import Any, Protocol
 from django.db import router
 from django.db.migrations.operations.base import Operation
 
-from railway_sync.catalog import Shape
 from railway_sync.errors import RailwaySyncError
+from railway_sync.schema.catalog import Shape
 
 SERIAL = {"integer": "serial", "bigint": "bigserial", "smallint": "smallserial"}
 MIGRATE = "python manage.py railway_migrate"
@@ -188,7 +188,7 @@ def decided(operation: RailwayOperation, alias: str) -> tuple[str, ...]:
     decisions = _decisions.get()
     step = decisions.get(id(operation)) if decisions is not None else None
     if step is None:
-        from railway_sync.migrate import decide_now
+        from railway_sync.schema.migrate import decide_now
 
         step = decide_now(operation, alias)
     if step.outcome == "conflict":

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from railway_sync.catalog import Shape, column_phrase, generated_of, name_of
-from railway_sync.meaning import deferred, without_deferral
 from railway_sync.operations.base import ADOPTED, MIGRATE, Railway, Step, conflict, run_step
 from railway_sync.operations.statements import add_constraint_sql, column_sql, drop_constraint_sql
-from railway_sync.sql import quote_name
+from railway_sync.pg.sql import quote_name
+from railway_sync.schema.catalog import Shape, column_phrase, generated_of, name_of
+from railway_sync.schema.meaning import deferred, without_deferral
 
 
 def column_named(railway: Shape, table: str, column: str) -> list[Any] | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from railway_sync.catalog import Shape, column_phrase, generated_of, is_sequence, name_of
 from railway_sync.operations.base import (
     ADOPTED,
     MIGRATE,
@@ -16,7 +15,8 @@ from railway_sync.operations.base import (
 )
 from railway_sync.operations.checks import column_differs, column_named
 from railway_sync.operations.statements import column_sql, default_sql, retype_sql
-from railway_sync.sql import quote_name
+from railway_sync.pg.sql import quote_name
+from railway_sync.schema.catalog import Shape, column_phrase, generated_of, is_sequence, name_of
 
 
 class AddColumn(RailwayOperation):

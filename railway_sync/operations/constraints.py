@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from railway_sync.catalog import Shape
-from railway_sync.meaning import deferred
 from railway_sync.operations.base import (
     ADOPTED,
     Railway,
@@ -18,6 +16,8 @@ from railway_sync.operations.statements import (
     drop_constraint_sql,
     drop_index_sql,
 )
+from railway_sync.schema.catalog import Shape
+from railway_sync.schema.meaning import deferred
 
 
 class NamedOnTable(RailwayOperation):

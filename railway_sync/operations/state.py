@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.migrations.operations.base import Operation
 
-from railway_sync.catalog import Shape
+from railway_sync.schema.catalog import Shape
 
 
 class SchemaState(Operation):

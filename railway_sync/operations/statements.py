@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from railway_sync.catalog import generated_of, is_sequence
-from railway_sync.meaning import deferred
 from railway_sync.operations.base import SERIAL
-from railway_sync.sql import quote_name
+from railway_sync.pg.sql import quote_name
+from railway_sync.schema.catalog import generated_of, is_sequence
+from railway_sync.schema.meaning import deferred
 
 # --- SQL ------------------------------------------------------------------------------------
 

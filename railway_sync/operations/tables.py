@@ -6,8 +6,6 @@ from typing import Any
 
 from django.db.migrations.operations.base import Operation
 
-from railway_sync.catalog import Shape, name_of
-from railway_sync.meaning import deferred
 from railway_sync.operations.base import (
     ADOPTED,
     Railway,
@@ -29,7 +27,9 @@ from railway_sync.operations.statements import (
     create_table_sql,
     drop_constraint_sql,
 )
-from railway_sync.sql import quote_name
+from railway_sync.pg.sql import quote_name
+from railway_sync.schema.catalog import Shape, name_of
+from railway_sync.schema.meaning import deferred
 
 
 class CreateTable(RailwayOperation):
@@ -151,12 +151,13 @@ class CreateGuideTables(Operation):
         return self.__class__.__name__, [], {}
 
     def names(self) -> tuple[str, ...]:
-        from railway_sync import conf, migration_files
+        from railway_sync import conf
+        from railway_sync.schema import migration_files
 
         return migration_files.configured_guide_tables(conf.local_alias())
 
     def _shapes(self) -> dict[str, dict[str, Any]]:
-        from railway_sync import migration_files
+        from railway_sync.schema import migration_files
 
         return migration_files.baseline(self.names())
 
@@ -199,7 +200,7 @@ class CreateGuideTables(Operation):
     def database_forwards(
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
     ) -> None:
-        from railway_sync import catalog
+        from railway_sync.schema import catalog
 
         if not on_railway(schema_editor, app_label):
             return

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from railway_sync.catalog import Shape
 from railway_sync.operations.base import (
     ADOPTED,
     MIGRATE,
@@ -15,7 +14,8 @@ from railway_sync.operations.base import (
     run_step,
 )
 from railway_sync.operations.statements import literal
-from railway_sync.sql import quote_name
+from railway_sync.pg.sql import quote_name
+from railway_sync.schema.catalog import Shape
 
 
 class CreateExtension(RailwayOperation):

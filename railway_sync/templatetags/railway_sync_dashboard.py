@@ -10,7 +10,8 @@ from typing import Any
 from django import template
 from django.urls import reverse
 
-from railway_sync import conf, dashboard
+from railway_sync import conf
+from railway_sync.operator import dashboard
 
 register = template.Library()
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db.backends.postgresql import base
 
-from railway_sync import embedded
+from railway_sync.pg import embedded
 
 
 class DatabaseWrapper(base.DatabaseWrapper):

@@ -12,11 +12,12 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError, CommandParser
 
-from railway_sync import conf, embedded, sample
+from railway_sync import conf, sample
 from railway_sync.management.base import RailwayCommand
 from railway_sync.models import SYNCED_TABLES
-from railway_sync.schema import railway_tables_present
-from railway_sync.sql import count_rows
+from railway_sync.pg import embedded
+from railway_sync.pg.sql import count_rows
+from railway_sync.schema.drift import railway_tables_present
 
 DEMO_RAILWAY_DATABASE = "railway_demo"
 # The demo's admin login: the embedded server is this checkout's own and the admin is served

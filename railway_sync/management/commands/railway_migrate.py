@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from railway_sync import api
+from railway_sync.engine import api
 from railway_sync.management.base import RailwayCommand
 from railway_sync.report import MigrateReport, PlannedMigration
 

@@ -4,11 +4,12 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from railway_sync import api, history
+from railway_sync.engine import api
+from railway_sync.engine.options import SyncOptions
 from railway_sync.management.base import RailwayCommand
 from railway_sync.management.commands.railway_migrate import adopted_phrase, would_refuse
 from railway_sync.management.render import refused_line, render_status, render_sync
-from railway_sync.options import SyncOptions
+from railway_sync.operator import history
 
 
 class Command(RailwayCommand):

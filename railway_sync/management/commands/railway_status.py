@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
-from railway_sync import api, history
+from railway_sync.engine import api
 from railway_sync.management.base import RailwayCommand
 from railway_sync.management.documents import StatusDocument, status_document
 from railway_sync.management.render import (
@@ -15,6 +15,7 @@ from railway_sync.management.render import (
     render_status,
     unrecorded_sync_line,
 )
+from railway_sync.operator import history
 
 
 class Command(RailwayCommand):

@@ -5,11 +5,12 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from railway_sync import api, history
+from railway_sync.engine import api
+from railway_sync.engine.options import MODES, ON_CONFLICT, SyncOptions
 from railway_sync.management.base import RailwayCommand
 from railway_sync.management.documents import SyncDocument, sync_document
 from railway_sync.management.render import conflicts_line, refused_line, render_sync
-from railway_sync.options import MODES, ON_CONFLICT, SyncOptions
+from railway_sync.operator import history
 
 # The parsed options that make a SyncOptions, each named as its field.
 OPTIONS = (

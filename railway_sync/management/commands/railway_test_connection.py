@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from railway_sync import api
+from railway_sync.engine import api
 from railway_sync.management.base import RailwayCommand
 from railway_sync.management.documents import ConnectionDocument, connection_document
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 
+from railway_sync.engine.railway_facts import RailwayFacts
+from railway_sync.engine.tracking import OWNED_TABLE, STATE_TABLE
 from railway_sync.errors import PermissionMissing
-from railway_sync.railway_facts import RailwayFacts
-from railway_sync.sql import quote_name
-from railway_sync.tracking import OWNED_TABLE, STATE_TABLE
+from railway_sync.pg.sql import quote_name
 
 # What a grant gives, per kind of table: the synced tables are read, written and (prune,
 # rebuild) deleted from; railway_sync's own bookkeeping tables are read and written.

@@ -18,8 +18,7 @@ from django.conf import settings
 from django.db import connections
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 
-from railway_sync import conf, driver
-from railway_sync.dburl import scrub
+from railway_sync import conf
 from railway_sync.errors import (
     ConnectionFailed,
     LockTimedOut,
@@ -31,6 +30,8 @@ from railway_sync.errors import (
     TransactionConflict,
     WriteFailed,
 )
+from railway_sync.pg import driver
+from railway_sync.pg.dburl import scrub
 
 
 def url_variable(alias: str) -> str:
@@ -252,7 +253,7 @@ def _permission_denied(
     """The one line for a right the user lacks, with the GRANT that gives it; None when the
     server's words do not say which."""
     # Imported here: rights reads railway_facts, which needs this module loaded first.
-    from railway_sync.rights import SEQUENCE_RIGHTS, shown, table_grant
+    from railway_sync.engine.rights import SEQUENCE_RIGHTS, shown, table_grant
 
     railway = alias == conf.railway_alias()
     user = shown(str(settings.DATABASES.get(alias, {}).get("USER") or "")) or "that user"

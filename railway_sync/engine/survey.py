@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from django.db import connections
 
-from railway_sync import ownership, tracking
-from railway_sync.diff import (
+from railway_sync.engine import ownership, tracking
+from railway_sync.engine.diff import (
     IdSurvey,
     ask_both,
     bucket_runs,
@@ -28,8 +28,8 @@ from railway_sync.diff import (
     merge_ids,
     survey_grid,
 )
-from railway_sync.schema import Column
-from railway_sync.sql import id_array_literal, quote_name, row_hash
+from railway_sync.pg.columns import Column
+from railway_sync.pg.sql import id_array_literal, quote_name, row_hash
 
 # Ids (and hashes) one table may send in the run's batched statements; beyond it, that table's
 # ids stream through a cursor of their own, so memory holds arrays of ids, never JSON.

@@ -22,24 +22,25 @@ from dataclasses import dataclass, field, replace
 
 from django.db import transaction
 
-from railway_sync import conf, guards
-from railway_sync.diff import IdSurvey, TableDiff
-from railway_sync.errors import GuardRefused
-from railway_sync.failures import on_table
-from railway_sync.guards import Refusal
-from railway_sync.load import TableNoLongerEmpty, Upserted, copy_into_empty, delete, upsert
-from railway_sync.options import SyncOptions
-from railway_sync.ownership import (
+from railway_sync import conf
+from railway_sync.engine import guards
+from railway_sync.engine.diff import IdSurvey, TableDiff
+from railway_sync.engine.guards import Refusal
+from railway_sync.engine.load import TableNoLongerEmpty, Upserted, copy_into_empty, delete, upsert
+from railway_sync.engine.options import SyncOptions
+from railway_sync.engine.ownership import (
     Ownership,
     describe,
     held_back,
     record_expression,
     row_hashes,
 )
-from railway_sync.plan import Planner
+from railway_sync.engine.plan import Planner
+from railway_sync.errors import GuardRefused
+from railway_sync.pg.columns import Column
+from railway_sync.pg.failures import on_table
+from railway_sync.pg.sql import execute_together
 from railway_sync.report import Conflict, Progress, ProgressCallback, TableResult
-from railway_sync.schema import Column
-from railway_sync.sql import execute_together
 
 
 def table_by_table(

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 
 from django.db import connections
 
-from railway_sync.connection import ServerIdentity
-from railway_sync.schema import Column
-from railway_sync.sql import literal, quote_name
+from railway_sync.pg.columns import Column
+from railway_sync.pg.connection import ServerIdentity
+from railway_sync.pg.sql import literal, quote_name
 
 STATE_TABLE = "railway_sync_state"
 # Which rows the sync owns (migration 0005; written by ``ownership``).

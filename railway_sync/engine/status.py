@@ -3,15 +3,17 @@ to run next. It reads both databases and writes neither."""
 
 from __future__ import annotations
 
-from railway_sync import autodetect, conf, railway_facts
-from railway_sync.connection import connect, describe, refuse_same_database
+from railway_sync import conf
+from railway_sync.engine import railway_facts
+from railway_sync.engine.plan import Planner
 from railway_sync.errors import ConnectionFailed, SchemaMismatch
-from railway_sync.locks import local_snapshot
-from railway_sync.plan import Planner
+from railway_sync.pg.connection import connect, describe, refuse_same_database
+from railway_sync.pg.locks import local_snapshot
+from railway_sync.pg.sql import count_rows
 from railway_sync.report import StatusReport, TableStatus
-from railway_sync.schema import DRIFT_FIX, site_columns
-from railway_sync.sql import count_rows
-from railway_sync.tables import Catalog
+from railway_sync.schema import autodetect
+from railway_sync.schema.drift import DRIFT_FIX, site_columns
+from railway_sync.schema.tables import Catalog
 
 
 def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusReport:

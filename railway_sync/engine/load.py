@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from django.db import connections
 from django.db.utils import IntegrityError
 
-from railway_sync import driver
-from railway_sync.schema import Column, written
-from railway_sync.sql import column_list, id_array_literal, quote_name, ranges_literal, row_text
+from railway_sync.pg import driver
+from railway_sync.pg.columns import Column, written
+from railway_sync.pg.sql import column_list, id_array_literal, quote_name, ranges_literal, row_text
 
 
 class TableNoLongerEmpty(Exception):

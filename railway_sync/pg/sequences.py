@@ -11,7 +11,7 @@ site row and a new local row rarely claim the same id (a conflict, see ``ownersh
 from __future__ import annotations
 
 from railway_sync import conf
-from railway_sync.sql import literal, quote_name
+from railway_sync.pg.sql import literal, quote_name
 
 
 def reset_sequence_sql(

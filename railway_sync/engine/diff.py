@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from railway_sync import driver
-from railway_sync.schema import Column
-from railway_sync.sql import id_array_literal, quote_name, row_hash
+from railway_sync.pg import driver
+from railway_sync.pg.columns import Column
+from railway_sync.pg.sql import id_array_literal, quote_name, row_hash
 
 FETCH_ROWS = 20_000
 COMPARE_BATCH = 20_000

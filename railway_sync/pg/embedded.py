@@ -124,7 +124,7 @@ _ensured: set[tuple[Path, str]] = set()
 
 def _connect_postgres(socket_dir: Path) -> Any:
     """An autocommit connection to the embedded server's ``postgres`` database."""
-    from railway_sync import driver
+    from railway_sync.pg import driver
 
     return driver.connect(
         dbname="postgres",

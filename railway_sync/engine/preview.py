@@ -8,15 +8,15 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from railway_sync.diff import IdSurvey
-from railway_sync.guards import Findings
-from railway_sync.options import SyncOptions
-from railway_sync.ownership import Ownership
-from railway_sync.plan import Planner
+from railway_sync.engine.diff import IdSurvey
+from railway_sync.engine.guards import Findings
+from railway_sync.engine.options import SyncOptions
+from railway_sync.engine.ownership import Ownership
+from railway_sync.engine.plan import Planner
+from railway_sync.engine.write import Unwritten, refused_result, settle
+from railway_sync.pg.columns import Column
+from railway_sync.pg.sql import count_rows
 from railway_sync.report import SyncReport, TableResult
-from railway_sync.schema import Column
-from railway_sync.sql import count_rows
-from railway_sync.write import Unwritten, refused_result, settle
 
 
 def before_first_migrate(local: str, tables: tuple[str, ...], options: SyncOptions) -> SyncReport:

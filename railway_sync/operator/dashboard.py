@@ -18,13 +18,16 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
-from railway_sync import api, conf, history, tables
-from railway_sync.connection import connect, connecting_within, describe
+from railway_sync import conf
+from railway_sync.engine import api
 from railway_sync.errors import LockTimedOut, RailwaySyncError
-from railway_sync.failures import one_line
 from railway_sync.models import SyncRun
+from railway_sync.operator import history
+from railway_sync.pg.connection import connect, connecting_within, describe
+from railway_sync.pg.failures import one_line
+from railway_sync.pg.sql import count_rows
 from railway_sync.report import Progress, StatusReport, TableStatus
-from railway_sync.sql import count_rows
+from railway_sync.schema import tables
 
 RECENT_RUNS = 10
 # A run's bar in the chart: green landed, orange landed but kept conflicts or left refused

@@ -28,11 +28,10 @@ from dataclasses import dataclass, field
 from django.db import connections
 
 from railway_sync import conf
-from railway_sync.diff import TableDiff
-from railway_sync.options import SyncOptions
-from railway_sync.report import Conflict
-from railway_sync.schema import Column
-from railway_sync.sql import (
+from railway_sync.engine.diff import TableDiff
+from railway_sync.engine.options import SyncOptions
+from railway_sync.pg.columns import Column
+from railway_sync.pg.sql import (
     id_array_literal,
     id_range,
     literal,
@@ -40,7 +39,8 @@ from railway_sync.sql import (
     ranges_literal,
     row_hash,
 )
-from railway_sync.tables import ForeignKey
+from railway_sync.report import Conflict
+from railway_sync.schema.tables import ForeignKey
 
 OWNED_TABLE = "railway_sync_owned"
 # The columns that name a row to a person, when the table has them (else its unique columns).

@@ -15,12 +15,13 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.loader import MigrationLoader
 from django.db.utils import DatabaseError, InterfaceError
 
-from railway_sync import conf, tables
-from railway_sync.catalog import Shape, State, name_of
+from railway_sync import conf
 from railway_sync.errors import ConfigurationError
 from railway_sync.operations import SchemaState
+from railway_sync.schema import tables
+from railway_sync.schema.catalog import Shape, State, name_of
 
-BASELINE = Path(__file__).parent / "railway_schema" / "baseline.json"
+BASELINE = Path(__file__).parent.parent / "railway_schema" / "baseline.json"
 # The migration of railway_sync that creates the baseline tables on Railway.
 BASE_MIGRATION = ("railway_sync", "0001_initial")
 # The scrapers' tables as the guide this project replaces lists them; 0001 creates those the

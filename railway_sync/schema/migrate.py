@@ -19,13 +19,8 @@ from django.db.migrations.migration import Migration
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 
-from railway_sync import catalog, conf
-from railway_sync.catalog import Shape
+from railway_sync import conf
 from railway_sync.errors import ConnectionFailed, WriteFailed
-from railway_sync.failures import explain, sqlstate, translate
-from railway_sync.locks import exclusive_run
-from railway_sync.meaning import Meaning
-from railway_sync.migration_files import loader
 from railway_sync.operations import (
     CreateGuideTables,
     DestructiveStep,
@@ -34,8 +29,14 @@ from railway_sync.operations import (
     Step,
     deciding,
 )
+from railway_sync.pg.failures import explain, sqlstate, translate
+from railway_sync.pg.locks import exclusive_run
+from railway_sync.pg.sql import quote_name
 from railway_sync.report import MigrateReport, PlannedMigration, Progress, ProgressCallback
-from railway_sync.sql import quote_name
+from railway_sync.schema import catalog
+from railway_sync.schema.catalog import Shape
+from railway_sync.schema.meaning import Meaning
+from railway_sync.schema.migration_files import loader
 
 APP_LABEL = "railway_sync"
 APP_LABELS = (APP_LABEL, conf.SCHEMA_APP_LABEL)
@@ -192,7 +193,7 @@ def _refuse(planned: list[PlannedMigration], confirm_destructive: bool) -> None:
 
 
 class _Executor(MigrationExecutor):
-    """Django's executor on the migrations :func:`~railway_sync.migration_files.loader` loaded
+    """Django's executor on the migrations :func:`~railway_sync.schema.migration_files.loader` loaded
     (a broken migration file is one line, not a traceback)."""
 
     def __init__(self, railway: str) -> None:

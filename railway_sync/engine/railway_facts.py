@@ -23,18 +23,18 @@ from datetime import datetime
 
 from django.db import connections
 
-from railway_sync.connection import ServerIdentity
-from railway_sync.locks import RUN_LOCK_KEY, release_run_lock
-from railway_sync.schema import Column
-from railway_sync.sql import quote_name
-from railway_sync.tables import FOREIGN_KEY_COLUMNS, FOREIGN_KEYS, ForeignKey
-from railway_sync.tracking import (
+from railway_sync.engine.tracking import (
     OWNED_TABLE,
     POSITION_COLUMN,
     STATE_COLUMNS,
     STATE_TABLE,
     Watermark,
 )
+from railway_sync.pg.columns import Column
+from railway_sync.pg.connection import ServerIdentity
+from railway_sync.pg.locks import RUN_LOCK_KEY, release_run_lock
+from railway_sync.pg.sql import quote_name
+from railway_sync.schema.tables import FOREIGN_KEY_COLUMNS, FOREIGN_KEYS, ForeignKey
 
 # The migration apps whose applied migrations say which Railway columns the sync created.
 MIGRATION_APPS = ("railway_sync", "railway_schema")

@@ -23,18 +23,8 @@ from django.db.migrations import Migration
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.writer import MigrationWriter
 
-from railway_sync import catalog, conf, tables
-from railway_sync.catalog import Shape, State, generated_of, name_of
+from railway_sync import conf
 from railway_sync.errors import NOTHING_WRITTEN, ConfigurationError, SchemaMismatch
-from railway_sync.meaning import Meaning
-from railway_sync.migration_files import (
-    BASE_MIGRATION,
-    configured_guide_tables,
-    loader,
-    migrated_columns,
-    migrated_state,
-    referenced,
-)
 from railway_sync.operations import (
     AddColumn,
     AddConstraint,
@@ -52,7 +42,19 @@ from railway_sync.operations import (
     RailwayOperation,
     SchemaState,
 )
-from railway_sync.schema import DRIFT_FIX, Column, compare_schemas
+from railway_sync.pg.columns import Column
+from railway_sync.schema import catalog, tables
+from railway_sync.schema.catalog import Shape, State, generated_of, name_of
+from railway_sync.schema.drift import DRIFT_FIX, compare_schemas
+from railway_sync.schema.meaning import Meaning
+from railway_sync.schema.migration_files import (
+    BASE_MIGRATION,
+    configured_guide_tables,
+    loader,
+    migrated_columns,
+    migrated_state,
+    referenced,
+)
 
 
 @dataclass(frozen=True)

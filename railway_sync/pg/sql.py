@@ -10,8 +10,8 @@ from collections.abc import Iterable
 
 from django.db import connections
 
-from railway_sync import driver
-from railway_sync.schema import Column
+from railway_sync.pg import driver
+from railway_sync.pg.columns import Column
 
 
 def quote_name(name: str) -> str:

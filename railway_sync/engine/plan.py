@@ -16,9 +16,8 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass, field
 
-from railway_sync import ownership, tracking
-from railway_sync.connection import ServerIdentity, server_identity
-from railway_sync.diff import (
+from railway_sync.engine import ownership, tracking
+from railway_sync.engine.diff import (
     IdSurvey,
     TableDiff,
     changed_ids,
@@ -26,13 +25,14 @@ from railway_sync.diff import (
     diff_table,
     id_differences,
 )
+from railway_sync.engine.ownership import Ownership
+from railway_sync.engine.railway_facts import RailwayFacts
+from railway_sync.engine.survey import Bounds, TableRequest, TableSurvey, id_bounds, survey
 from railway_sync.errors import VerificationFailed
-from railway_sync.ownership import Ownership
-from railway_sync.railway_facts import RailwayFacts
-from railway_sync.schema import Column
-from railway_sync.sequences import reset_sequence_sql
-from railway_sync.survey import Bounds, TableRequest, TableSurvey, id_bounds, survey
-from railway_sync.tables import ForeignKey
+from railway_sync.pg.columns import Column
+from railway_sync.pg.connection import ServerIdentity, server_identity
+from railway_sync.pg.sequences import reset_sequence_sql
+from railway_sync.schema.tables import ForeignKey
 
 # Above this share of a table, hashing it whole (sequential scans, both servers in parallel)
 # is cheaper than looking rows up by id.

@@ -17,25 +17,16 @@ from contextlib import nullcontext
 
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 
-from railway_sync import (
-    autodetect,
-    conf,
-    guards,
-    preview,
-    railway_facts,
-    rights,
-    tables,
-    write,
-)
-from railway_sync import migrate as migrations
-from railway_sync import status as status_report
-from railway_sync.connection import connect, describe, refuse_same_database, server_version
+from railway_sync import conf
+from railway_sync.engine import guards, preview, railway_facts, rights, write
+from railway_sync.engine import status as status_report
+from railway_sync.engine.options import SyncOptions
+from railway_sync.engine.ownership import Ownership
+from railway_sync.engine.plan import Planner
 from railway_sync.errors import ConnectionFailed, SchemaMismatch
-from railway_sync.failures import explain, on_table, on_tables, sqlstate, translate
-from railway_sync.locks import exclusive_run, local_snapshot
-from railway_sync.options import SyncOptions
-from railway_sync.ownership import Ownership
-from railway_sync.plan import Planner
+from railway_sync.pg.connection import connect, describe, refuse_same_database, server_version
+from railway_sync.pg.failures import explain, on_table, on_tables, sqlstate, translate
+from railway_sync.pg.locks import exclusive_run, local_snapshot
 from railway_sync.report import (
     ConnectionReport,
     MakeMigrationsReport,
@@ -47,7 +38,9 @@ from railway_sync.report import (
     SyncReport,
     no_progress,
 )
-from railway_sync.tables import Catalog
+from railway_sync.schema import autodetect, tables
+from railway_sync.schema import migrate as migrations
+from railway_sync.schema.tables import Catalog
 
 
 def test_connection(*, railway: str | None = None) -> ConnectionReport:

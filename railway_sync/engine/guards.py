@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING
 from django.db import connections
 
 from railway_sync import conf
+from railway_sync.engine.options import SyncOptions
+from railway_sync.engine.ownership import Ownership, site_children_of
 from railway_sync.errors import GuardRefused
-from railway_sync.options import SyncOptions
-from railway_sync.ownership import Ownership, site_children_of
-from railway_sync.sql import quote_name
-from railway_sync.tables import ForeignKey
+from railway_sync.pg.sql import quote_name
+from railway_sync.schema.tables import ForeignKey
 
 if TYPE_CHECKING:
-    from railway_sync.plan import Planner
+    from railway_sync.engine.plan import Planner
 
 # Beyond this share of its synced rows missing locally, a table looks rebuilt or cleared
 # rather than pruned by hand, and a refusal recommends a rebuild instead of --prune.

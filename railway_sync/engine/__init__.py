@@ -1,0 +1,1 @@
+"""Moving rows: surveying both sides, planning, guarding, writing, verifying."""

@@ -1,0 +1,1 @@
+"""PostgreSQL itself: the driver, URLs, connections, quoting, locks, failures."""

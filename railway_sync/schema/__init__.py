@@ -1,0 +1,1 @@
+"""Railway's schema: reading catalogs, comparing by meaning, writing and applying migrations."""
