@@ -82,10 +82,12 @@ def test_info_logs_one_line_per_phase_with_its_time(seeded):
     tables = ("organizations", "animals", "animal_images", "scrape_logs", "service_regions")
     assert normalise_times(err).splitlines() == [
         "railway_sync: schema took … s",
+        # Every table is planned before the first is written (one plan per sync).
+        *(f"railway_sync: diff {table} took … s" for table in tables),
         *(
             f"railway_sync: {phase} {table} took … s"
             for table in tables
-            for phase in ("diff", "write", "verify")
+            for phase in ("write", "verify")
         ),
         "railway_sync: finished in … s",
     ]

@@ -1,13 +1,16 @@
 """What the commands (and any Python caller) run: one function per operation, each returning
 a report. Nothing here prints; every function takes its databases explicitly or from conf.
 
+This is the layer that says which database is which: a sync's source is the local database
+and its target Railway; the engine below speaks of a source and a target.
+
 A sync, phase by phase: connect both databases; ask Railway in one statement who it is
 (refusing the local database itself), for the run lock, and for its catalog, then (a second)
 for its watermarks and id ranges (``railway_facts``); open one consistent local snapshot;
 compare the schemas; survey every table on both sides at once, with which Railway rows are
-the site's (``Planner.prepare``); run the guards; then either report what would happen
-(``preview``) or write (``write``), each layout in its own transactions, and return the
-report. A sync with nothing to write asks Railway about five times in all.
+the site's (``Planner.prepare``); run the guards; make the plan (``make_plan``); then either
+render it (``preview``) or carry it out (``write``), each layout in its own transactions,
+and return the report. A sync with nothing to write asks Railway about five times in all.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from railway_sync.engine import guards, preview, railway_facts, rights, write
 from railway_sync.engine import status as status_report
 from railway_sync.engine.options import SyncOptions
 from railway_sync.engine.ownership import Ownership
-from railway_sync.engine.plan import Planner
+from railway_sync.engine.planner import Planner, make_plan
 from railway_sync.errors import ConnectionFailed, SchemaMismatch
 from railway_sync.pg.connection import connect, describe, refuse_same_database, server_version
 from railway_sync.pg.failures import explain, on_table, on_tables, sqlstate, translate
@@ -226,18 +229,25 @@ def sync(
                 counts = {t: (s.local_count, s.railway_count) for t, s in surveys.items()}
                 findings = guards.inspect(options, counts, owners, planner)
                 if options.dry_run:
-                    return preview.report(
-                        planner, columns, surveys, owners, findings, options, started
-                    )
+                    plan = make_plan(planner, columns, surveys, owners, options, findings.refused)
+                    return preview.report(plan, findings, options, started)
                 guards.enforce(options, findings)
                 if options.destructive:
+                    # Planned inside its transaction, from what the target holds then.
                     results = write.all_at_once(planner, columns, options, progress)
                 else:
-                    results = write.table_by_table(
-                        planner, columns, surveys, owners, options, progress, findings.refused
+                    plan = make_plan(
+                        planner,
+                        columns,
+                        surveys,
+                        owners,
+                        options,
+                        findings.refused,
+                        progress=progress,
                     )
+                    results = write.table_by_table(planner, plan, columns, options, progress)
                     if options.prune:
-                        results = write.prune(planner, results, owners, options, progress)
+                        results = write.prune(planner, results, plan, options, progress)
         return SyncReport(
             options.mode,
             False,

@@ -16,35 +16,21 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from django.db import connections
 
 from railway_sync import conf
 from railway_sync.engine.options import SyncOptions
 from railway_sync.engine.ownership import Ownership, site_children_of
+from railway_sync.engine.planner import Planner
+from railway_sync.engine.sync_plan import Refusal
 from railway_sync.errors import GuardRefused
 from railway_sync.pg.sql import quote_name
 from railway_sync.schema.tables import ForeignKey
 
-if TYPE_CHECKING:
-    from railway_sync.engine.plan import Planner
-
 # Beyond this share of its synced rows missing locally, a table looks rebuilt or cleared
 # rather than pruned by hand, and a refusal recommends a rebuild instead of --prune.
 REBUILT_SHARE = 0.5
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """A table an incremental sync leaves as it was: ``problem`` is the guard's phrase,
-    table first (as ``guard_problems`` lists it); ``reason`` says why without the table's
-    name; ``fix`` names the command that resolves it."""
-
-    table: str
-    problem: str
-    reason: str
-    fix: str
 
 
 @dataclass(frozen=True)
@@ -97,7 +83,7 @@ def inspect(
         for table in names
         for line in site_children(planner, table, leaving.get(table, array("q")), leaving)
     ]
-    orphans = local_orphans(planner.local, planner.foreign_keys)
+    orphans = local_orphans(planner.source, planner.foreign_keys)
     return Findings(tuple(problems), tuple(orphans), tuple(children), tuple(refused))
 
 
@@ -124,12 +110,12 @@ def site_children(planner: Planner, table: str, ids: array, leaving: dict[str, a
     """The site's rows that point at rows ``ids`` of ``table`` about to be deleted (rows in
     ``leaving`` go too and do not count), one phrase each."""
     return site_children_of(
-        planner.railway,
+        planner.target,
         table,
         ids,
         planner.site_foreign_keys,
         {
-            fk.child: planner.local_ids(fk.child)
+            fk.child: planner.source_ids(fk.child)
             for fk in planner.site_foreign_keys
             if fk.parent == table
         },

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from railway_sync import conf
 from railway_sync.engine import railway_facts
-from railway_sync.engine.plan import Planner
+from railway_sync.engine.options import SyncOptions
+from railway_sync.engine.planner import Planner, make_plan
+from railway_sync.engine.sync_plan import TablePlan
 from railway_sync.errors import ConnectionFailed, SchemaMismatch
 from railway_sync.pg.connection import connect, describe, refuse_same_database
 from railway_sync.pg.locks import local_snapshot
@@ -74,36 +76,44 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
             )
         planner = Planner.open(local, railway, facts, full=deep, keys=keys)
         surveys = planner.prepare(columns)
-        found = []
-        for table in names:
-            survey = surveys[table]
-            counts = (survey.local_count, survey.railway_count)
-            diff = planner.plan(table, columns[table], counts, survey)
-            own = planner.ownership(table, columns[table], counts[1], survey)
-            conflicts = set(own.conflict_ids)
-            found.append(
-                TableStatus(
-                    table=table,
-                    local_count=counts[0],
-                    railway_count=counts[1],
-                    missing_on_railway=len(diff.to_insert),
-                    differing=sum(1 for i in diff.to_update if i not in conflicts),
-                    railway_only=len(own.gone),
-                    compared=diff.method,
-                    site_rows=own.site_rows,
-                    conflicts=len(own.conflict_ids),
-                    conflict_rows=own.conflicts,
-                    site_columns=site_columns(columns[table], facts.columns[table]),
-                )
+        owners = {
+            table: planner.ownership(table, columns[table], survey.railway_count, survey)
+            for table, survey in surveys.items()
+        }
+        plan = make_plan(planner, columns, surveys, owners, SyncOptions())
+        found = [
+            summarise(
+                table_plan, site_columns(columns[table_plan.table], facts.columns[table_plan.table])
             )
+            for table_plan in plan
+        ]
     return StatusReport(
         target,
         True,
         tuple(found),
         recommendation=recommend(found, deep=deep),
         deep=deep,
-        notices=planner.notices(),
+        notices=plan.notices,
         railway_synced_at=facts.synced_at,
+    )
+
+
+def summarise(table_plan: TablePlan, site_columns: tuple[str, ...]) -> TableStatus:
+    """One table's line of the status: how the two sides differ, whoever wrote the rows."""
+    found, own = table_plan.found, table_plan.ownership
+    conflicts = set(own.conflict_ids)
+    return TableStatus(
+        table=table_plan.table,
+        local_count=table_plan.source_count,
+        railway_count=table_plan.target_count,
+        missing_on_railway=len(found.to_insert),
+        differing=sum(1 for i in found.to_update if i not in conflicts),
+        railway_only=len(own.gone),
+        compared=found.method,
+        site_rows=own.site_rows,
+        conflicts=len(own.conflict_ids),
+        conflict_rows=own.conflicts,
+        site_columns=site_columns,
     )
 
 

@@ -1,4 +1,9 @@
-"""Deciding what a sync must write, and checking afterwards that it was written.
+"""Reading the facts a sync decides from, and deciding: the :class:`SyncPlan` of one command.
+
+The planner speaks of a *source* (the rows to copy) and a *target* (where they go, and where
+the site writes its own rows); the command layer says which database is which. ``make_plan``
+is the one planning loop: every command that reads rows (sync, dry run, status) plans this
+way, table by table, parents first.
 
 A routine sync costs little when little changed: change tracking (``tracking``) names the
 rows written on either side since the last sync, id checksums name rows added or deleted, and
@@ -6,15 +11,16 @@ only those rows are hashed and compared. When tracking cannot be trusted (first 
 local database, changed columns, a watermark too old) or a full comparison is asked for, every
 row is hashed on both sides instead.
 
-Railway is far away, so ``prepare`` surveys every table at once (``survey``); ``plan`` and
-``ownership`` then answer from that survey, and ask table by table only for what was too
+The target is far away, so ``prepare`` surveys every table at once (``survey``); ``plan``
+and ``ownership`` then answer from that survey, and ask table by table only for what was too
 large to ask at once.
 """
 
 from __future__ import annotations
 
+import time
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from railway_sync.engine import ownership, tracking
 from railway_sync.engine.diff import (
@@ -25,13 +31,15 @@ from railway_sync.engine.diff import (
     diff_table,
     id_differences,
 )
+from railway_sync.engine.options import SyncOptions
 from railway_sync.engine.ownership import Ownership
 from railway_sync.engine.railway_facts import RailwayFacts
 from railway_sync.engine.survey import Bounds, TableRequest, TableSurvey, id_bounds, survey
-from railway_sync.errors import VerificationFailed
+from railway_sync.engine.sync_plan import NO_IDS, Refusal, SyncPlan, Unwritten, settle_table
 from railway_sync.pg.columns import Column
 from railway_sync.pg.connection import ServerIdentity, server_identity
-from railway_sync.pg.sequences import reset_sequence_sql
+from railway_sync.pg.failures import on_table
+from railway_sync.report import Progress, ProgressCallback, no_progress
 from railway_sync.schema.tables import ForeignKey
 
 # Above this share of a table, hashing it whole (sequential scans, both servers in parallel)
@@ -41,20 +49,21 @@ FULL_SCAN_SHARE = 0.2
 
 @dataclass
 class Planner:
-    """Plans and verifies the tables of one sync or status run, from one local snapshot."""
+    """The facts of one sync or status run, read from one source snapshot, and the answers
+    planning asks of them (each read once)."""
 
-    local: str
-    railway: str
+    source: str
+    target: str
     full: bool = False
     identity: str = ""
-    local_watermark: int = 0
-    local_next: int = 0
-    railway_next: int = 0
-    # Railway's watermark as the last ``prepare`` read it: what the run records.
-    railway_watermark: int = 0
+    source_watermark: int = 0
+    source_next: int = 0
+    target_next: int = 0
+    # The target's watermark as the last ``prepare`` read it: what the run records.
+    target_watermark: int = 0
     states: dict[str, tracking.Watermark] = field(default_factory=dict)
     tracked_tables: set[str] = field(default_factory=set)
-    local_server: ServerIdentity | None = None
+    source_server: ServerIdentity | None = None
     # Why each table's watermark was not trusted (so every row was compared), for the report.
     untrusted: dict[str, str] = field(default_factory=dict)
     # table -> its primary key column ("id" for a table not named here).
@@ -70,19 +79,19 @@ class Planner:
     # table -> its id sequence on Railway (None: none), for the bookkeeping after a write.
     sequences: dict[str, str | None] = field(default_factory=dict)
     # Railway's (smallest, largest) id per table when the run began (the survey's ranges).
-    railway_bounds: dict[str, Bounds] = field(default_factory=dict)
+    target_bounds: dict[str, Bounds] = field(default_factory=dict)
     # id_differences per (table, survey): --prune and planning ask the same question.
     _id_answers: dict[str, tuple[IdSurvey, tuple[array, array]]] = field(default_factory=dict)
-    # Local's ids per table as ranges, read once in the snapshot (ownership's currency).
-    _local_ids: dict[str, str] = field(default_factory=dict)
+    # The source's ids per table as ranges, read once in the snapshot (ownership's currency).
+    _source_ids: dict[str, str] = field(default_factory=dict)
     # What the last ``prepare`` found of each table.
     _surveyed: dict[str, TableSurvey] = field(default_factory=dict)
 
     @classmethod
     def open(
         cls,
-        local: str,
-        railway: str,
+        source: str,
+        target: str,
         facts: RailwayFacts,
         *,
         full: bool = False,
@@ -90,30 +99,30 @@ class Planner:
         foreign_keys: list[ForeignKey] | None = None,
         site_foreign_keys: list[ForeignKey] | None = None,
     ) -> Planner:
-        """Call inside the local snapshot: its watermark is this snapshot's. Railway is
-        described by ``facts`` (read at the start of the run); nothing here asks it.
+        """Call inside the source's snapshot: its watermark is this snapshot's. The target
+        is described by ``facts`` (read at the start of the run); nothing here asks it.
 
         ``keys`` maps each table to its primary key column (default ``id``); ``foreign_keys``
         are those among the synced tables on synced columns, ``site_foreign_keys`` all of
         Railway's between them too (default: ``foreign_keys``).
         """
         planner = cls(
-            local,
-            railway,
+            source,
+            target,
             full=full,
             keys=dict(keys or {}),
             foreign_keys=list(foreign_keys or []),
             site_foreign_keys=list(site_foreign_keys or foreign_keys or []),
         )
-        planner.local_watermark = tracking.snapshot_xmin(local)
-        planner.local_next = tracking.next_xid(local)
-        planner.local_server = server_identity(local)
-        planner.identity = tracking.local_identity(local)
-        planner.railway_next = facts.next_xid
+        planner.source_watermark = tracking.snapshot_xmin(source)
+        planner.source_next = tracking.next_xid(source)
+        planner.source_server = server_identity(source)
+        planner.identity = tracking.local_identity(source)
+        planner.target_next = facts.next_xid
         planner.states = dict(facts.states)
         planner.owned_present = facts.owned_present
         planner.sequences = dict(facts.sequences)
-        planner.railway_bounds = dict(facts.id_bounds)
+        planner.target_bounds = dict(facts.id_bounds)
         return planner
 
     def key(self, table: str) -> str:
@@ -125,30 +134,30 @@ class Planner:
         """Survey every table of ``columns`` on both sides at once, in one or two round trips
         to Railway (``survey``), and return each table's id survey; ``plan`` and
         ``ownership`` given that survey answer from what was read with it. Also sets
-        ``railway_watermark``, read in the same statement as the rows tracking names.
+        ``target_watermark``, read in the same statement as the rows tracking names.
 
         ``fresh``: Railway's id ranges are read again rather than taken from the start of the
         run (inside a deleting sync's transaction).
         """
         keys = {table: self.key(table) for table in columns}
-        local_bounds, railway_bounds = id_bounds(self.local, self.railway if fresh else None, keys)
-        self.railway_bounds.update(railway_bounds)
+        local_bounds, railway_bounds = id_bounds(self.source, self.target if fresh else None, keys)
+        self.target_bounds.update(railway_bounds)
         requests = {}
         for table, key in keys.items():
-            railway_ends = self.railway_bounds.get(table, (None, None))
+            railway_ends = self.target_bounds.get(table, (None, None))
             tracked = self._trusted(table, columns[table]) and railway_ends[0] is not None
             requests[table] = TableRequest(
                 columns=columns[table],
                 key=key,
                 local_bounds=local_bounds[table],
                 railway_bounds=railway_ends,
-                local_ids=self.local_ids(table),
+                local_ids=self.source_ids(table),
                 watermark=self.states[table] if tracked else None,
                 # Room for the inserts and deletes among them, which are not known yet.
                 changed_limit=2 * _most(local_bounds[table]) + 1,
             )
-        found = survey(self.local, self.railway, requests, self.owned_present)
-        self.railway_watermark = found.railway_watermark
+        found = survey(self.source, self.target, requests, self.owned_present)
+        self.target_watermark = found.railway_watermark
         self._surveyed = found.tables
         return {table: table_survey.ids for table, table_survey in found.tables.items()}
 
@@ -163,21 +172,21 @@ class Planner:
         Without a survey the ids are surveyed afresh and nothing is remembered.
         """
         if survey is None:
-            return id_differences(self.local, self.railway, table, key=self.key(table))
+            return id_differences(self.source, self.target, table, key=self.key(table))
         surveyed = self._surveyed_with(table, survey)
         if surveyed is not None and surveyed.differences is not None:
             return surveyed.differences
         cached = self._id_answers.get(table)
         if cached is None or cached[0] is not survey:
-            answer = id_differences(self.local, self.railway, table, survey)
+            answer = id_differences(self.source, self.target, table, survey)
             self._id_answers[table] = cached = (survey, answer)
         return cached[1]
 
-    def local_ids(self, table: str) -> str:
-        """Local's ids of ``table`` as ``int8multirange`` text, read once per snapshot."""
-        if table not in self._local_ids:
-            self._local_ids[table] = ownership.local_ids(self.local, table, self.key(table))
-        return self._local_ids[table]
+    def source_ids(self, table: str) -> str:
+        """The source's ids of ``table`` as ``int8multirange`` text, read once per snapshot."""
+        if table not in self._source_ids:
+            self._source_ids[table] = ownership.local_ids(self.source, table, self.key(table))
+        return self._source_ids[table]
 
     def ownership(
         self,
@@ -190,11 +199,11 @@ class Planner:
         the site's, now (``survey`` as for ``id_differences``)."""
         railway_only = self.id_differences(table, survey)[1]
         return ownership.survey(
-            self.local,
-            self.railway,
+            self.source,
+            self.target,
             table,
             columns,
-            self.local_ids(table),
+            self.source_ids(table),
             railway_only,
             railway_count,
             self.owned_present,
@@ -203,63 +212,30 @@ class Planner:
             recorded_ids=surveyed.recorded_ids if surveyed else None,
         )
 
-    def bookkeeping_sql(
-        self,
-        table: str,
-        columns: list[Column],
-        own: Ownership,
-        missing: array,
-        *,
-        watermark: bool,
-        owned: bool = True,
-    ) -> list[str]:
-        """The statements that close ``table``'s part of a sync, to run in the transaction
-        that wrote it (or, nothing written, with the other tables' in one): move its id
-        sequence on, store which rows the sync owns (``owned``; ``own`` as surveyed,
-        ``missing`` the ids Railway lacked then), and, ``watermark``, its watermarks."""
-        statements = [
-            reset_sequence_sql(self.railway, table, self.sequences.get(table), self.key(table))
-        ]
-        if owned:
-            statements.append(
-                ownership.record_sql(
-                    self.railway,
-                    table,
-                    columns,
-                    self.local_ids(table),
-                    missing,
-                    own,
-                    self.key(table),
-                )
-            )
-        if watermark:
-            assert self.local_server is not None, "Planner.open sets it"
-            statements.append(
-                tracking.write_state_sql(
-                    self.railway,
-                    table,
-                    identity=self.identity,
-                    local_server=self.local_server,
-                    local_watermark=self.local_watermark,
-                    railway_watermark=self.railway_watermark,
-                    signature=tracking.columns_signature(columns),
-                )
-            )
-        return [statement for statement in statements if statement]
+    def held_back(self, table: str, unwritten: Unwritten) -> tuple[array, array]:
+        """The source rows of ``table`` pointing at a parent row not written (``unwritten``),
+        and among them those waiting for a refused table (asked only when one was)."""
+        fks, keys = self.foreign_keys, self.keys
+        stale = dict(unwritten.stale)
+        held = ownership.held_back(self.source, table, fks, dict(unwritten.rows), keys, stale)
+        if not (unwritten.refused or unwritten.stale):
+            return held, NO_IDS
+        waiting = ownership.held_back(self.source, table, fks, dict(unwritten.refused), keys, stale)
+        return held, waiting
 
     def _trusted(self, table: str, columns: list[Column]) -> bool:
         """Whether ``table``'s watermark can be trusted (nothing recorded for the report)."""
         return not self.full and self._why_untrusted(table, columns) is None
 
     def _why_untrusted(self, table: str, columns: list[Column]) -> str | None:
-        assert self.local_server is not None, "Planner.open sets it"
+        assert self.source_server is not None, "Planner.open sets it"
         return tracking.why_untrusted(
             self.states.get(table),
             identity=self.identity,
-            local_server=self.local_server,
+            local_server=self.source_server,
             signature=tracking.columns_signature(columns),
-            local_next=self.local_next,
-            railway_next=self.railway_next,
+            local_next=self.source_next,
+            railway_next=self.target_next,
         )
 
     def is_tracked(self, table: str, columns: list[Column]) -> bool:
@@ -301,7 +277,7 @@ class Planner:
             missing, _ = self.id_differences(table, survey)
             return TableDiff(to_insert=missing, method="empty")
         if not self.is_tracked(table, columns):
-            return diff_table(self.local, self.railway, table, columns, self.key(table))
+            return diff_table(self.source, self.target, table, columns, self.key(table))
         self.tracked_tables.add(table)
         state = self.states[table]
         missing, railway_only = self.id_differences(table, survey)
@@ -312,8 +288,8 @@ class Planner:
             candidates = set(surveyed.changed)
         else:
             candidates = changed_ids(
-                self.local,
-                self.railway,
+                self.source,
+                self.target,
                 table,
                 tracking.changed_since(state.local_watermark),
                 tracking.changed_since(state.railway_watermark, state.railway_xid),
@@ -325,13 +301,13 @@ class Planner:
             candidates.difference_update(missing)
             candidates.difference_update(railway_only)
         if candidates is None or len(candidates) > most:
-            return diff_table(self.local, self.railway, table, columns, self.key(table))
+            return diff_table(self.source, self.target, table, columns, self.key(table))
         if surveyed is not None and surveyed.changed is not None and surveyed.compared is not None:
             more_missing, differing = surveyed.compared
         else:
             more_missing, differing = compare_rows(
-                self.local,
-                self.railway,
+                self.source,
+                self.target,
                 table,
                 columns,
                 array("q", sorted(candidates)),
@@ -346,59 +322,47 @@ class Planner:
             method="tracked",
         )
 
-    def verify(
-        self,
-        table: str,
-        columns: list[Column],
-        written: TableDiff,
-        *,
-        local_count: int,
-        exact: bool,
-        verify_all: bool,
-        excused: array | None = None,
-    ) -> None:
-        """Check, before commit, that Railway now holds what was meant to be written.
 
-        Routinely: every written row is on Railway and hashes alike on both sides (the plan
-        vouches for the rest); ``exact`` also re-checks the ids on both sides, so Railway
-        holds no row local lacks and lacks none it has, but the site's. ``verify_all`` (and
-        any write of more than a fifth of the table) compares every row instead.
-        ``excused`` ids are not counted: rows the sync did not write on purpose (conflicts,
-        rows held back) and the site's rows it kept.
-        """
-        kept = set(excused or ())
-        to_write = written.to_write
-        extra = array("q")
-        if verify_all or len(to_write) > FULL_SCAN_SHARE * max(local_count, 1):
-            after = diff_table(self.local, self.railway, table, columns, self.key(table))
-            missing, differing, extra = after.to_insert, after.to_update, after.railway_only
-        else:
-            missing, differing = compare_rows(
-                self.local, self.railway, table, columns, to_write, self.key(table)
-            )
-            if exact:
-                more_missing, extra = self.id_differences(table, None)
-                missing = array("q", sorted({*missing, *more_missing}))
-        missing = array("q", (i for i in missing if i not in kept))
-        differing = array("q", (i for i in differing if i not in kept))
-        extra = array("q", (i for i in extra if i not in kept))
-        if exact and extra:
-            # Rows the site inserted since the survey, at ids local lacks, are its own:
-            # only rows the sync owned or wrote must not be there.
-            extra = ownership.ours(self.railway, table, extra, self.key(table))
-        problems = []
-        if missing:
-            problems.append(f"{len(missing)} local rows missing")
-        if differing:
-            problems.append(f"{len(differing)} rows with different content")
-        if exact and extra:
-            problems.append(f"{len(extra)} rows not in local")
-        if problems:
-            raise VerificationFailed(
-                f"Verification failed for {table} on Railway: {', '.join(problems)}; the "
-                "transaction was rolled back. Run python manage.py railway_status --deep for "
-                "details."
-            )
+def make_plan(
+    planner: Planner,
+    columns: dict[str, list[Column]],
+    surveys: dict[str, IdSurvey],
+    owners: dict[str, Ownership],
+    options: SyncOptions,
+    refused: tuple[Refusal, ...] = (),
+    *,
+    progress: ProgressCallback = no_progress,
+    outcome: str = "nothing was written",
+) -> SyncPlan:
+    """The plan of every table of ``columns`` (parents first), from the survey ``prepare``
+    made (``surveys``) and who owns the target's rows (``owners``), as ``options`` carry it
+    out; a ``refused`` table is planned (its children must know what it would have brought)
+    but writes nothing. A failure names its table and ``outcome``."""
+    plans = []
+    unwritten = Unwritten()
+    refusals = {refusal.table: refusal for refusal in refused}
+    for table in columns:
+        started = time.monotonic()
+        progress(Progress("diff", table))
+        survey = surveys[table]
+        counts = (survey.local_count, survey.railway_count)
+        with on_table(table, outcome):
+            found = planner.plan(table, columns[table], counts, survey)
+            held, waiting = planner.held_back(table, unwritten)
+        plan, unwritten = settle_table(
+            table,
+            found,
+            owners[table],
+            counts,
+            options,
+            unwritten,
+            planner.foreign_keys,
+            held=held,
+            waiting=waiting,
+            refusal=refusals.get(table),
+        )
+        plans.append(replace(plan, seconds=time.monotonic() - started))
+    return SyncPlan(tuple(plans), planner.notices())
 
 
 def _most(local_bounds: Bounds) -> int:

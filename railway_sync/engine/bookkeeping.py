@@ -1,0 +1,51 @@
+"""What closes a table's part of a sync on the target, in the transaction that wrote it: its
+id sequence moved past what was written, the record of which rows the sync owns, and the
+change-tracking watermarks the next sync starts from."""
+
+from __future__ import annotations
+
+from array import array
+
+from railway_sync.engine import ownership, tracking
+from railway_sync.engine.ownership import Ownership
+from railway_sync.engine.planner import Planner
+from railway_sync.pg.columns import Column
+from railway_sync.pg.sequences import reset_sequence_sql
+
+
+def bookkeeping_sql(
+    planner: Planner,
+    table: str,
+    columns: list[Column],
+    own: Ownership,
+    missing: array,
+    *,
+    watermark: bool,
+    owned: bool = True,
+) -> list[str]:
+    """The statements that close ``table``'s part of a sync, to run in the transaction that
+    wrote it (or, nothing written, with the other tables' in one): move its id sequence on,
+    store which rows the sync owns (``owned``; ``own`` as surveyed, ``missing`` the ids the
+    target lacked then), and, ``watermark``, its watermarks."""
+    target, key = planner.target, planner.key(table)
+    statements = [reset_sequence_sql(target, table, planner.sequences.get(table), key)]
+    if owned:
+        statements.append(
+            ownership.record_sql(
+                target, table, columns, planner.source_ids(table), missing, own, key
+            )
+        )
+    if watermark:
+        assert planner.source_server is not None, "Planner.open sets it"
+        statements.append(
+            tracking.write_state_sql(
+                target,
+                table,
+                identity=planner.identity,
+                local_server=planner.source_server,
+                local_watermark=planner.source_watermark,
+                railway_watermark=planner.target_watermark,
+                signature=tracking.columns_signature(columns),
+            )
+        )
+    return [statement for statement in statements if statement]
