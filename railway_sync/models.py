@@ -220,3 +220,27 @@ class RailwayServiceRegion(ServiceRegion):
     class Meta:
         proxy = True
         verbose_name = "Railway service region"
+
+
+class PullState(models.Model):
+    """Where one local table stood after the last ``railway_pull``, in the local project
+    database (Railway is only read by a pull, so the record cannot live there).
+
+    ``local_watermark``: the oldest transaction running when the pull wrote; every later
+    local change (but the pull's own, ``pull_xid``) is local work not yet on Railway.
+    ``site_ids``: the site's rows the pull brought (``int8multirange`` text): now also local,
+    they stay the site's, never claimed by a sync.
+    """
+
+    table_name = models.CharField(max_length=63, primary_key=True)
+    pulled_at = models.DateTimeField()
+    local_watermark = models.BigIntegerField()
+    pull_xid = models.BigIntegerField()
+    site_ids = models.TextField(default="{}")
+
+    class Meta:
+        db_table = "railway_sync_pull_state"
+        verbose_name = "pull state"
+
+    def __str__(self) -> str:
+        return f"{self.table_name} pulled {self.pulled_at:%Y-%m-%d %H:%M:%S}"

@@ -117,6 +117,51 @@ class SyncReport:
 
 
 @dataclass(frozen=True)
+class PulledTable:
+    """What a pull did (or, in a dry run, would do) to one local table."""
+
+    table: str
+    local_count: int  # before the pull
+    railway_count: int
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    # Created by --create-tables, as Railway has it.
+    created: bool = False
+    # Local rows changed since the last sync or pull (not on Railway yet) that the pull
+    # deletes or overwrites, and the first of their ids.
+    local_changes: int = 0
+    local_change_ids: tuple[int, ...] = ()
+
+    @property
+    def written(self) -> int:
+        return self.inserted + self.updated + self.deleted
+
+
+@dataclass(frozen=True)
+class PullReport:
+    dry_run: bool
+    tables: tuple[PulledTable, ...]
+    verified: bool
+    seconds: float = 0.0
+    notices: tuple[str, ...] = ()
+    # Local work would be deleted or overwritten: a pull needs --confirm-destructive.
+    needs_confirmation: bool = False
+    # As SyncReport's, for the run history: a pull refuses as a whole or lands whole.
+    mode: str = "pull"
+    conflicts: int = 0
+
+    @property
+    def rows_written(self) -> int:
+        return sum(table.inserted + table.updated for table in self.tables)
+
+    @property
+    def rows_deleted(self) -> int:
+        return sum(table.deleted for table in self.tables)
+
+
+@dataclass(frozen=True)
 class TableStatus:
     table: str
     local_count: int | None

@@ -313,6 +313,28 @@ FIELD_NOTES: dict[str, str] = {
     "StatusTableEntry.site_columns": "Columns only Railway has (the site's, not synced).",
     "ConnectionDocument.server_version": "Railway's PostgreSQL version, e.g. `16.4`.",
     "ConnectionDocument.database": "The database's name on Railway.",
+    "PullDocument.dry_run": "Whether it was a dry run (`--dry-run`): nothing was changed.",
+    "PullDocument.verified": (
+        "Whether every written row was read back and compared with Railway's before commit."
+    ),
+    "PullDocument.needs_confirmation": (
+        "Whether the pull deletes or overwrites local rows not on Railway yet (then it "
+        "refuses without `--confirm-destructive`)."
+    ),
+    "PullDocument.rows_written": "Rows inserted or updated locally (0 for a dry run).",
+    "PullDocument.rows_deleted": "Local rows deleted (0 for a dry run).",
+    "PullDocument.tables": "One entry per pulled table, parents first.",
+    "PullTableEntry.local_count": "Rows in the local table before the pull.",
+    "PullTableEntry.inserted": "Railway's rows the local table lacked, inserted (would be).",
+    "PullTableEntry.updated": "Local rows whose content differed, overwritten from Railway.",
+    "PullTableEntry.deleted": "Local rows Railway does not have, deleted.",
+    "PullTableEntry.unchanged": "Rows already identical on both sides.",
+    "PullTableEntry.created": "Whether `--create-tables` created the table, as Railway has it.",
+    "PullTableEntry.local_changes": (
+        "Local rows changed since the last sync or pull (not on Railway yet) that the pull "
+        "deletes or overwrites."
+    ),
+    "PullTableEntry.local_change_ids": "The first of their ids.",
     "ConflictEntry.id": "The id both rows use.",
     "ConflictEntry.local": "Local's row: its naming columns (name, slug, ...) as text.",
     "ConflictEntry.railway": "The site's row on Railway, the same columns.",

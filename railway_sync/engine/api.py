@@ -17,25 +17,29 @@ from __future__ import annotations
 
 import time
 from contextlib import nullcontext
+from dataclasses import replace
 
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 
 from railway_sync import conf
-from railway_sync.engine import guards, preview, railway_facts, rights, write
+from railway_sync.engine import guards, preview, pull_tables, railway_facts, rights, write
+from railway_sync.engine import pull as pulling
 from railway_sync.engine import status as status_report
 from railway_sync.engine.options import SyncOptions
 from railway_sync.engine.ownership import Ownership
 from railway_sync.engine.planner import Planner, make_plan
+from railway_sync.engine.pull import PullOptions
 from railway_sync.errors import ConnectionFailed, SchemaMismatch
 from railway_sync.pg.connection import connect, describe, refuse_same_database, server_version
 from railway_sync.pg.failures import explain, on_table, on_tables, sqlstate, translate
-from railway_sync.pg.locks import exclusive_run, local_snapshot
+from railway_sync.pg.locks import exclusive_run, read_only_snapshot
 from railway_sync.report import (
     ConnectionReport,
     MakeMigrationsReport,
     MigrateReport,
     Progress,
     ProgressCallback,
+    PullReport,
     SchemaChange,
     StatusReport,
     SyncReport,
@@ -187,7 +191,7 @@ def sync(
             # schema check below names them and the fix.)
             if options.dry_run and not facts.present_tables:
                 return preview.before_first_migrate(local, names, options)
-            with local_snapshot(local):
+            with read_only_snapshot(local):
                 progress(Progress("schema"))
                 with on_table("", "nothing was written"):
                     columns = autodetect.synced_columns(
@@ -284,3 +288,39 @@ def status(
         # A table locked past RAILWAY_LOCK_TIMEOUT, a lost connection...: one line naming
         # the database, the table and the fix, as for a sync.
         raise translate(exc, tables=catalog.names) from None
+
+
+def pull(
+    options: PullOptions,
+    *,
+    progress: ProgressCallback = no_progress,
+    local: str | None = None,
+    railway: str | None = None,
+) -> PullReport:
+    """Make the local tables equal to Railway's (``railway_pull``): the sync's source and
+    target swapped. Railway is read in one read-only transaction, under its run lock (so a
+    pull and a sync never interleave); local is written in one transaction."""
+    local = local or conf.local_alias()
+    railway = railway or conf.railway_alias()
+    connect(local)
+    connect(railway)
+    try:
+        names, notices = pull_tables.chosen(local, railway, options.tables)
+        announce(notices, progress)
+        with on_tables(names, "nothing was changed"):
+            keys = {name: "id" for name in names} | tables.primary_keys(railway, names)
+            facts = railway_facts.read(railway, names, keys, take_run_lock=not options.dry_run)
+        lock = (
+            nullcontext()
+            if options.dry_run
+            else exclusive_run(railway, progress, taken=facts.run_lock)
+        )
+        with lock:
+            refuse_same_database(local, railway, facts.identity)
+            with read_only_snapshot(railway):
+                report = pulling.pull(
+                    options, facts, names, local=local, railway=railway, progress=progress
+                )
+        return replace(report, notices=notices + report.notices)
+    except (DatabaseError, InterfaceError) as exc:
+        raise translate(exc, outcome="nothing was changed") from None

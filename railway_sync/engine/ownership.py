@@ -250,6 +250,7 @@ def survey(
     key: str = "id",
     unowned: list[tuple] | None = None,
     recorded_ids: int | None = None,
+    pulled: array | None = None,
 ) -> Ownership:
     """Split ``table``'s Railway rows into owned and the site's; ``railway_only`` are the
     Railway ids local lacks (from ``diff.id_differences``), ``railway_count`` its rows.
@@ -257,7 +258,8 @@ def survey(
     reads every table's at once), and ``recorded_ids`` how many ids the record held then
     (``recorded_sql``; None: no record, or not read with them). The owned rows are never
     listed. ``table_present`` as for ``owned_ranges``; ``key`` is the table's primary key
-    column."""
+    column. ``pulled``: the site's rows a pull brought to local, which stay the site's even
+    where local's row is identical (never adopted)."""
     if unowned is None:
         with connections[railway].cursor() as cursor:
             cursor.execute(
@@ -275,6 +277,8 @@ def survey(
         ),
     )
     adopted = _without(array("q", sorted(railway_hashes)), conflict_ids)
+    if pulled:
+        adopted = _without(adopted, pulled)
     gone = _without(railway_only, site_only)
     owned_count = max(railway_count - len(unowned), 0)
     return Ownership(

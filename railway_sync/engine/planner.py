@@ -22,7 +22,7 @@ import time
 from array import array
 from dataclasses import dataclass, field, replace
 
-from railway_sync.engine import ownership, tracking
+from railway_sync.engine import ownership, pull_state, tracking
 from railway_sync.engine.diff import (
     IdSurvey,
     TableDiff,
@@ -84,6 +84,8 @@ class Planner:
     _id_answers: dict[str, tuple[IdSurvey, tuple[array, array]]] = field(default_factory=dict)
     # The source's ids per table as ranges, read once in the snapshot (ownership's currency).
     _source_ids: dict[str, str] = field(default_factory=dict)
+    # The site's rows a pull brought to the source, per table: not the sync's to claim.
+    pulled_site_ids: dict[str, array] = field(default_factory=dict)
     # What the last ``prepare`` found of each table.
     _surveyed: dict[str, TableSurvey] = field(default_factory=dict)
 
@@ -123,6 +125,7 @@ class Planner:
         planner.owned_present = facts.owned_present
         planner.sequences = dict(facts.sequences)
         planner.target_bounds = dict(facts.id_bounds)
+        planner.pulled_site_ids = pull_state.site_ids(source, tuple(planner.keys))
         return planner
 
     def key(self, table: str) -> str:
@@ -209,6 +212,7 @@ class Planner:
             self.owned_present,
             self.key(table),
             unowned=surveyed.unowned if (surveyed := self._surveyed_with(table, survey)) else None,
+            pulled=self.pulled_site_ids.get(table),
             recorded_ids=surveyed.recorded_ids if surveyed else None,
         )
 

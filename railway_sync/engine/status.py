@@ -10,7 +10,7 @@ from railway_sync.engine.planner import Planner, make_plan
 from railway_sync.engine.sync_plan import TablePlan
 from railway_sync.errors import ConnectionFailed, SchemaMismatch
 from railway_sync.pg.connection import connect, describe, refuse_same_database
-from railway_sync.pg.locks import local_snapshot
+from railway_sync.pg.locks import read_only_snapshot
 from railway_sync.pg.sql import count_rows
 from railway_sync.report import StatusReport, TableStatus
 from railway_sync.schema import autodetect
@@ -49,7 +49,7 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
             railway_synced_at=facts.synced_at,
             recommendation=setup,
         )
-    with local_snapshot(local):
+    with read_only_snapshot(local):
         try:
             columns = autodetect.synced_columns(
                 local, facts.columns, facts.applied_migrations, names

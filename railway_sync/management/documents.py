@@ -18,6 +18,8 @@ from railway_sync.models import SyncRun
 from railway_sync.report import (
     Conflict,
     ConnectionReport,
+    PulledTable,
+    PullReport,
     StatusReport,
     SyncReport,
     TableResult,
@@ -114,7 +116,35 @@ class ConnectionDocument(TypedDict):
 
 
 # Any of the documents, as the base command writes them.
-Document = SyncDocument | StatusDocument | ConnectionDocument
+class PullTableEntry(TypedDict):
+    table: str
+    local_count: int
+    railway_count: int
+    inserted: int
+    updated: int
+    deleted: int
+    unchanged: int
+    created: bool
+    local_changes: int
+    local_change_ids: list[int]
+
+
+class PullDocument(TypedDict):
+    command: Literal["railway_pull"]
+    outcome: Literal["success", "dry_run", "failed"]
+    exit_code: int
+    dry_run: bool
+    verified: bool
+    needs_confirmation: bool
+    rows_written: int
+    rows_deleted: int
+    seconds: float
+    notices: list[str]
+    tables: list[PullTableEntry]
+    error: str | None
+
+
+Document = SyncDocument | StatusDocument | ConnectionDocument | PullDocument
 
 
 def sync_document(
@@ -265,3 +295,42 @@ def iso_timestamp(moment: datetime) -> str:
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment, timezone.get_default_timezone())
     return moment.isoformat(timespec="seconds")
+
+
+def pull_document(
+    dry_run: bool,
+    report: PullReport | None,
+    error: str = "",
+    seconds: float = 0.0,
+    notices: list[str] | tuple[str, ...] = (),
+) -> PullDocument:
+    """As ``sync_document``, for ``railway_pull``: a pull lands whole or not at all."""
+    return {
+        "command": "railway_pull",
+        "outcome": "failed" if error else "dry_run" if dry_run else "success",
+        "exit_code": 1 if error else 0,
+        "dry_run": dry_run,
+        "verified": bool(report and report.verified),
+        "needs_confirmation": bool(report and report.needs_confirmation),
+        "rows_written": report.rows_written if report and not dry_run else 0,
+        "rows_deleted": report.rows_deleted if report and not dry_run else 0,
+        "seconds": round(report.seconds, 3) if report else seconds,
+        "notices": [*notices, *(report.notices if report else ())],
+        "tables": [pull_table_entry(table) for table in (report.tables if report else ())],
+        "error": error or None,
+    }
+
+
+def pull_table_entry(table: PulledTable) -> PullTableEntry:
+    return {
+        "table": table.table,
+        "local_count": table.local_count,
+        "railway_count": table.railway_count,
+        "inserted": table.inserted,
+        "updated": table.updated,
+        "deleted": table.deleted,
+        "unchanged": table.unchanged,
+        "created": table.created,
+        "local_changes": table.local_changes,
+        "local_change_ids": list(table.local_change_ids),
+    }

@@ -12,7 +12,15 @@ from datetime import datetime
 from django.core.management.base import OutputWrapper
 from django.core.management.color import Style
 
-from railway_sync.report import Conflict, StatusReport, SyncReport, TableResult, TableStatus
+from railway_sync.report import (
+    Conflict,
+    PulledTable,
+    PullReport,
+    StatusReport,
+    SyncReport,
+    TableResult,
+    TableStatus,
+)
 
 
 def render_sync(out: OutputWrapper, style: Style, report: SyncReport, verbosity: int) -> None:
@@ -246,4 +254,55 @@ def unrecorded_sync_line(synced_at: datetime | None, now: datetime, why: str) ->
     return (
         f"{last_sync_line(synced_at, now)}, from Railway's record; local sync history is not "
         f"recorded: {why}"
+    )
+
+
+def render_pull(out: OutputWrapper, style: Style, report: PullReport, verbosity: int) -> None:
+    if verbosity < 1:
+        return
+    render_notices(out, style, report.notices)
+    for table in report.tables:
+        out.write(pull_line(table, report.dry_run))
+        if table.local_changes:
+            out.write(style.WARNING(local_changes_line(table, report.dry_run)))
+    if report.dry_run:
+        if report.needs_confirmation:
+            out.write(
+                style.WARNING(
+                    "The pull would refuse without --confirm-destructive: it would delete or "
+                    "overwrite local rows not on Railway yet (see above)."
+                )
+            )
+        out.write(
+            f"Dry run: nothing was changed locally (it would write {report.rows_written} rows "
+            f"and delete {report.rows_deleted})."
+        )
+    else:
+        out.write("Verified: every Railway row is in the local tables with identical content.")
+
+
+def pull_line(table: PulledTable, dry_run: bool) -> str:
+    """One table's line: what the pull did (would do) to the local table."""
+    created = " (created as Railway has it)" if table.created else ""
+    if not table.written:
+        verb = "would write 0 rows" if dry_run else "0 rows written"
+        return f"  {table.table}: up to date, {verb}{created}"
+    figures = f"{table.inserted} inserted, {table.updated} updated, {table.deleted} deleted"
+    if dry_run:
+        figures = f"would insert {table.inserted}, update {table.updated}, delete {table.deleted}"
+    return (
+        f"  {table.table}: {figures} locally (Railway {table.railway_count} rows, local "
+        f"{table.local_count}){created}"
+    )
+
+
+def local_changes_line(table: PulledTable, dry_run: bool) -> str:
+    """The local work a pull overwrites: ``⚠ animals: 2 local rows changed since the last
+    sync ... (ids 17, 912)``."""
+    ids = ", ".join(str(i) for i in table.local_change_ids)
+    more = ", ..." if table.local_changes > len(table.local_change_ids) else ""
+    verb = "would be" if dry_run else "were"
+    return (
+        f"    ⚠ {table.table}: {_rows(table.local_changes, 'local row')} changed since the "
+        f"last sync (not on Railway) {verb} deleted or overwritten from Railway (ids {ids}{more})"
     )

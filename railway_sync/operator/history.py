@@ -1,4 +1,4 @@
-"""The record of sync runs kept in the local project database (``SyncRun``)."""
+"""The record of sync and pull runs kept in the local project database (``SyncRun``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from railway_sync.errors import RailwaySyncError
 from railway_sync.models import SyncRun
 from railway_sync.pg.dburl import scrub
 from railway_sync.pg.failures import sqlstate
-from railway_sync.report import SyncReport
+from railway_sync.report import PullReport, SyncReport
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def unavailable() -> str | None:
 
 
 def finish(
-    run: SyncRun | None, report: SyncReport | None, error: str = "", outcome: str = ""
+    run: SyncRun | None, report: SyncReport | PullReport | None, error: str = "", outcome: str = ""
 ) -> None:
     """Record how a run ended: its per-table figures, or its (password-free) error; a run
     that landed but kept conflicts, or left tables a guard refused (it exits 1), is recorded
@@ -110,7 +110,7 @@ def finish(
     if not outcome:
         if error:
             outcome = SyncRun.OUTCOME_FAILED
-        elif landed and landed.refused_tables:
+        elif isinstance(landed, SyncReport) and landed.refused_tables:
             outcome = SyncRun.OUTCOME_PARTIAL
             error = "; ".join(
                 f"Refused {t.table}, left as it was: {t.refused}. {t.refused_fix}"
@@ -138,7 +138,7 @@ class Recording:
     """The run a ``recording`` block records; the block sets ``report`` once it has one."""
 
     run: SyncRun | None
-    report: SyncReport | None = None
+    report: SyncReport | PullReport | None = None
 
 
 @contextmanager

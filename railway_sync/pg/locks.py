@@ -18,14 +18,15 @@ RUN_LOCK_KEY = 0x7261696C
 
 
 @contextmanager
-def local_snapshot(local: str) -> Iterator[None]:
-    """Read the local database in one consistent snapshot, so concurrent scrapes can't tear it."""
-    with transaction.atomic(using=local):
-        with connections[local].cursor() as cursor:
+def read_only_snapshot(alias: str) -> Iterator[None]:
+    """Read ``alias`` in one consistent snapshot, in a transaction that cannot write: a
+    sync reads local this way, so concurrent scrapes can't tear it, and a pull Railway."""
+    with transaction.atomic(using=alias):
+        with connections[alias].cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         yield
-        # Nothing was written locally; ending read-only snapshots with rollback is cheapest.
-        transaction.set_rollback(True, using=local)
+        # Nothing was written; ending read-only snapshots with rollback is cheapest.
+        transaction.set_rollback(True, using=alias)
 
 
 @contextmanager

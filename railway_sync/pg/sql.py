@@ -6,6 +6,8 @@ No f-string puts a bare name into SQL: identifiers go through ``quote_name``.
 
 from __future__ import annotations
 
+import re
+from array import array
 from collections.abc import Iterable
 
 from django.db import connections
@@ -81,6 +83,15 @@ def ranges_literal(ids: Iterable[int]) -> str:
     if first is not None and last is not None:
         runs.append(_run(first, last))
     return "'{" + ",".join(runs) + "}'::int8multirange"
+
+
+def ranges_ids(text: str) -> array:
+    """The ids an ``int8multirange``'s text form (``{[1,3),[7,8)}``, as PostgreSQL prints
+    it: canonical, bounded, sorted) holds, sorted."""
+    ids = array("q")
+    for first, after in re.findall(r"\[(-?\d+),(-?\d+)\)", text):
+        ids.extend(range(int(first), int(after)))
+    return ids
 
 
 def _run(first: int, last: int) -> str:

@@ -231,6 +231,11 @@ def configured(local: str | None = None) -> Catalog:
     return replace(read(local, names), notices=notices)
 
 
+def primary_keys(alias: str, names: tuple[str, ...]) -> dict[str, str]:
+    """Each table of ``names`` with a one-column primary key on ``alias``: that column."""
+    return {name: key[0][0] for name, key in _primary_keys(alias, names).items() if len(key) == 1}
+
+
 def present(alias: str, names: tuple[str, ...]) -> set[str]:
     """Which of ``names`` exist as tables in the current schema of ``alias``."""
     return _existing(alias, names) if names else set()

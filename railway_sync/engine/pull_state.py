@@ -1,0 +1,59 @@
+"""What a pull leaves in the local database for later runs (``PullState``): where local
+stood, so the next pull tells local work from what it brought, and the site's rows it
+brought, which a sync must not claim as its own."""
+
+from __future__ import annotations
+
+from array import array
+
+from django.db import connections
+from django.utils import timezone
+
+from railway_sync.errors import ConfigurationError
+from railway_sync.models import PullState
+from railway_sync.pg.sql import ranges_ids
+
+NOTHING_CHANGED = "nothing was changed"
+
+
+def require_table(local: str) -> None:
+    """Refuse before anything is read when local lacks the table a pull records itself in."""
+    if not _present(local):
+        raise ConfigurationError(
+            f"The local database has no {PullState._meta.db_table} table, where a pull "
+            f"records what it brought; {NOTHING_CHANGED}. Run: python manage.py migrate"
+        )
+
+
+def _present(local: str) -> bool:
+    with connections[local].cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [PullState._meta.db_table])
+        return bool(cursor.fetchone()[0])
+
+
+def last_pull(local: str, table: str) -> tuple[int, int] | None:
+    """(local's watermark, the pull's own transaction) at ``table``'s last pull, if any."""
+    state = PullState.objects.using(local).filter(table_name=table).first()
+    return None if state is None else (state.local_watermark, state.pull_xid)
+
+
+def record(local: str, table: str, watermark: int, pull_xid: int, site_ids: str) -> None:
+    """Record ``table``'s pull, in the pull's own local transaction."""
+    PullState.objects.using(local).update_or_create(
+        table_name=table,
+        defaults={
+            "pulled_at": timezone.now(),
+            "local_watermark": watermark,
+            "pull_xid": pull_xid,
+            "site_ids": site_ids,
+        },
+    )
+
+
+def site_ids(local: str, names: tuple[str, ...]) -> dict[str, array]:
+    """Per table of ``names``, the site's rows the last pull brought (sorted ids); none
+    when local keeps no pull record (before ``migrate``, or never pulled)."""
+    if not names or not _present(local):
+        return {}
+    states = PullState.objects.using(local).filter(table_name__in=names)
+    return {state.table_name: ranges_ids(state.site_ids) for state in states}
