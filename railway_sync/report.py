@@ -62,6 +62,12 @@ class TableResult:
     refused: str = ""
     refused_fix: str = ""
     waiting_for: tuple[str, ...] = ()
+    # Rows the sync owns that someone edited on Railway since the last sync (found by change
+    # tracking): overwritten from local (``--on-railway-edit local``), or left as Railway has
+    # them (``keep``, a conflict: the sync exits 1); the first of their ids.
+    railway_edits: int = 0
+    railway_edits_kept: int = 0
+    railway_edit_ids: tuple[int, ...] = ()
 
     @property
     def written(self) -> int:
@@ -103,8 +109,18 @@ class SyncReport:
 
     @property
     def conflicts(self) -> int:
-        """Site rows kept at ids local also has: the sync landed but exits 1."""
-        return sum(table.conflicts for table in self.tables)
+        """Site rows kept at ids local also has, and rows edited on Railway kept as Railway
+        has them: the sync landed but exits 1."""
+        return sum(table.conflicts + table.railway_edits_kept for table in self.tables)
+
+    @property
+    def railway_edits(self) -> int:
+        """Rows edited on Railway since the last sync that the sync overwrote (would)."""
+        return sum(table.railway_edits for table in self.tables)
+
+    @property
+    def railway_edits_kept(self) -> int:
+        return sum(table.railway_edits_kept for table in self.tables)
 
     @property
     def rows_written(self) -> int:

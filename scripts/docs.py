@@ -294,6 +294,15 @@ FIELD_NOTES: dict[str, str] = {
         "Why an incremental sync refused this table alone, and the fix; null for the others."
     ),
     "SyncTableEntry.waiting_for": "The refused tables this table's held-back rows wait for.",
+    "SyncTableEntry.railway_edits": (
+        "Rows the sync owns that were edited on Railway since the last sync (found by change "
+        "tracking) and overwritten from local (would be, in a dry run)."
+    ),
+    "SyncTableEntry.railway_edits_kept": (
+        "Such rows left as Railway has them (`--on-railway-edit keep`): conflicts, the sync "
+        "exits 1; `railway_pull` brings them home."
+    ),
+    "SyncTableEntry.railway_edit_ids": "The first of their ids.",
     "StatusDocument.connected": "Whether Railway could be reached.",
     "StatusDocument.in_sync": "Whether every row of every table is identical on both sides.",
     "StatusDocument.recommendation": "The command to run next, as the text output prints it.",

@@ -342,6 +342,9 @@ SYNC_TABLE_KEYS = {
     "held_back",
     "refused",
     "waiting_for",
+    "railway_edits",
+    "railway_edits_kept",
+    "railway_edit_ids",
 }
 STATUS_KEYS = {
     "command",

@@ -226,3 +226,35 @@ def test_a_sync_plan_finds_its_tables_by_name_in_order():
 
     assert [table.table for table in plan] == ["organizations", "animals"]
     assert plan["animals"] is second
+
+
+def test_rows_edited_on_the_target_are_overwritten_or_kept_as_asked():
+    diff = found(update=(3, 4, 5), unchanged=5)
+    own = Ownership("animals", 8)
+    keep = SyncOptions(batch_size=1000, on_railway_edit="keep")
+
+    overwrite, _ = settle_table(
+        "animals",
+        diff,
+        own,
+        (8, 8),
+        INCREMENTAL,
+        Unwritten(),
+        [],
+        held=ids(),
+        target_edits=ids(4, 9),
+    )
+    kept, after = settle_table(
+        "animals", diff, own, (8, 8), keep, Unwritten(), [], held=ids(), target_edits=ids(4, 9)
+    )
+
+    assert (list(overwrite.settled.to_update), list(overwrite.target_edits)) == ([3, 4, 5], [4])
+    assert would_do(overwrite, INCREMENTAL).railway_edits == 1
+    assert (list(kept.settled.to_update), kept.edits_kept) == ([3, 5], True)
+    assert list(after.stale["animals"]) == [4]
+    result = would_do(kept, keep)
+    assert (result.railway_edits, result.railway_edits_kept, result.railway_edit_ids) == (
+        0,
+        1,
+        (4,),
+    )

@@ -29,7 +29,8 @@ from railway_sync.engine.options import SyncOptions
 from railway_sync.engine.ownership import Ownership
 from railway_sync.engine.planner import Planner, make_plan
 from railway_sync.engine.pull import PullOptions
-from railway_sync.errors import ConnectionFailed, SchemaMismatch
+from railway_sync.engine.sync_plan import refuse_target_edits
+from railway_sync.errors import ConnectionFailed, GuardRefused, SchemaMismatch
 from railway_sync.pg.connection import connect, describe, refuse_same_database, server_version
 from railway_sync.pg.failures import explain, on_table, on_tables, sqlstate, translate
 from railway_sync.pg.locks import exclusive_run, read_only_snapshot
@@ -234,6 +235,10 @@ def sync(
                 findings = guards.inspect(options, counts, owners, planner)
                 if options.dry_run:
                     plan = make_plan(planner, columns, surveys, owners, options, findings.refused)
+                    try:
+                        refuse_target_edits(plan, options, "nothing was written")
+                    except GuardRefused as refusal:
+                        findings = replace(findings, problems=findings.problems + refusal.problems)
                     return preview.report(plan, findings, options, started)
                 guards.enforce(options, findings)
                 if options.destructive:
@@ -249,6 +254,7 @@ def sync(
                         findings.refused,
                         progress=progress,
                     )
+                    refuse_target_edits(plan, options, "nothing was written")
                     results = write.table_by_table(planner, plan, columns, options, progress)
                     if options.prune:
                         results = write.prune(planner, results, plan, options, progress)

@@ -11,6 +11,7 @@ from railway_sync.errors import GuardRefused
 MODES = ("incremental", "rebuild", "force")
 DESTRUCTIVE_MODES = ("rebuild", "force")
 ON_CONFLICT = ("report", "local")
+ON_RAILWAY_EDIT = ("local", "keep", "fail")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class SyncOptions:
     verify_all: bool = False
     prune: bool = False
     on_conflict: str = "report"
+    on_railway_edit: str = "local"
     discard_railway_rows: bool = False
     batch_size: int = field(default_factory=conf.batch_size)
 
@@ -52,6 +54,11 @@ class SyncOptions:
             raise GuardRefused(
                 f"Unknown --on-conflict {self.on_conflict!r}; choose one of "
                 f"{', '.join(ON_CONFLICT)}."
+            )
+        if self.on_railway_edit not in ON_RAILWAY_EDIT:
+            raise GuardRefused(
+                f"Unknown --on-railway-edit {self.on_railway_edit!r}; choose one of "
+                f"{', '.join(ON_RAILWAY_EDIT)}."
             )
         if self.discard_railway_rows and not self.destructive:
             raise GuardRefused(

@@ -185,6 +185,14 @@ class Planner:
             self._id_answers[table] = cached = (survey, answer)
         return cached[1]
 
+    def target_edits(self, table: str, survey: IdSurvey | None) -> array:
+        """The rows of ``table`` written on the target since the last sync (by someone else),
+        as change tracking named them in ``prepare``'s survey; none when it could not."""
+        surveyed = self._surveyed_with(table, survey)
+        if surveyed is None or surveyed.target_changed is None:
+            return NO_IDS
+        return array("q", sorted(surveyed.target_changed))
+
     def source_ids(self, table: str) -> str:
         """The source's ids of ``table`` as ``int8multirange`` text, read once per snapshot."""
         if table not in self._source_ids:
@@ -363,6 +371,7 @@ def make_plan(
             planner.foreign_keys,
             held=held,
             waiting=waiting,
+            target_edits=planner.target_edits(table, survey),
             refusal=refusals.get(table),
         )
         plans.append(replace(plan, seconds=time.monotonic() - started))

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from railway_sync.engine.guards import Findings
 from railway_sync.engine.options import SyncOptions
-from railway_sync.engine.sync_plan import SyncPlan, TablePlan, refused_result
+from railway_sync.engine.sync_plan import SyncPlan, TablePlan, edits_result, refused_result
 from railway_sync.pg.sql import count_rows
 from railway_sync.report import SyncReport, TableResult
 
@@ -66,4 +66,5 @@ def would_do(table_plan: TablePlan, options: SyncOptions) -> TableResult:
         conflict_rows=() if options.local_wins else own.conflicts,
         held_back=table_plan.held_count,
         waiting_for=table_plan.waiting_for,
+        **edits_result(table_plan),
     )

@@ -63,6 +63,8 @@ class TableSurvey:
     unowned: list[tuple] | None
     # The ids tracking names on either side, when tracked and fewer than the limit.
     changed: set[int] | None = None
+    # Among ``changed``: those written on Railway since the last sync (not by it).
+    target_changed: set[int] | None = None
     # Among ``changed``: (local ids missing on Railway, local ids whose rows differ).
     compared: tuple[array, array] | None = None
     # (ids missing on Railway, ids only on Railway), read where the checksums differ.
@@ -153,6 +155,7 @@ def survey(
             railway_ids = {row[0] for row in next(railway_rows)}
             if max(len(local_ids), len(railway_ids)) < request.changed_limit:
                 found[table].changed = local_ids | railway_ids
+                found[table].target_changed = railway_ids
     _read_differences(local, railway, requests, found, owned_present)
     return Survey(int(railway_answers[0][0][0]), found)
 

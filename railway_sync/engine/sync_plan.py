@@ -14,16 +14,21 @@ pure: facts in, plan out, no database.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from railway_sync.engine.diff import TableDiff
 from railway_sync.engine.options import SyncOptions
 from railway_sync.engine.ownership import Ownership
+from railway_sync.errors import GuardRefused
 from railway_sync.report import TableResult
 from railway_sync.schema.tables import ForeignKey
 
 NO_IDS = array("q")
+# How many ids of the rows edited on the target a report names per table.
+EDIT_IDS_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,9 @@ class TablePlan:
     taken out. ``held``: source rows not written because they point at a parent row this
     sync does not write; ``origins`` the refused tables some of those parents wait for.
     ``unwritten``: this table's rows the sync does not write, which hold back its children's.
+    ``target_edits``: rows the sync owns that someone edited on the target since the last
+    sync, which it overwrites (``--on-railway-edit local``) or leaves (``keep``:
+    ``edits_kept``).
     """
 
     table: str
@@ -61,6 +69,8 @@ class TablePlan:
     unwritten: array = field(default_factory=lambda: array("q"))
     origins: tuple[str, ...] = ()
     refusal: Refusal | None = None
+    target_edits: array = field(default_factory=lambda: array("q"))
+    edits_kept: bool = False
     # How long planning the table took (a dry run's per-table time).
     seconds: float = 0.0
 
@@ -127,12 +137,14 @@ def settle_table(
     held: array,
     waiting: array = NO_IDS,
     refusal: Refusal | None = None,
+    target_edits: array = NO_IDS,
 ) -> tuple[TablePlan, Unwritten]:
     """``table``'s plan, and what is not written once it is (call parents first).
 
     ``held``: the source rows pointing at a parent row not written (``before.rows``, or a key
     other than the parent's primary key on ``before.stale``); ``waiting``: those pointing at a
     refused table's rows (``before.refused``). A ``refusal`` writes nothing of the table.
+    ``target_edits``: rows written on the target since the last sync (change tracking's).
     """
     rows, stale = dict(before.rows), dict(before.stale)
     refused, origins = dict(before.refused), dict(before.origins)
@@ -149,6 +161,13 @@ def settle_table(
             )
         )
     settled, held_count = own.settle(found, options, counts[0], held)
+    edits = array("q", (i for i in settled.to_update if _contains(target_edits, i)))
+    keep_edits = bool(edits) and options.on_railway_edit == "keep"
+    if keep_edits:
+        settled = replace(settled, to_update=_without(settled.to_update, edits))
+        # Kept as the target has them: only keys on another column than the primary key
+        # may point at what changed.
+        stale[table] = array("q", sorted({*stale.get(table, ()), *edits}))
     unwritten = {*own.kept_conflicts(options), *held}
     if refusal is not None:
         unwritten.update(settled.to_insert)
@@ -168,6 +187,8 @@ def settle_table(
         unwritten=rows[table],
         origins=origins.get(table, ()),
         refusal=refusal,
+        target_edits=edits,
+        edits_kept=keep_edits,
     )
     return plan, Unwritten(rows, stale, refused, origins)
 
@@ -179,6 +200,8 @@ def hold_back_more(plan: TablePlan, more: array, options: SyncOptions) -> TableP
     if len(held) == len(plan.held):
         return plan
     settled, held_count = plan.ownership.settle(plan.found, options, plan.source_count, held)
+    if plan.edits_kept:
+        settled = replace(settled, to_update=_without(settled.to_update, plan.target_edits))
     unwritten = array("q", sorted({*plan.unwritten, *held}))
     return replace(plan, settled=settled, held=held, held_count=held_count, unwritten=unwritten)
 
@@ -194,4 +217,49 @@ def refused_result(table_plan: TablePlan) -> TableResult:
         compared=table_plan.method,
         refused=refusal.reason,
         refused_fix=refusal.fix,
+    )
+
+
+def edits_result(table_plan: TablePlan) -> dict[str, Any]:
+    """The ``TableResult`` fields that name the rows edited on the target since the last
+    sync: overwritten from the source, or kept as the target has them."""
+    edits = table_plan.target_edits
+    return {
+        "railway_edits": 0 if table_plan.edits_kept else len(edits),
+        "railway_edits_kept": len(edits) if table_plan.edits_kept else 0,
+        "railway_edit_ids": tuple(edits[:EDIT_IDS_SHOWN]),
+    }
+
+
+def _contains(ids: array, value: int) -> bool:
+    at = bisect_left(ids, value)
+    return at < len(ids) and ids[at] == value
+
+
+def _without(ids: array, removed: array) -> array:
+    return array("q", (i for i in ids if not _contains(removed, i)))
+
+
+def target_edits_phrase(plan: SyncPlan) -> str:
+    """``animals 17, 912; organizations 3``: the rows edited on the target, per table."""
+    return "; ".join(
+        f"{table.table} {', '.join(str(i) for i in table.target_edits[:EDIT_IDS_SHOWN])}"
+        + (", ..." if len(table.target_edits) > EDIT_IDS_SHOWN else "")
+        for table in plan
+        if table.target_edits
+    )
+
+
+def refuse_target_edits(plan: SyncPlan, options: SyncOptions, outcome: str) -> None:
+    """``--on-railway-edit fail``: refuse, before anything is written, a sync that would
+    overwrite rows edited on the target since the last sync."""
+    count = sum(len(table.target_edits) for table in plan)
+    if options.on_railway_edit != "fail" or not count:
+        return
+    raise GuardRefused(
+        f"{count} row{'s' if count != 1 else ''} edited on Railway since the last sync would "
+        f"be overwritten from local: {target_edits_phrase(plan)}; {outcome}. Bring them home "
+        "with python manage.py railway_pull, keep Railway's with --on-railway-edit keep, or "
+        "overwrite them with --on-railway-edit local.",
+        (f"rows edited on Railway since the last sync: {target_edits_phrase(plan)}",),
     )

@@ -30,7 +30,13 @@ from railway_sync.engine.load import TableNoLongerEmpty, delete
 from railway_sync.engine.options import SyncOptions
 from railway_sync.engine.ownership import Ownership, held_back
 from railway_sync.engine.planner import Planner, make_plan
-from railway_sync.engine.sync_plan import SyncPlan, TablePlan, hold_back_more, refused_result
+from railway_sync.engine.sync_plan import (
+    SyncPlan,
+    TablePlan,
+    hold_back_more,
+    refuse_target_edits,
+    refused_result,
+)
 from railway_sync.engine.verify import verify
 from railway_sync.engine.write_table import write_table
 from railway_sync.errors import GuardRefused
@@ -87,7 +93,8 @@ def table_by_table(
                         written.found.to_insert,
                         # A held-back source change must stay newer than the watermark, so
                         # the next sync still sees it; the previous watermark stays.
-                        watermark=not written.held_count,
+                        # Rows held back, or edits on the target kept, must be seen again.
+                        watermark=not written.held_count and not written.edits_kept,
                         # Written rows become owned; with nothing written the record may stand.
                         owned=bool(written.settled.to_write) or not own.record_current,
                     )
@@ -193,6 +200,7 @@ def _all_at_once(
         plan = make_plan(
             planner, columns, surveyed, owners, options, progress=progress, outcome=unchanged
         )
+        refuse_target_edits(plan, options, unchanged)
         for table_plan in plan:
             table = table_plan.table
             started = time.monotonic()
@@ -247,7 +255,8 @@ def _all_at_once(
                 columns[table],
                 plans[table].ownership,
                 plans[table].found.to_insert,
-                watermark=not results[table].held_back,  # as in table_by_table
+                # As in table_by_table.
+                watermark=not results[table].held_back and not plans[table].edits_kept,
             )
         ]
         # Deferred unique constraints are checked by the last one; the error names its table.

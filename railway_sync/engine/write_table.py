@@ -12,7 +12,7 @@ from railway_sync.engine.load import Upserted, copy_into_empty, upsert
 from railway_sync.engine.options import SyncOptions
 from railway_sync.engine.ownership import describe, record_expression, row_hashes
 from railway_sync.engine.planner import Planner
-from railway_sync.engine.sync_plan import TablePlan
+from railway_sync.engine.sync_plan import TablePlan, edits_result
 from railway_sync.pg.columns import Column
 from railway_sync.report import Conflict, Progress, ProgressCallback, TableResult
 
@@ -89,6 +89,7 @@ def write_table(
             conflicts=kept_conflicts,
             conflict_rows=shown[: conf.conflicts_shown()],
             held_back=table_plan.held_count,
+            **edits_result(table_plan),
         ),
         written.taken,
     )

@@ -50,6 +50,9 @@ class SyncTableEntry(TypedDict):
     held_back: int
     refused: str | None
     waiting_for: list[str]
+    railway_edits: int
+    railway_edits_kept: int
+    railway_edit_ids: list[int]
 
 
 SyncOutcome = Literal["success", "dry_run", "conflicts", "partial", "failed"]
@@ -207,6 +210,9 @@ def sync_table_entry(table: TableResult) -> SyncTableEntry:
         "held_back": table.held_back,
         "refused": f"{table.refused}. {table.refused_fix}" if table.refused else None,
         "waiting_for": list(table.waiting_for),
+        "railway_edits": table.railway_edits,
+        "railway_edits_kept": table.railway_edits_kept,
+        "railway_edit_ids": list(table.railway_edit_ids),
     }
 
 

@@ -34,6 +34,8 @@ def render_sync(out: OutputWrapper, style: Style, report: SyncReport, verbosity:
             out.write(style.WARNING(f"    ⚠ {table.refused_fix}"))
         for line in conflict_lines(table.table, table.conflict_rows, table.conflicts):
             out.write(style.WARNING(line))
+    if report.railway_edits or report.railway_edits_kept:
+        out.write(style.WARNING(railway_edits_line(report)))
     if report.dry_run:
         if report.schema_missing:
             out.write("Railway has no schema yet: railway_migrate would create it.")
@@ -186,15 +188,46 @@ def not_compared_line(report: StatusReport) -> str:
     return f"❌ Railway status could not compare the rows: {report.problem}"
 
 
+def railway_edits_line(report: SyncReport) -> str:
+    """``⚠ 2 rows edited on Railway since the last sync were overwritten from local: animals
+    17, 912`` (or kept as Railway has them)."""
+    edited = [table for table in report.tables if table.railway_edit_ids]
+    where = "; ".join(
+        f"{table.table} {', '.join(str(i) for i in table.railway_edit_ids)}"
+        + (
+            ", ..."
+            if table.railway_edits + table.railway_edits_kept > len(table.railway_edit_ids)
+            else ""
+        )
+        for table in edited
+    )
+    if report.railway_edits_kept:
+        count = report.railway_edits_kept
+        verb = "would be kept" if report.dry_run else "were kept"
+        what = f"{verb} as Railway has them (bring them home with python manage.py railway_pull)"
+    else:
+        count = report.railway_edits
+        what = ("would be" if report.dry_run else "were") + " overwritten from local"
+    return f"⚠ {_rows(count, 'row')} edited on Railway since the last sync {what}: {where}"
+
+
 def conflicts_line(report: SyncReport) -> str:
-    """The line (stderr, exit 1) after a sync that kept the site's rows in conflicts."""
+    """The line (stderr, exit 1) after a sync that kept the site's rows in conflicts, or
+    rows edited on Railway as Railway has them."""
     verb = "would keep" if report.dry_run else "kept"
+    landed = "would land" if report.dry_run else "landed"
+    site_conflicts = report.conflicts - report.railway_edits_kept
+    if not site_conflicts:
+        return (
+            f"⚠ Railway data sync {verb} {_rows(report.railway_edits_kept, 'row')} edited on "
+            f"Railway since the last sync as Railway has them (see above); everything else "
+            f"{landed}. Bring them home with python manage.py railway_pull, or let local's "
+            "replace them: python manage.py railway_sync --on-railway-edit local"
+        )
     return (
-        f"⚠ Railway data sync {verb} the site's row at {_rows(report.conflicts, 'id')} that "
-        "local also uses (conflicts above); everything else "
-        + ("would land" if report.dry_run else "landed")
-        + ". To let local's rows replace them, run: python manage.py railway_sync "
-        "--on-conflict local"
+        f"⚠ Railway data sync {verb} the site's row at {_rows(site_conflicts, 'id')} that "
+        f"local also uses (conflicts above); everything else {landed}. To let local's rows "
+        "replace them, run: python manage.py railway_sync --on-conflict local"
     )
 
 

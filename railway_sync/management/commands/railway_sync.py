@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from railway_sync.engine import api
-from railway_sync.engine.options import MODES, ON_CONFLICT, SyncOptions
+from railway_sync.engine.options import MODES, ON_CONFLICT, ON_RAILWAY_EDIT, SyncOptions
 from railway_sync.management.base import RailwayCommand
 from railway_sync.management.documents import SyncDocument, sync_document
 from railway_sync.management.render import conflicts_line, refused_line, render_sync
@@ -21,6 +21,7 @@ OPTIONS = (
     "verify_all",
     "prune",
     "on_conflict",
+    "on_railway_edit",
     "discard_railway_rows",
     "batch_size",
 )
@@ -107,6 +108,17 @@ class Command(RailwayCommand):
                 "When a row the site wrote on Railway holds an id local also uses: report "
                 "(default) keeps the site's row, syncs everything else and exits 1; local "
                 "writes local's row over it (the row is then the sync's)."
+            ),
+        )
+        parser.add_argument(
+            "--on-railway-edit",
+            choices=ON_RAILWAY_EDIT,
+            default="local",
+            help=(
+                "When a row the sync put on Railway was edited there since the last sync (a "
+                "repair in production) and local's differs: local (default) writes local's "
+                "over it and names it; keep leaves Railway's, names it as a conflict and "
+                "exits 1 (railway_pull brings it home); fail refuses before writing."
             ),
         )
         parser.add_argument(
