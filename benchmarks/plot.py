@@ -32,7 +32,7 @@ def load(paths: list[Path]) -> tuple[list[int], dict[str, dict[int, float]], dic
         run = json.loads(path.read_text())
         scales.add(run["animals"])
         for step in run["steps"]:
-            if step["name"].startswith("baseline") or step["ratio"] <= 0:
+            if "baseline" in step["name"] or step["ratio"] <= 0:
                 continue
             ratios.setdefault(step["name"], {})[run["animals"]] = step["ratio"]
             if step.get("target"):

@@ -44,10 +44,14 @@ TARGETS = {
     "sync after one row changed on Railway": 0.05,
     "railway_status": 0.05,
     "railway_status --deep": 0.6,
+    # Against the pull's own baseline (the other way round), the verified rebuild's target.
+    "pull into empty local tables (with verification)": 1.5,
 }
 
 
 BASELINE = "baseline: pg_dump --data-only | psql"
+PULL_BASELINE = "pull baseline: pg_dump --data-only Railway | psql local"
+PULL = "pull into empty local tables (with verification)"
 PGCOPYDB = "peer: pgcopydb copy table-data --table-jobs 2"
 VERIFIED_REBUILD = "rebuild into empty Railway (with verification)"
 PGSYNC_ABSENT = (
@@ -82,6 +86,8 @@ class Step:
     ratio: float = 0.0
     rows_per_second: float = 0.0
     target: float | None = None
+    # The baseline step this one's ratio is taken against.
+    versus: str = BASELINE
 
 
 class Bench:
@@ -175,6 +181,7 @@ class Bench:
 
     def prepare(self) -> None:
         self.create()
+        self.manage("migrate", "--verbosity", "0")  # local's own tables (a pull's record)
         self.manage("railway_migrate")
 
     def empty_railway(self) -> None:
@@ -208,9 +215,27 @@ class Bench:
         seconds, rss = self.dump_and_restore()
         return Step(BASELINE, seconds, self.rows(self.local_db), rss, self.equal())
 
-    def dump_and_restore(self) -> tuple[float, float]:
-        """``pg_dump --data-only | psql`` of the five tables into Railway's (empty) ones; wall
-        seconds and the larger peak RSS of the two."""
+    def empty_local(self) -> None:
+        self.sql(self.local_db, f"TRUNCATE {', '.join(TABLES)} CASCADE")
+        self.sql(self.local_db, "VACUUM ANALYZE")
+
+    def pull_steps(self) -> list[Step]:
+        """The pull (Railway to local, into emptied local tables) and its baseline, the
+        other way round: ``pg_dump --data-only`` of Railway into local's tables."""
+        self.empty_local()
+        seconds, rss = self.dump_and_restore(self.railway_db, self.local_db)
+        baseline = Step(PULL_BASELINE, seconds, self.rows(self.local_db), rss, self.equal())
+        self.empty_local()
+        seconds, rss, out = self.manage("railway_pull", "--format", "json")
+        pulled = Step(PULL, seconds, json.loads(out)["rows_written"], rss, self.equal())
+        baseline.versus = pulled.versus = PULL_BASELINE
+        return [baseline, pulled]
+
+    def dump_and_restore(self, source: str = "", target: str = "") -> tuple[float, float]:
+        """``pg_dump --data-only | psql`` of the five tables from ``source`` (local's
+        database) into the (empty) ones of ``target`` (Railway's); wall seconds and the larger
+        peak RSS of the two. Both on the embedded server."""
+        source, target = source or self.local_db, target or self.railway_db
         tables = [arg for table in TABLES for arg in ("-t", table)]
         started = time.monotonic()
         dump = subprocess.Popen(
@@ -222,7 +247,7 @@ class Bench:
                 "-U",
                 "postgres",
                 *tables,
-                self.local_db,
+                source,
             ],
             stdout=subprocess.PIPE,
         )
@@ -236,7 +261,7 @@ class Bench:
                 str(self.socket_dir),
                 "-U",
                 "postgres",
-                self.railway_db,
+                target,
             ],
             stdin=dump.stdout,
             stdout=subprocess.DEVNULL,
@@ -358,8 +383,11 @@ class Bench:
         steps.append(self.sync_step("sync after one row changed on Railway"))
         steps.append(self.status_step("railway_status"))
         steps.append(self.status_step("railway_status --deep", "--deep"))
-        baseline = steps[0]
+        if self.railway is None:
+            steps += self.pull_steps()
+        by_name = {step.name: step for step in steps}
         for step in steps:
+            baseline = by_name[step.versus]
             step.ratio = step.seconds / baseline.seconds
             step.rows_per_second = baseline.rows_written / step.seconds if step.seconds else 0
             step.target = TARGETS.get(step.name)

@@ -44,6 +44,8 @@ def test_benchmark_runs_every_step_and_content_matches(tmp_path):
         "sync after one row changed on Railway",
         "railway_status",
         "railway_status --deep",
+        "pull baseline: pg_dump --data-only Railway | psql local",
+        "pull into empty local tables (with verification)",
     ]
     assert all(step["content_equal"] for step in steps.values())
     assert steps["no-op sync"]["rows_written"] == 0
@@ -59,6 +61,11 @@ def test_benchmark_runs_every_step_and_content_matches(tmp_path):
         steps["peer: pgcopydb copy table-data --table-jobs 2"]["rows_written"]
         == steps["baseline: pg_dump --data-only | psql"]["rows_written"]
     )
+    # The pull brings every row back, measured against the same copy the other way round.
+    pull = steps["pull into empty local tables (with verification)"]
+    pull_baseline = steps["pull baseline: pg_dump --data-only Railway | psql local"]
+    assert pull["rows_written"] == pull_baseline["rows_written"] > 0
+    assert pull["versus"] == "pull baseline: pg_dump --data-only Railway | psql local"
     assert all(step["peak_rss_mb"] > 0 for step in steps.values())
     assert "ratio" in finished.stdout and "baseline" in finished.stdout
     lines = finished.stdout.splitlines()
