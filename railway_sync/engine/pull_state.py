@@ -25,9 +25,14 @@ def require_table(local: str) -> None:
         )
 
 
-def _present(local: str) -> bool:
+def _present(local: str, *, readable: bool = False) -> bool:
+    """Whether local has the pull record (``readable``: and the user may read it)."""
+    check = "has_table_privilege(to_regclass(%s), 'SELECT')" if readable else "true"
     with connections[local].cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [PullState._meta.db_table])
+        cursor.execute(
+            f"SELECT to_regclass(%s) IS NOT NULL AND {check}",
+            [PullState._meta.db_table] * (2 if readable else 1),
+        )
         return bool(cursor.fetchone()[0])
 
 
@@ -52,8 +57,9 @@ def record(local: str, table: str, watermark: int, pull_xid: int, site_ids: str)
 
 def site_ids(local: str, names: tuple[str, ...]) -> dict[str, array]:
     """Per table of ``names``, the site's rows the last pull brought (sorted ids); none
-    when local keeps no pull record (before ``migrate``, or never pulled)."""
-    if not names or not _present(local):
+    when local keeps no pull record (before ``migrate``, or never pulled), or the user a
+    sync connects as may not read it (it needs only the scrapers' tables)."""
+    if not names or not _present(local, readable=True):
         return {}
     states = PullState.objects.using(local).filter(table_name__in=names)
     return {state.table_name: ranges_ids(state.site_ids) for state in states}
