@@ -14,13 +14,10 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from railway_sync import sample
-from tests.conftest import DB, execute, fetch, run, scalar
-from tests.test_schema_changes import DEFAULT_TABLES, _reset_both, columns, migrations_package
-
-__all__ = ["migrations_package"]  # a fixture these tests use
+from tests.conftest import DB, DEFAULT_TABLES, execute, fetch, reset_both, run, scalar
+from tests.helpers import FIX, columns
 
 TODAY = ",".join(sample.TODAY_TABLES)
-FIX = "python manage.py railway_makemigrations && python manage.py railway_migrate"
 
 # What production holds beside the synced tables: Alembic's bookkeeping, and animal_images,
 # which the scrapers dropped locally in 2026-02.
@@ -64,7 +61,7 @@ def adopted(migrations_package) -> Iterator[tuple[str, Path]]:
             yield migrations_package
     finally:
         execute("railway", "DROP TABLE IF EXISTS alembic_version, animal_images CASCADE")
-        _reset_both()
+        reset_both()
 
 
 @DB

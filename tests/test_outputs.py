@@ -15,7 +15,7 @@ from typing import Any
 from django.db import connections
 
 from tests.conftest import DB, closed_port, database_url, execute, run_process
-from tests.test_robustness import sync_env
+from tests.helpers import both_urls
 
 RAILWAY_MISSING = (
     "RAILWAY_DATABASE_URL environment variable not set. Add it to .env or export it "
@@ -43,7 +43,7 @@ def normalise(text: str) -> str:
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[str, str, int]:
     """``manage.py *args`` against the test databases: (stdout, stderr, exit code), normalised."""
-    out, err, code = run_process(*args, env=sync_env() if env is None else env)
+    out, err, code = run_process(*args, env=both_urls() if env is None else env)
     return normalise(out), normalise(err), code
 
 
@@ -389,7 +389,7 @@ TABLES = ["organizations", "animals", "animal_images", "scrape_logs", "service_r
 
 
 def json_run(*args: str, env: dict[str, str] | None = None) -> tuple[dict[str, Any], str, int]:
-    out, err, code = run_process(*args, "--format", "json", env=sync_env() if env is None else env)
+    out, err, code = run_process(*args, "--format", "json", env=both_urls() if env is None else env)
     return json.loads(out), normalise(err), code
 
 
