@@ -108,12 +108,23 @@ def truncate(alias: str) -> None:
         execute(alias, f"TRUNCATE {', '.join(present)} RESTART IDENTITY CASCADE")
 
 
+def unmigrate_railway() -> None:
+    """Railway as before its first setup: railway_sync's migrations unapplied, and none of
+    the synced tables."""
+    call_command("migrate", "railway_sync", "zero", database="railway", verbosity=0)
+    execute("railway", "DROP TABLE IF EXISTS " + ", ".join(reversed(SYNCED_TABLES)) + " CASCADE")
+
+
+def migrate_railway() -> None:
+    """Apply railway_sync's own migrations to Railway."""
+    call_command("migrate", "railway_sync", database="railway", verbosity=0)
+
+
 @pytest.fixture
 def clean() -> Iterator[None]:
     """Empty synced tables on both databases, and Railway's schema fresh from the migrations."""
-    call_command("migrate", "railway_sync", "zero", database="railway", verbosity=0)
-    execute("railway", "DROP TABLE IF EXISTS " + ", ".join(reversed(SYNCED_TABLES)) + " CASCADE")
-    call_command("migrate", "railway_sync", database="railway", verbosity=0)
+    unmigrate_railway()
+    migrate_railway()
     truncate("default")
     yield
 
@@ -126,9 +137,8 @@ def reset_both() -> None:
         execute(alias, "DELETE FROM django_migrations WHERE app = 'railway_schema'")
     execute("default", "DROP TABLE IF EXISTS " + ", ".join(DEFAULT_TABLES) + " CASCADE")
     execute("default", sample.SOURCE_SCHEMA.read_text())
-    call_command("migrate", "railway_sync", "zero", database="railway", verbosity=0)
-    execute("railway", "DROP TABLE IF EXISTS " + ", ".join(DEFAULT_TABLES) + " CASCADE")
-    call_command("migrate", "railway_sync", database="railway", verbosity=0)
+    unmigrate_railway()
+    migrate_railway()
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
-"""What several test files do alike: the environment of a command run in a fresh process,
-sessions of a test's own on the test servers, waiting for a state of those servers, and reading
-what commands print and what the admin shows. Fixtures live in ``tests/conftest.py``."""
+"""What several test files do alike: the tables and databases a test starts from (today's
+schema, a scrapers' database on a cluster of its own), the environment of a command run in a
+fresh process, sessions of a test's own on the test servers, waiting for a state of those
+servers, reading what commands print and what the admin shows, and the JSON documents'
+documented key sets. Fixtures live in ``tests/conftest.py``."""
 
 from __future__ import annotations
 
@@ -21,7 +23,16 @@ from railway_sync import sample
 from railway_sync.models import SYNCED_TABLES
 from railway_sync.pg import driver
 from railway_sync.pg.locks import RUN_LOCK_KEY
-from tests.conftest import PROJECT_DIR, SMALL, database_url, fetch, project_environment, run
+from tests.conftest import (
+    DEFAULT_TABLES,
+    PROJECT_DIR,
+    SMALL,
+    database_url,
+    execute,
+    fetch,
+    project_environment,
+    run,
+)
 
 # The fix a command names when Railway's migrations are behind the local schema.
 FIX = "python manage.py railway_makemigrations && python manage.py railway_migrate"
@@ -52,6 +63,90 @@ def local_checksum(connection: Any) -> dict[str, tuple[int, str]]:
             cursor.execute(CHECKSUM_SQL.format(table=f'"{table}"'))
             result[table] = cursor.fetchone()
     return result
+
+
+# The documented key sets of the --format json documents (README): fields may be added, never
+# renamed or removed.
+SYNC_KEYS = {
+    "command",
+    "outcome",
+    "exit_code",
+    "mode",
+    "dry_run",
+    "verified",
+    "rows_written",
+    "rows_deleted",
+    "seconds",
+    "guard_problems",
+    "refused_tables",
+    "notices",
+    "tables",
+    "error",
+}
+SYNC_TABLE_KEYS = {
+    "table",
+    "local_count",
+    "railway_count",
+    "inserted",
+    "updated",
+    "unchanged",
+    "kept",
+    "deleted",
+    "seconds",
+    "compared",
+    "site_rows",
+    "conflicts",
+    "conflict_rows",
+    "held_back",
+    "refused",
+    "waiting_for",
+}
+STATUS_KEYS = {
+    "command",
+    "outcome",
+    "exit_code",
+    "railway",
+    "connected",
+    "in_sync",
+    "tables",
+    "recommendation",
+    "notices",
+    "last_successful_sync",
+    "local_history",
+    "error",
+}
+STATUS_TABLE_KEYS = {
+    "table",
+    "local_count",
+    "railway_count",
+    "missing_on_railway",
+    "differing",
+    "railway_only",
+    "compared",
+    "in_sync",
+    "site_rows",
+    "conflicts",
+    "conflict_rows",
+    "site_columns",
+}
+CONNECTION_KEYS = {
+    "command",
+    "outcome",
+    "exit_code",
+    "railway",
+    "server_version",
+    "database",
+    "seconds",
+    "error",
+}
+
+
+def create_today_tables(alias: str, **counts: int) -> dict[str, int]:
+    """Replace the synced tables on ``alias`` with the scrapers' four tables of today (animals
+    with 40 columns) holding rows generated with ``counts``; the rows inserted per table."""
+    execute(alias, "DROP TABLE IF EXISTS " + ", ".join(reversed(DEFAULT_TABLES)) + " CASCADE")
+    sample.create_today_schema(alias)
+    return sample.insert(alias, sample.generate_today(**counts))
 
 
 def both_urls(**extra: str) -> dict[str, str]:

@@ -24,6 +24,7 @@ from railway_sync.report import (
     TableResult,
     TableStatus,
 )
+from tests.helpers import STATUS_TABLE_KEYS, SYNC_KEYS, SYNC_TABLE_KEYS
 
 SITE_DOG = Conflict(
     id=61,
@@ -465,23 +466,6 @@ def test_last_sync_lines_count_whole_minutes():
 
 # -- JSON documents -------------------------------------------------------------------------
 
-SYNC_KEYS = {
-    "command",
-    "outcome",
-    "exit_code",
-    "mode",
-    "dry_run",
-    "verified",
-    "rows_written",
-    "rows_deleted",
-    "seconds",
-    "guard_problems",
-    "refused_tables",
-    "notices",
-    "tables",
-    "error",
-}
-
 
 def test_the_sync_document_of_a_successful_sync():
     report = SyncReport("incremental", False, (ANIMALS,), verified=True, seconds=1.23456)
@@ -489,6 +473,7 @@ def test_the_sync_document_of_a_successful_sync():
     document = documents.sync_document("incremental", False, report, notices=["catalog note"])
 
     assert set(document) == SYNC_KEYS
+    assert set(document["tables"][0]) == SYNC_TABLE_KEYS
     assert {key: value for key, value in document.items() if key != "tables"} == {
         "command": "railway_sync",
         "outcome": "success",
@@ -581,22 +566,6 @@ def test_the_sync_document_of_a_failure_has_its_error_and_guard_problems():
         "tables": [],
         "error": "Refused: animals has 3 rows",
     }
-
-
-STATUS_TABLE_KEYS = {
-    "table",
-    "local_count",
-    "railway_count",
-    "missing_on_railway",
-    "differing",
-    "railway_only",
-    "compared",
-    "in_sync",
-    "site_rows",
-    "conflicts",
-    "conflict_rows",
-    "site_columns",
-}
 
 
 def test_the_status_document_of_a_pair_in_sync():
