@@ -19,6 +19,7 @@ from railway_sync.engine.tracking import (
     MAX_WATERMARK_AGE,
     Watermark,
     columns_signature,
+    wal_offset,
     why_untrusted,
 )
 from railway_sync.errors import GuardRefused
@@ -32,7 +33,7 @@ from railway_sync.pg.sql import (
     ranges_literal,
     row_text,
 )
-from railway_sync.report import TableStatus
+from railway_sync.report import SyncReport, TableResult, TableStatus
 from railway_sync.schema.drift import column_differences, site_columns
 
 ID = Column("id", "bigint", True)
@@ -202,6 +203,13 @@ def test_why_a_watermark_is_not_trusted(state, now, reason):
     assert why_untrusted(state, **{**NOW, **now}) == reason
 
 
+def test_wal_positions_compare_as_byte_offsets():
+    assert wal_offset("0/0") == 0
+    assert wal_offset("16/B374D848") == (0x16 << 32) + 0xB374D848
+    assert wal_offset("16/B374D848") < wal_offset("17/0")
+    assert wal_offset("9/FFFFFFFF") < wal_offset("A/0")
+
+
 def test_the_columns_signature_changes_with_any_column_fact_and_marks_generated_ones():
     plain = columns_signature([ID, NAME])
 
@@ -289,6 +297,36 @@ def test_a_table_is_in_sync_only_when_compared_and_every_difference_is_zero():
     assert not TableStatus("animals", None, 60, compared="full").in_sync
     assert not TableStatus("animals", 60, 61, compared="full").in_sync
     assert not TableStatus("animals", 60, 60, compared="full", differing=1).in_sync
+
+
+def test_a_sync_reports_totals_count_each_table_once():
+    report = SyncReport(
+        "incremental",
+        False,
+        (
+            TableResult("organizations", 5, 7, unchanged=5, refused="2 rows missing"),
+            TableResult(
+                "animals",
+                61,
+                62,
+                inserted=1,
+                updated=2,
+                deleted=3,
+                held_back=4,
+                waiting_for=("organizations",),
+            ),
+            TableResult("animal_images", 20, 20, updated=1, conflicts=2, held_back=5),
+        ),
+        verified=True,
+    )
+
+    assert [table.written for table in report.tables] == [0, 6, 1]
+    assert (report.written, report.rows_written, report.rows_deleted) == (7, 4, 3)
+    assert (report.refused_tables, report.waiting, report.conflicts) == (
+        ("organizations",),
+        4,
+        2,
+    )
 
 
 # -- SQL fragments --------------------------------------------------------------------------
