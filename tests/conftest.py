@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from io import StringIO
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connections
+from django.test import override_settings
 
 from railway_sync import sample
 from railway_sync.models import SYNCED_TABLES
@@ -27,6 +29,10 @@ DB = pytest.mark.django_db(databases=["default", "railway"], transaction=True)
 
 PASSWORD = "Sup3r-S3cret-Pa55word"
 ROLE = "railway_sync_password_test"
+
+# The tables the scrapers create (the default synced set), and those the schema tests add.
+DEFAULT_TABLES = ["organizations", "animals", "animal_images", "scrape_logs", "service_regions"]
+NEW_TABLES = ["photo_analysis", "shelters", "dogs"]
 
 # Small but above the rebuild thresholds (5 organizations, 50 animals, 10 scrape_logs, ...).
 SMALL = {"organizations": 6, "animals": 60, "images": 20, "scrape_logs": 15, "service_regions": 5}
@@ -102,20 +108,69 @@ def truncate(alias: str) -> None:
         execute(alias, f"TRUNCATE {', '.join(present)} RESTART IDENTITY CASCADE")
 
 
+def unmigrate_railway() -> None:
+    """Railway as before its first setup: railway_sync's migrations unapplied, and none of
+    the synced tables."""
+    call_command("migrate", "railway_sync", "zero", database="railway", verbosity=0)
+    execute("railway", "DROP TABLE IF EXISTS " + ", ".join(reversed(SYNCED_TABLES)) + " CASCADE")
+
+
+def migrate_railway() -> None:
+    """Apply railway_sync's own migrations to Railway."""
+    call_command("migrate", "railway_sync", database="railway", verbosity=0)
+
+
 @pytest.fixture
 def clean() -> Iterator[None]:
     """Empty synced tables on both databases, and Railway's schema fresh from the migrations."""
-    call_command("migrate", "railway_sync", "zero", database="railway", verbosity=0)
-    execute("railway", "DROP TABLE IF EXISTS " + ", ".join(reversed(SYNCED_TABLES)) + " CASCADE")
-    call_command("migrate", "railway_sync", database="railway", verbosity=0)
+    unmigrate_railway()
+    migrate_railway()
     truncate("default")
     yield
+
+
+def reset_both() -> None:
+    """Both databases as the other tests expect them: the scrapers' tables locally, Railway's
+    schema fresh from railway_sync's own migrations, no generated migration recorded."""
+    for alias in ("default", "railway"):
+        execute(alias, "DROP TABLE IF EXISTS " + ", ".join(NEW_TABLES) + " CASCADE")
+        execute(alias, "DELETE FROM django_migrations WHERE app = 'railway_schema'")
+    execute("default", "DROP TABLE IF EXISTS " + ", ".join(DEFAULT_TABLES) + " CASCADE")
+    execute("default", sample.SOURCE_SCHEMA.read_text())
+    unmigrate_railway()
+    migrate_railway()
+
+
+@pytest.fixture
+def migrations_package(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A migrations package of the project's own, in a temporary folder (never the repo)."""
+    name = f"railway_migrations_{uuid.uuid4().hex[:8]}"
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "__init__.py").write_text("")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with override_settings(MIGRATION_MODULES={"railway_schema": name}):
+            yield name, folder
+    finally:
+        sys.path.remove(str(tmp_path))
+        for module in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[module]
+        reset_both()
 
 
 @pytest.fixture
 def seeded(clean) -> dict[str, int]:
     """Local holds a small realistic data set; Railway's tables are empty."""
     return sample.insert("default", sample.generate(**SMALL))
+
+
+@pytest.fixture
+def pending(seeded) -> None:
+    """Railway holds local's rows; then local changes, so a sync has rows to write."""
+    assert run("railway_sync")[2] == 0
+    execute("default", "UPDATE organizations SET city = city || ' (moved)'")
+    execute("default", "UPDATE animals SET name = name || ' (moved)'")
 
 
 def run(*args: str) -> tuple[str, str, int]:
@@ -134,8 +189,9 @@ def database_url(alias: str) -> str:
     return embedded.database_url(Path(settings_dict["HOST"]), settings_dict["NAME"])
 
 
-def run_process(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
-    """Run ``manage.py`` in a fresh process with the project's real settings."""
+def project_environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of ``manage.py`` run with the project's real settings: this process's,
+    without its settings module, its URLs and its ``.env`` file, then ``env``."""
     environment = {
         key: value
         for key, value in os.environ.items()
@@ -143,9 +199,14 @@ def run_process(*args: str, env: dict[str, str] | None = None, timeout: float = 
     }
     environment["RAILWAY_SYNC_ENV_FILE"] = os.devnull
     environment.update(env or {})
+    return environment
+
+
+def run_process(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
+    """Run ``manage.py`` in a fresh process with the project's real settings."""
     finished = subprocess.run(
         [sys.executable, str(PROJECT_DIR / "manage.py"), *args, "--no-color"],
-        env=environment,
+        env=project_environment(env),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -4,31 +4,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from html import unescape
-from typing import Any
 
 from django.db import connections
 
 from railway_sync.models import SyncRun
 from tests.conftest import DB, execute, fetch, run, timed_out
+from tests.helpers import dashboard_rows, railway_settings, run_rows, text
 from tests.proxy import SilentServer
-
-
-def text(html: str) -> str:
-    """What a person reads in ``html``: tags dropped, white space collapsed."""
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
-
-
-def dashboard_rows(html: str) -> list[list[str]]:
-    rows = re.findall(r'<tr class="railway-table">(.*?)</tr>', html, re.S)
-    return [[text(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)] for row in rows]
-
-
-def run_rows(html: str) -> list[list[str]]:
-    rows = re.findall(r'<tr class="railway-run">(.*?)</tr>', html, re.S)
-    return [[text(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)] for row in rows]
 
 
 @DB
@@ -198,7 +180,6 @@ def test_dashboard_renders_when_railway_is_unreachable(seeded, admin_client):
         "PORT": 1,
         "OPTIONS": {"connect_timeout": 2},
     }
-    from django.db import connections
 
     original = connections["railway"].settings_dict.copy()
     connections["railway"].close()
@@ -253,20 +234,6 @@ def test_staff_with_view_permissions_see_the_dashboard(seeded, client, django_us
         "organizations",
         "6",
     ]
-
-
-@contextmanager
-def railway_settings(**changes: Any) -> Iterator[None]:
-    """Point the ``railway`` alias elsewhere for the duration, as a changed .env would."""
-    original = connections["railway"].settings_dict.copy()
-    connections["railway"].close()
-    connections["railway"].settings_dict.update(changes)
-    try:
-        yield
-    finally:
-        connections["railway"].close()
-        connections["railway"].settings_dict.clear()
-        connections["railway"].settings_dict.update(original)
 
 
 @DB

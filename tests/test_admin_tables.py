@@ -9,7 +9,7 @@ import pytest
 from django.test import override_settings
 
 from tests.conftest import DB, execute, run
-from tests.test_admin import dashboard_rows
+from tests.helpers import dashboard_rows
 
 TABLES = "organizations,animals,animal_images,scrape_logs,service_regions,photo_analysis"
 CREATE = """

@@ -10,17 +10,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 from django.test import override_settings
 
 from railway_sync import sample
-from tests.conftest import DB, execute, fetch, run, scalar
-from tests.test_schema_changes import DEFAULT_TABLES, _reset_both, columns, migrations_package
-
-__all__ = ["migrations_package"]  # a fixture these tests use
+from tests.conftest import (
+    DB,
+    DEFAULT_TABLES,
+    execute,
+    fetch,
+    reset_both,
+    run,
+    scalar,
+    unmigrate_railway,
+)
+from tests.helpers import FIX, columns, create_today_tables
 
 TODAY = ",".join(sample.TODAY_TABLES)
-FIX = "python manage.py railway_makemigrations && python manage.py railway_migrate"
 
 # What production holds beside the synced tables: Alembic's bookkeeping, and animal_images,
 # which the scrapers dropped locally in 2026-02.
@@ -53,18 +58,16 @@ def everything(alias: str) -> dict[str, list[tuple]]:
 def adopted(migrations_package) -> Iterator[tuple[str, Path]]:
     """Local: today's schema and rows. Railway: the same tables and rows, made by SQL the
     way another tool made production, never by railway_sync; no railway_sync migration."""
-    call_command("migrate", "railway_sync", "zero", database="railway", verbosity=0)
+    unmigrate_railway()
     for alias in ("default", "railway"):
-        execute(alias, "DROP TABLE IF EXISTS " + ", ".join(reversed(DEFAULT_TABLES)) + " CASCADE")
-        sample.create_today_schema(alias)
-        sample.insert(alias, sample.generate_today(organizations=6, animals=60))
+        create_today_tables(alias, organizations=6, animals=60)
     execute("railway", ANOTHER_TOOL)
     try:
         with override_settings(RAILWAY_SYNC_TABLES=TODAY):
             yield migrations_package
     finally:
         execute("railway", "DROP TABLE IF EXISTS alembic_version, animal_images CASCADE")
-        _reset_both()
+        reset_both()
 
 
 @DB
@@ -198,8 +201,7 @@ INSERT INTO dogs (shelter_id, name) VALUES (1, 'Rex'), (2, 'Bo');
 def test_a_team_syncing_only_its_own_tables_never_creates_or_drops_the_guides(
     clean, migrations_package
 ):
-    call_command("migrate", "railway_sync", "zero", database="railway", verbosity=0)
-    execute("railway", "DROP TABLE IF EXISTS " + ", ".join(reversed(DEFAULT_TABLES)) + " CASCADE")
+    unmigrate_railway()
     execute("default", OWN)
     guide_tables = "SELECT count(*) FROM unnest(%s::text[]) t WHERE to_regclass(t) IS NOT NULL"
     try:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from benchmarks.sync import PGSYNC_ABSENT
-from tests.conftest import PROJECT_DIR, require_tls_postgres
+from tests.conftest import require_tls_postgres
+from tests.helpers import run_python
 from tests.test_link import RAILWAY_SET_UP
 
 
@@ -21,12 +20,14 @@ def test_benchmark_runs_every_step_and_content_matches(tmp_path):
     results = tmp_path / "results.json"
     environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
 
-    finished = subprocess.run(
-        [sys.executable, "-m", "benchmarks.sync", "--animals", "2000", "--json", str(results)],
-        cwd=PROJECT_DIR,
+    finished = run_python(
+        "-m",
+        "benchmarks.sync",
+        "--animals",
+        "2000",
+        "--json",
+        str(results),
         env=environment,
-        capture_output=True,
-        text=True,
         timeout=600,
     )
 
@@ -80,22 +81,16 @@ def test_round_trip_benchmark_measures_every_command_through_the_proxy(tmp_path)
     results = tmp_path / "roundtrips.json"
     environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
 
-    finished = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.roundtrips",
-            "--animals",
-            "50",
-            "--rtt",
-            "0",
-            "--json",
-            str(results),
-        ],
-        cwd=PROJECT_DIR,
+    finished = run_python(
+        "-m",
+        "benchmarks.roundtrips",
+        "--animals",
+        "50",
+        "--rtt",
+        "0",
+        "--json",
+        str(results),
         env=environment,
-        capture_output=True,
-        text=True,
         timeout=300,
     )
 
@@ -157,13 +152,8 @@ def test_round_trip_benchmark_measures_every_command_through_the_proxy(tmp_path)
 def test_phase_breakdown_names_every_phase_and_the_cpu_split():
     environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
 
-    finished = subprocess.run(
-        [sys.executable, "-m", "benchmarks.phases", "--animals", "500", "--indexes"],
-        cwd=PROJECT_DIR,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    finished = run_python(
+        "-m", "benchmarks.phases", "--animals", "500", "--indexes", env=environment, timeout=600
     )
 
     assert finished.returncode == 0, finished.stdout + finished.stderr

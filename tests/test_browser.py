@@ -25,8 +25,8 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from railway_sync.models import SyncRun
 from tests.conftest import DB, closed_port, execute, run
+from tests.helpers import railway_settings
 from tests.proxy import SilentServer
-from tests.test_admin import railway_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from railway_sync.pg.dburl import DatabaseUrlError, database_config, mask_url, scrub
+from railway_sync.pg.dburl import DatabaseUrlError, database_config, mask_url, scrub, url_password
 
 
 @pytest.mark.parametrize(
@@ -77,3 +77,63 @@ def test_parse_errors_never_contain_the_password():
         database_config("postgresql://u:topsecret@h:port/db", variable="RAILWAY_DATABASE_URL")
     assert "topsecret" not in str(error.value)
     assert str(error.value).startswith("RAILWAY_DATABASE_URL is malformed")
+
+
+@pytest.mark.parametrize(
+    ("url", "password"),
+    [
+        ("postgresql://bob:hunter2@h/db", "hunter2"),
+        (" postgresql://bob:hunter2@h:5432/db ", "hunter2"),
+        ("postgresql://bob@h/db", None),
+        ("postgresql://bob:@h/db", None),
+        ("postgresql://h/db", None),
+        # A port urlsplit cannot read: the password is still found for scrubbing.
+        ("postgresql://bob:hunter2@h:port/db", "hunter2"),
+    ],
+)
+def test_url_password_finds_the_password_to_scrub(url, password):
+    assert url_password(url) == password
+
+
+@pytest.mark.parametrize(
+    ("url", "variable", "message"),
+    [
+        (
+            "bob:secret@h/db",
+            "DATABASE_URL",
+            "DATABASE_URL is not a database URL (it has no postgresql:// prefix). Use the form "
+            "postgresql://user:password@host:5432/dbname.",
+        ),
+        (
+            "mysql://bob:secret@h/db",
+            "RAILWAY_DATABASE_URL",
+            "RAILWAY_DATABASE_URL must be a PostgreSQL URL (postgresql://...), not mysql://. "
+            "Copy the PostgreSQL connection URL from the Railway dashboard.",
+        ),
+        (
+            "sqlite:///db.sqlite3",
+            "DATABASE_URL",
+            "DATABASE_URL must be a PostgreSQL URL (postgresql://...), not sqlite://. Point it "
+            "at the local PostgreSQL database.",
+        ),
+        (
+            "postgresql://bob:secret@h:5432",
+            "RAILWAY_DATABASE_URL",
+            "RAILWAY_DATABASE_URL names no database (postgresql://bob:***@h:5432). Add the "
+            "database name after the host: postgresql://user:password@host:5432/dbname.",
+        ),
+    ],
+    ids=["no-scheme", "mysql-railway", "sqlite-local", "no-database"],
+)
+def test_an_unusable_url_is_named_with_its_fix_and_no_password(url, variable, message):
+    with pytest.raises(DatabaseUrlError) as error:
+        database_config(url, variable=variable)
+
+    assert str(error.value) == message
+
+
+def test_a_socket_folder_host_keeps_its_sslmode_unset():
+    config = database_config("postgresql://postgres@%2Ftmp%2Fpg/railway", variable="X")
+
+    assert (config["HOST"], config["NAME"]) == ("/tmp/pg", "railway")
+    assert "sslmode" not in config["OPTIONS"]

@@ -13,10 +13,8 @@ import pytest
 from django.test import override_settings
 
 from railway_sync import sample
-from tests.conftest import DB, execute, run, table_rows
-from tests.test_admin import dashboard_rows, text
-from tests.test_schema_changes import DEFAULT_TABLES
-from tests.test_schema_changes import migrations_package as migrations_package  # noqa: F401
+from tests.conftest import DB, DEFAULT_TABLES, run, table_rows
+from tests.helpers import create_today_tables, dashboard_rows, text
 
 WARNING = (
     "⚠ The local database has no table animal_images: syncing the default tables it has, "
@@ -26,14 +24,11 @@ WARNING = (
 
 
 @pytest.fixture
-def today_local(clean, migrations_package) -> Iterator[dict[str, int]]:  # noqa: F811
+def today_local(clean, migrations_package) -> Iterator[dict[str, int]]:
     """Local as the scrapers have it today (four tables, animals with 40 columns), with rows;
     Railway fresh from railway_sync's migrations. ``migrations_package`` puts both back."""
-    execute("default", "DROP TABLE IF EXISTS " + ", ".join(DEFAULT_TABLES) + " CASCADE")
-    sample.create_today_schema("default")
-    yield sample.insert(
-        "default",
-        sample.generate_today(organizations=6, animals=60, scrape_logs=15, service_regions=5),
+    yield create_today_tables(
+        "default", organizations=6, animals=60, scrape_logs=15, service_regions=5
     )
 
 

@@ -90,7 +90,7 @@ def readme_json_keys(command: str) -> set[str]:
 
 
 def test_readme_json_examples_show_every_key():
-    from tests.test_outputs import (
+    from tests.helpers import (
         CONNECTION_KEYS,
         STATUS_KEYS,
         STATUS_TABLE_KEYS,

@@ -6,8 +6,6 @@ from __future__ import annotations
 import ast
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 from django.db import connections
@@ -16,6 +14,7 @@ from django.db.utils import DataError
 
 from railway_sync.pg import driver, failures
 from tests.conftest import DB, PROJECT_DIR, fetch
+from tests.helpers import run_python
 
 DRIVERS = {"psycopg", "psycopg2"}
 SEAM = PROJECT_DIR / "railway_sync" / "pg" / "driver.py"
@@ -96,14 +95,7 @@ print(json.dumps({{"driver": driver.NAME, "modules": len(names),
                                    if module is not None and m.split(".")[0] == {other!r})}}))
 """
     environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.test_settings"}
-    finished = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=PROJECT_DIR,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    finished = run_python("-c", probe, env=environment, timeout=120)
     assert finished.returncode == 0, finished.stderr
     result = json.loads(finished.stdout)
     assert result["driver"] == driver.NAME

@@ -14,7 +14,6 @@ to write nothing and to leave status in sync.
 
 from __future__ import annotations
 
-import json
 from array import array
 from collections.abc import Iterator
 
@@ -24,6 +23,7 @@ from railway_sync.engine.diff import id_differences, survey_ids
 from railway_sync.engine.tracking import STATE_TABLE
 from railway_sync.pg.sql import quote_name
 from tests.conftest import DB, execute, fetch, run, scalar, wait_for_a_quiet_server
+from tests.helpers import sync_tables_json
 
 # Columns as (table, column, SQL type); every edit is made to the row with id 1.
 PROPERTIES = ("animals", "properties", "jsonb")
@@ -76,12 +76,6 @@ def text_of(alias: str, table: str, column: str) -> str | None:
     return scalar(alias, f"SELECT {quote_name(column)}::text FROM {quote_name(table)} WHERE id = 1")
 
 
-def sync_tables(*args: str) -> dict[str, dict]:
-    out, err, code = run("railway_sync", "--format", "json", *args)
-    assert code == 0, err
-    return {table["table"]: table for table in json.loads(out)["tables"]}
-
-
 def status_check(*args: str) -> tuple[list[str], int]:
     out, err, code = run("railway_status", "--check", *args)
     return out.splitlines(), code
@@ -98,7 +92,7 @@ def test_an_edit_between_values_that_differ_only_in_text_form_syncs_and_status_s
 ):
     set_value(table, column, sql_type, first)
     wait_for_a_quiet_server()
-    assert sync_tables()[table]["inserted"] == rows_in(table)
+    assert sync_tables_json()[table]["inserted"] == rows_in(table)
     first_text = text_of("default", table, column)
     set_value(table, column, sql_type, second)
     second_text = text_of("default", table, column)
@@ -110,7 +104,7 @@ def test_an_edit_between_values_that_differ_only_in_text_form_syncs_and_status_s
     for args in ((), ("--deep",)):
         lines, code = status_check(*args)
         assert (code, differs in lines) == (1, True), (args, lines)
-    tables = sync_tables()
+    tables = sync_tables_json()
     assert (tables[table]["compared"], tables[table]["updated"]) == ("tracked", 1)
     assert text_of("railway", table, column) == second_text
     for args in ((), ("--deep",)):
@@ -123,7 +117,7 @@ def test_an_edit_between_values_that_differ_only_in_text_form_syncs_and_status_s
     execute("railway", f"DELETE FROM {quote_name(STATE_TABLE)}")
     lines, code = status_check()
     assert (code, differs in lines) == (1, True), lines
-    tables = sync_tables("--verify-all")
+    tables = sync_tables_json("--verify-all")
     assert (tables[table]["compared"], tables[table]["updated"]) == ("full", 1)
     assert text_of("railway", table, column) == first_text
     for args in ((), ("--deep",)):
@@ -137,12 +131,12 @@ def test_values_the_column_stores_alike_write_nothing(
     seeded, table, column, sql_type, first, second
 ):
     set_value(table, column, sql_type, first)
-    sync_tables()
+    sync_tables_json()
     first_text = text_of("default", table, column)
     set_value(table, column, sql_type, second)
     assert text_of("default", table, column) == first_text
 
-    tables = sync_tables()
+    tables = sync_tables_json()
 
     assert tables[table]["updated"] == 0
     assert text_of("railway", table, column) == first_text
@@ -180,7 +174,7 @@ def test_ids_across_the_integer_range_set_up_sync_and_verify(clean):
     assert organization_ids("railway") == [-5, 0, 1, 5000]
 
     add_organizations([-2147483648, 2147483647])
-    assert sync_tables()["organizations"]["inserted"] == 2
+    assert sync_tables_json()["organizations"]["inserted"] == 2
     assert organization_ids("railway") == IDS
 
     # The site deletes rows at both ends and adds one of its own below every local id.
@@ -193,14 +187,14 @@ def test_ids_across_the_integer_range_set_up_sync_and_verify(clean):
     assert code == 1
     assert "  organizations: 6 → 4 (⚠ 3 missing on Railway, 1 site row)" in lines
 
-    tables = sync_tables("--verify-all")
+    tables = sync_tables_json("--verify-all")
 
     assert (tables["organizations"]["inserted"], tables["organizations"]["site_rows"]) == (3, 1)
     assert organization_ids("railway") == sorted([*IDS, -2147483647])
 
     # Local deletes its highest id: --prune deletes it on Railway and keeps the site's row.
     execute("default", "DELETE FROM organizations WHERE id = 2147483647")
-    tables = sync_tables("--prune", "--confirm-destructive")
+    tables = sync_tables_json("--prune", "--confirm-destructive")
 
     assert (tables["organizations"]["deleted"], tables["organizations"]["site_rows"]) == (1, 1)
     assert organization_ids("railway") == sorted([*IDS[:-1], -2147483647])
@@ -212,7 +206,7 @@ def test_ids_across_the_integer_range_set_up_sync_and_verify(clean):
     # A destructive sync re-checks the ids on both sides before commit.
     add_organizations([2147483647])
     execute("railway", "DELETE FROM organizations WHERE id = -5")
-    tables = sync_tables("--mode", "force", "--confirm-destructive", "--discard-railway-rows")
+    tables = sync_tables_json("--mode", "force", "--confirm-destructive", "--discard-railway-rows")
     assert (tables["organizations"]["inserted"], tables["organizations"]["deleted"]) == (2, 1)
     assert organization_ids("railway") == IDS
 

@@ -7,15 +7,10 @@ rather than by racing the clock.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from django.db import connections
 from django.db.utils import Error
 
 from railway_sync.errors import (
@@ -31,76 +26,17 @@ from railway_sync.errors import (
 from railway_sync.pg import driver, failures
 from tests.conftest import (
     DB,
-    PROJECT_DIR,
     checksum,
     database_url,
     execute,
-    fetch,
     run,
     run_process,
 )
+from tests.helpers import blocked_by, both_urls, raw_connection, start_manage_py, wait_for
 
 # Long enough for every other statement of a sync on a busy machine; only a read of the
 # locked table reaches it.
 STATEMENT_TIMEOUT = "?options=-c%20statement_timeout%3D5000"
-
-
-def raw_connection(alias: str, *, autocommit: bool = True):
-    """A session of the test's own on ``alias``, outside Django (it holds locks for a test)."""
-    settings_dict = connections[alias].settings_dict
-    return driver.connect(
-        host=settings_dict["HOST"],
-        dbname=settings_dict["NAME"],
-        user=settings_dict["USER"],
-        autocommit=autocommit,
-    )
-
-
-def wait_for(condition: Callable[[], bool], what: str, limit: float = 120) -> None:
-    """Poll until ``condition`` holds: the tests wait for states, never for durations."""
-    give_up = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < give_up, f"gave up waiting for {what}"
-        time.sleep(0.05)
-
-
-def blocked_by(alias: str, pid: int) -> list[int]:
-    """Backends on ``alias`` waiting for a lock that session ``pid`` holds."""
-    return [
-        row[0]
-        for row in fetch(
-            alias,
-            "SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-            [pid],
-        )
-    ]
-
-
-def sync_env(**extra: str) -> dict[str, str]:
-    return {
-        "DATABASE_URL": database_url("default"),
-        "RAILWAY_DATABASE_URL": database_url("railway"),
-        **extra,
-    }
-
-
-def start_sync(env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, str(PROJECT_DIR / "manage.py"), "railway_sync", "--no-color"],
-        env={
-            **{
-                key: value
-                for key, value in os.environ.items()
-                if key not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "RAILWAY_DATABASE_URL")
-            },
-            "RAILWAY_SYNC_ENV_FILE": os.devnull,
-            **env,
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=PROJECT_DIR,
-    )
 
 
 @pytest.fixture
@@ -136,7 +72,7 @@ def test_a_local_statement_timeout_names_the_local_database(synced, locked_anima
     # local schema change is migrated) until its 5 s statement_timeout (set in DATABASE_URL,
     # below the 600 s lock timeout) cancels the statement.
     locked_animals("default")
-    env = sync_env(
+    env = both_urls(
         DATABASE_URL=database_url("default") + STATEMENT_TIMEOUT, RAILWAY_LOCK_TIMEOUT="600"
     )
 
@@ -156,7 +92,7 @@ def test_a_local_statement_timeout_names_the_local_database(synced, locked_anima
 def test_a_railway_statement_timeout_names_railway(synced, locked_animals):
     before = checksum("railway")
     holder = locked_animals("railway")
-    env = sync_env(
+    env = both_urls(
         RAILWAY_DATABASE_URL=database_url("railway") + STATEMENT_TIMEOUT,
         RAILWAY_LOCK_TIMEOUT="600",
     )
@@ -178,7 +114,7 @@ def test_a_terminated_local_session_is_a_lost_local_connection(synced, locked_an
     before = checksum("railway")
     holder = locked_animals("default")
     holder_pid = driver.backend_pid(holder)
-    sync = start_sync(sync_env(RAILWAY_LOCK_TIMEOUT="600"))
+    sync = start_manage_py("railway_sync", "--no-color", env=both_urls(RAILWAY_LOCK_TIMEOUT="600"))
     try:
         wait_for(lambda: blocked_by("default", holder_pid), "the sync to wait for local animals")
         execute("default", "SELECT pg_terminate_backend(%s)", blocked_by("default", holder_pid))
@@ -214,7 +150,7 @@ def test_a_deadlock_on_railway_fails_the_table_and_says_run_again(synced):
     cycle.cursor().execute("SELECT 1 FROM organizations WHERE id = 6 FOR UPDATE")
     gate = raw_connection("railway", autocommit=False)
     gate.cursor().execute("SELECT 1 FROM organizations WHERE id = 3 FOR UPDATE")
-    sync = start_sync(sync_env(RAILWAY_LOCK_TIMEOUT="600"))
+    sync = start_manage_py("railway_sync", "--no-color", env=both_urls(RAILWAY_LOCK_TIMEOUT="600"))
     behind: list[BaseException] = []
 
     def lock_row_one() -> None:
@@ -258,11 +194,13 @@ def test_a_serialization_failure_on_railway_says_run_again(synced):
     writer = raw_connection("railway", autocommit=False)
     writer.cursor().execute("UPDATE organizations SET city = city WHERE id = 6")
     serializable = "?options=-c%20default_transaction_isolation%3Dserializable"
-    sync = start_sync(
-        sync_env(
+    sync = start_manage_py(
+        "railway_sync",
+        "--no-color",
+        env=both_urls(
             RAILWAY_DATABASE_URL=database_url("railway") + serializable,
             RAILWAY_LOCK_TIMEOUT="600",
-        )
+        ),
     )
     try:
         writer_pid = driver.backend_pid(writer)

@@ -14,7 +14,7 @@ from django.db import connections
 from railway_sync import sample
 from railway_sync.pg import driver, embedded
 from tests.conftest import DB, PASSWORD, PROJECT_DIR, run_process
-from tests.test_robustness import sync_env
+from tests.helpers import both_urls
 
 README = (PROJECT_DIR / "README.md").read_text()
 FRESH_LOCAL = "railway_sync_readme_local"
@@ -76,7 +76,7 @@ def normalise_times(text: str) -> str:
 
 @DB
 def test_info_logs_one_line_per_phase_with_its_time(seeded):
-    out, err, code = run_process("railway_sync", env=sync_env(RAILWAY_SYNC_LOG_LEVEL="INFO"))
+    out, err, code = run_process("railway_sync", env=both_urls(RAILWAY_SYNC_LOG_LEVEL="INFO"))
 
     assert code == 0
     tables = ("organizations", "animals", "animal_images", "scrape_logs", "service_regions")
@@ -92,13 +92,13 @@ def test_info_logs_one_line_per_phase_with_its_time(seeded):
         "railway_sync: finished in … s",
     ]
     # The default level, WARNING, logs none of it.
-    assert run_process("railway_sync", env=sync_env())[1:] == ("", 0)
+    assert run_process("railway_sync", env=both_urls())[1:] == ("", 0)
 
 
 @DB
 def test_info_logs_how_a_failed_command_ended(seeded):
     out, err, code = run_process(
-        "railway_sync", "--mode", "force", env=sync_env(RAILWAY_SYNC_LOG_LEVEL="INFO")
+        "railway_sync", "--mode", "force", env=both_urls(RAILWAY_SYNC_LOG_LEVEL="INFO")
     )
 
     assert code == 1
@@ -108,7 +108,7 @@ def test_info_logs_how_a_failed_command_ended(seeded):
 @DB
 def test_debug_logs_sql_and_never_the_password(seeded, password_role):
     url = password_role.format(password=PASSWORD)
-    env = sync_env(RAILWAY_DATABASE_URL=url, RAILWAY_SYNC_LOG_LEVEL="DEBUG")
+    env = both_urls(RAILWAY_DATABASE_URL=url, RAILWAY_SYNC_LOG_LEVEL="DEBUG")
 
     out, err, code = run_process("railway_sync", env=env)
 

@@ -7,11 +7,8 @@ The columns are made by SQL on both sides, as an adopted Railway has them;
 
 from __future__ import annotations
 
-import re
-
 from tests.conftest import DB, execute, fetch, run, table_rows
-from tests.test_schema_changes import FIX
-from tests.test_schema_changes import migrations_package as migrations_package  # noqa: F401
+from tests.helpers import FIX, without_timing
 
 NAME_SEARCH = "ADD COLUMN name_search text GENERATED ALWAYS AS (lower(name)) STORED"
 # NOT NULL too: a sync that staged every column would refuse each row.
@@ -25,10 +22,6 @@ def generated_columns(alias: str) -> list[tuple]:
         "WHERE attgenerated <> '' AND attrelid IN ('organizations'::regclass, 'animals'::regclass) "
         "ORDER BY 1, 2",
     )
-
-
-def sync_lines(out: str) -> list[str]:
-    return [re.sub(r" \(\d+\.\d\d s\)$", "", line) for line in out.splitlines()]
 
 
 def add_generated_columns(*aliases: str) -> None:
@@ -46,7 +39,7 @@ def test_generated_columns_are_computed_by_railway_and_compared(seeded, migratio
     out, err, code = run("railway_sync")
 
     assert code == 0, err
-    assert sync_lines(out)[1:3] == [
+    assert without_timing(out)[1:3] == [
         "  organizations: 6 inserted, 0 updated, 0 unchanged, 0 deleted",
         "  animals: 60 inserted, 0 updated, 0 unchanged, 0 deleted",
     ]
@@ -68,7 +61,7 @@ def test_generated_columns_are_computed_by_railway_and_compared(seeded, migratio
     out, err, code = run("railway_sync")
 
     assert code == 0, err
-    assert sync_lines(out)[1:3] == [
+    assert without_timing(out)[1:3] == [
         "  organizations: 1 inserted, 1 updated, 5 unchanged, 0 deleted",
         "  animals: 0 inserted, 1 updated, 59 unchanged, 0 deleted",
     ]

@@ -31,19 +31,16 @@ from tests.conftest import (
     run_process,
     scalar,
 )
-from tests.test_admin import text
-from tests.test_server_identity import LOCAL_DATABASE, create_scrapers_database, local_checksum
+from tests.helpers import (
+    LOCAL_DATABASE,
+    create_scrapers_database,
+    local_checksum,
+    socket_dir,
+    text,
+    without_timing,
+)
 
 BIN = embedded.binaries()
-
-
-def socket_dir(alias: str) -> str:
-    connections[alias].ensure_connection()
-    return str(connections[alias].settings_dict["HOST"])
-
-
-def without_timing(output: str) -> list[str]:
-    return [re.sub(r" \(\d+\.\d+ s\)$", "", line) for line in output.splitlines()]
 
 
 def tool(program: str, *args: str, binaries: Path = BIN) -> None:
@@ -83,7 +80,7 @@ def test_a_local_database_restored_from_an_older_dump_is_compared_in_full(
     a fresh database (its tables from the scrapers' SQL, as a new machine gets them) and
     DATABASE_URL pointed at it: status and sync must see that Railway holds newer rows."""
     assert run("railway_sync")[2] == 0
-    host, local_name = socket_dir("default"), connections["default"].settings_dict["NAME"]
+    host, local_name = str(socket_dir("default")), connections["default"].settings_dict["NAME"]
     dump = tmp_path / f"scrapers.{fmt}"
     tables = [arg for table in SYNCED_TABLES for arg in ("-t", table)]
     tool(
@@ -371,7 +368,7 @@ def test_a_local_hot_standby_is_synced_from(clean, clusters):
 @DB
 def test_a_read_only_local_database_is_synced_from(clean, spare_databases, tmp_path):
     """The local database with default_transaction_read_only = on."""
-    host = socket_dir("default")
+    host = str(socket_dir("default"))
     spare_databases.append(LOCAL_DATABASE)
     execute("default", f'CREATE DATABASE "{LOCAL_DATABASE}"')
     with connect(host, LOCAL_DATABASE) as connection:
@@ -402,7 +399,7 @@ def test_status_before_migrate_shows_railways_last_sync(seeded, spare_databases)
     """A cron box that never ran migrate: its local database has the scrapers' tables and no
     sync history. Status (text and JSON) shows Railway's own record of the last sync."""
     assert run("railway_sync")[2] == 0
-    host = socket_dir("default")
+    host = str(socket_dir("default"))
     spare_databases.append("cron_box")
     execute("default", 'CREATE DATABASE "cron_box"')
     with connect(host, "cron_box") as connection:
@@ -523,11 +520,8 @@ def test_a_local_role_without_select_on_one_table_names_the_grant(seeded, limite
 
 @DB
 def test_a_railway_role_that_may_not_write_one_table_is_refused_before_any_write(
-    seeded, limited_role
+    pending, limited_role
 ):
-    assert run("railway_sync")[2] == 0
-    execute("default", "UPDATE organizations SET city = city || ' (moved)'")
-    execute("default", "UPDATE animals SET name = name || ' (moved)'")
     execute(
         "railway",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON organizations, animal_images, scrape_logs, "

@@ -16,8 +16,8 @@ import pytest
 from django.db import connections
 
 from railway_sync.pg import driver
-from tests.conftest import DB, checksum, database_url, execute, run, run_process
-from tests.test_admin import text
+from tests.conftest import DB, checksum, run_process
+from tests.helpers import both_urls, raw_connection, text
 
 LOCK_TIMEOUT = "2"
 HOLDER = "lock-holder"
@@ -26,11 +26,7 @@ TABLE = {"default": "The local table", "railway": "Railway table"}
 
 
 def env() -> dict[str, str]:
-    return {
-        "DATABASE_URL": database_url("default"),
-        "RAILWAY_DATABASE_URL": database_url("railway"),
-        "RAILWAY_LOCK_TIMEOUT": LOCK_TIMEOUT,
-    }
+    return both_urls(RAILWAY_LOCK_TIMEOUT=LOCK_TIMEOUT)
 
 
 class Holders:
@@ -42,13 +38,7 @@ class Holders:
 
     def __call__(self, alias: str, table: str) -> int:
         """Lock ``table`` on ``alias``; the holding session's backend pid."""
-        settings_dict = connections[alias].settings_dict
-        holder = driver.connect(
-            host=settings_dict["HOST"],
-            dbname=settings_dict["NAME"],
-            user=settings_dict["USER"],
-            application_name=HOLDER,
-        )
+        holder = raw_connection(alias, autocommit=False, application_name=HOLDER)
         holder.cursor().execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
         pid = int(driver.backend_pid(holder))
         self.sessions[pid] = holder
@@ -84,14 +74,6 @@ def lock_line(failure: str, alias: str, table: str, pid: int, outcome: str, seco
             f"ends, or end it with SELECT pg_terminate_backend({pid}) on {SIDE[alias]}."
         )
     )
-
-
-@pytest.fixture
-def pending(seeded) -> None:
-    """Railway holds local's rows; then local changes, so a sync has rows to write."""
-    assert run("railway_sync")[2] == 0
-    execute("default", "UPDATE organizations SET city = city || ' (moved)'")
-    execute("default", "UPDATE animals SET name = name || ' (moved)'")
 
 
 COMMANDS = {

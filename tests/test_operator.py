@@ -18,9 +18,17 @@ from django.core.checks import run_checks
 from django.test import override_settings
 
 from railway_sync.models import SyncRun
-from tests.conftest import DB, PROJECT_DIR, database_url, execute, run, run_process, scalar
-from tests.test_admin import run_rows, text
-from tests.test_robustness import raw_railway_connection, start_waiting_sync
+from tests.conftest import (
+    DB,
+    PROJECT_DIR,
+    database_url,
+    execute,
+    project_environment,
+    run,
+    run_process,
+    scalar,
+)
+from tests.helpers import both_urls, raw_connection, run_rows, start_waiting_sync, text
 
 
 @DB
@@ -104,7 +112,7 @@ def run_on_terminal(*args: str, env: dict[str, str]) -> tuple[str, str]:
         stdout=subprocess.PIPE,
         stderr=secondary,
         cwd=PROJECT_DIR,
-        env={**{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}, **env},
+        env=project_environment(env),
     )
     os.close(secondary)
     terminal = b""
@@ -127,11 +135,7 @@ def run_on_terminal(*args: str, env: dict[str, str]) -> tuple[str, str]:
 
 @DB
 def test_progress_bars_on_a_terminal_only(seeded):
-    env = {
-        "DATABASE_URL": database_url("default"),
-        "RAILWAY_DATABASE_URL": database_url("railway"),
-        "RAILWAY_SYNC_ENV_FILE": os.devnull,
-    }
+    env = both_urls()
 
     stdout, terminal = run_on_terminal("railway_sync", "--batch-size", "20", env=env)
 
@@ -197,7 +201,7 @@ def recorded_runs() -> list[tuple[str, str, bool]]:
 def test_a_sync_stopped_with_ctrl_c_is_recorded_as_interrupted_not_as_a_success(
     seeded, admin_client
 ):
-    holder = raw_railway_connection()
+    holder = raw_connection("railway")
     try:
         sync = start_waiting_sync(holder)
         sync.send_signal(signal.SIGINT)
@@ -222,7 +226,7 @@ def test_a_sync_stopped_with_ctrl_c_is_recorded_as_interrupted_not_as_a_success(
 
 @DB
 def test_a_sync_failing_outside_the_engine_is_recorded_as_failed_with_its_line(seeded):
-    holder = raw_railway_connection()
+    holder = raw_connection("railway")
     try:
         sync = start_waiting_sync(holder)
         # Whoever read the progress went away (``railway_sync -v 2 2>&1 | head``): the next

@@ -15,7 +15,14 @@ from typing import Any
 from django.db import connections
 
 from tests.conftest import DB, closed_port, database_url, execute, run_process
-from tests.test_robustness import sync_env
+from tests.helpers import (
+    CONNECTION_KEYS,
+    STATUS_KEYS,
+    STATUS_TABLE_KEYS,
+    SYNC_KEYS,
+    SYNC_TABLE_KEYS,
+    both_urls,
+)
 
 RAILWAY_MISSING = (
     "RAILWAY_DATABASE_URL environment variable not set. Add it to .env or export it "
@@ -43,7 +50,7 @@ def normalise(text: str) -> str:
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[str, str, int]:
     """``manage.py *args`` against the test databases: (stdout, stderr, exit code), normalised."""
-    out, err, code = run_process(*args, env=sync_env() if env is None else env)
+    out, err, code = run_process(*args, env=both_urls() if env is None else env)
     return normalise(out), normalise(err), code
 
 
@@ -309,81 +316,6 @@ def test_demo_help_names_what_it_does():
 
 # -- the --format json documents: exact key sets, on success and on failure -------------------
 
-SYNC_KEYS = {
-    "command",
-    "outcome",
-    "exit_code",
-    "mode",
-    "dry_run",
-    "verified",
-    "rows_written",
-    "rows_deleted",
-    "seconds",
-    "guard_problems",
-    "refused_tables",
-    "notices",
-    "tables",
-    "error",
-}
-SYNC_TABLE_KEYS = {
-    "table",
-    "local_count",
-    "railway_count",
-    "inserted",
-    "updated",
-    "unchanged",
-    "kept",
-    "deleted",
-    "seconds",
-    "compared",
-    "site_rows",
-    "conflicts",
-    "conflict_rows",
-    "held_back",
-    "refused",
-    "waiting_for",
-    "railway_edits",
-    "railway_edits_kept",
-    "railway_edit_ids",
-}
-STATUS_KEYS = {
-    "command",
-    "outcome",
-    "exit_code",
-    "railway",
-    "connected",
-    "in_sync",
-    "tables",
-    "recommendation",
-    "notices",
-    "last_successful_sync",
-    "local_history",
-    "error",
-}
-STATUS_TABLE_KEYS = {
-    "table",
-    "local_count",
-    "railway_count",
-    "missing_on_railway",
-    "differing",
-    "railway_only",
-    "compared",
-    "in_sync",
-    "site_rows",
-    "conflicts",
-    "conflict_rows",
-    "site_columns",
-}
-CONNECTION_KEYS = {
-    "command",
-    "outcome",
-    "exit_code",
-    "railway",
-    "server_version",
-    "database",
-    "seconds",
-    "error",
-}
 FORCE_REFUSED = (
     "--mode force replaces Railway's data and needs --confirm-destructive; nothing was "
     "touched. Preview it with: python manage.py railway_sync --mode force --dry-run"
@@ -392,7 +324,7 @@ TABLES = ["organizations", "animals", "animal_images", "scrape_logs", "service_r
 
 
 def json_run(*args: str, env: dict[str, str] | None = None) -> tuple[dict[str, Any], str, int]:
-    out, err, code = run_process(*args, "--format", "json", env=sync_env() if env is None else env)
+    out, err, code = run_process(*args, "--format", "json", env=both_urls() if env is None else env)
     return json.loads(out), normalise(err), code
 
 

@@ -10,6 +10,7 @@ import json
 
 from railway_sync.models import SYNCED_TABLES, SyncRun
 from tests.conftest import DB, checksum, execute, fetch, run, scalar, table_rows
+from tests.helpers import assert_refused_alone, table_line
 
 SITE_START = 1_000_000_000
 SITE_ANIMAL = (
@@ -37,12 +38,6 @@ def assert_owned_rows_match_local(site: dict[str, list[tuple]]) -> None:
         owned = fetch("railway", f"SELECT * FROM {table} WHERE id < %s ORDER BY id", [SITE_START])
         assert owned == table_rows("default", table), table
         assert site_rows()[table] == site[table], table
-
-
-def table_line(out: str, table: str) -> str:
-    """The line of ``table`` in a sync's output, without its timing."""
-    (line,) = [line for line in out.splitlines() if line.startswith(f"  {table}: ")]
-    return line.rsplit(" (", 1)[0] if line.endswith(" s)") else line
 
 
 def animal_without_images() -> int:
@@ -146,19 +141,14 @@ def test_few_owned_rows_deleted_locally_recommend_prune_and_fill_guard_problems(
     out, err, code = run("railway_sync")
 
     # Issue 19: the table is refused alone (named with its fix), the others sync.
-    assert code == 1
-    assert err == (
-        "⚠ Railway data sync refused scrape_logs (see above) and synced every other table. "
-        "Run the fix named above, then sync again."
-    )
-    lines = out.splitlines()
-    at = lines.index(
+    assert_refused_alone(
+        out,
+        err,
+        code,
         "  scrape_logs: refused, left as it was: rows the sync put on Railway are missing "
-        "locally (local has 12 rows but Railway has 15 synced rows, 3 of them not in local)"
-    )
-    assert lines[at + 1] == (
+        "locally (local has 12 rows but Railway has 15 synced rows, 3 of them not in local)",
         "    ⚠ If local deleted these rows on purpose, run: python manage.py railway_sync "
-        "--prune --confirm-destructive (it deletes only rows the sync put there)."
+        "--prune --confirm-destructive (it deletes only rows the sync put there).",
     )
     out, err, code = run("railway_sync", "--format", "json")
     document = json.loads(out)

@@ -11,6 +11,7 @@ from email.parser import Parser
 from pathlib import Path
 
 from tests.conftest import PROJECT_DIR
+from tests.helpers import run_python
 
 
 def build_wheel(folder: Path) -> zipfile.ZipFile:
@@ -86,12 +87,5 @@ def test_importing_the_settings_starts_nothing():
         if key not in ("DATABASE_URL", "RAILWAY_DATABASE_URL")
     }
     environment.update(DJANGO_SETTINGS_MODULE="project.settings", RAILWAY_SYNC_ENV_FILE=os.devnull)
-    finished = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=PROJECT_DIR,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    finished = run_python("-c", probe, env=environment, timeout=120)
     assert (finished.stdout, finished.returncode) == ("False \n", 0), finished.stderr

@@ -9,7 +9,7 @@ import json
 
 from railway_sync.models import SyncRun
 from tests.conftest import DB, checksum, execute, fetch, run, table_rows
-from tests.test_admin import run_rows
+from tests.helpers import run_rows, without_timing
 
 ORGANIZATIONS_REFUSED = (
     "  organizations: refused, left as it was: rows the sync put on Railway are missing "
@@ -19,10 +19,6 @@ PRUNE_FIX = (
     "    ⚠ If local deleted these rows on purpose, run: python manage.py railway_sync --prune "
     "--confirm-destructive (it deletes only rows the sync put there)."
 )
-
-
-def without_seconds(out: str) -> list[str]:
-    return [line.split(" (0.")[0] if line.endswith(" s)") else line for line in out.splitlines()]
 
 
 @DB
@@ -51,7 +47,7 @@ def test_a_cascade_deleting_one_of_six_rows_refuses_that_table_alone(seeded):
         "⚠ Railway data sync refused organizations, service_regions (see above) and synced "
         "every other table. Run the fix named above, then sync again."
     )
-    assert without_seconds(out) == [
+    assert without_timing(out) == [
         "🚀 Starting Railway data sync...",
         ORGANIZATIONS_REFUSED.format(5, 6),
         PRUNE_FIX,
@@ -134,7 +130,7 @@ def test_rows_that_need_a_refused_tables_new_rows_wait_for_it(seeded, admin_clie
         "⚠ Railway data sync refused organizations (see above) and synced every other table "
         "but 2 rows that wait for it. Run the fix named above, then sync again."
     )
-    assert without_seconds(out) == [
+    assert without_timing(out) == [
         "🚀 Starting Railway data sync...",
         ORGANIZATIONS_REFUSED.format(7, 7),
         PRUNE_FIX,

@@ -13,21 +13,13 @@ from django.db import connections
 
 from railway_sync.pg import driver, embedded
 from tests.conftest import DB, database_url, execute, run, run_process, scalar
-from tests.test_schema_changes import migrations_package
-
-__all__ = ["migrations_package"]  # a fixture these tests use
+from tests.helpers import FIX, socket_dir
 
 RESTORED = "railway_sync_restored"
-FIX = "python manage.py railway_makemigrations && python manage.py railway_migrate"
 NO_CHANGES = "No changes: Railway's migrations match the local schema."
 STATUS_CHECK = (
     "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'animals_status_check'"
 )
-
-
-def _socket_dir(alias: str) -> Path:
-    connections[alias].ensure_connection()  # the server's socket folder is known once connected
-    return Path(connections[alias].settings_dict["HOST"])
 
 
 def _programs(alias: str) -> Path:
@@ -42,11 +34,11 @@ def _dump_and_restore(alias: str, fmt: str, folder: Path) -> str:
     database on the same server, as a user would with createdb and psql or pg_restore;
     return the restored database's URL."""
     bin_dir = _programs(alias)
-    socket_dir = _socket_dir(alias)
+    sockets = socket_dir(alias)
     name = connections[alias].settings_dict["NAME"]
-    embedded.drop_database(socket_dir, RESTORED)
-    embedded.ensure_database(socket_dir, RESTORED)
-    common = ["-h", str(socket_dir), "-U", embedded.SUPERUSER]
+    embedded.drop_database(sockets, RESTORED)
+    embedded.ensure_database(sockets, RESTORED)
+    common = ["-h", str(sockets), "-U", embedded.SUPERUSER]
     dump = folder / f"{alias}.{fmt}"
     flag = "--format=custom" if fmt == "custom" else "--format=plain"
     subprocess.run(
@@ -58,7 +50,7 @@ def _dump_and_restore(alias: str, fmt: str, folder: Path) -> str:
         restore = [str(bin_dir / "psql"), *common, "-q", "-v", "ON_ERROR_STOP=1", "-d", RESTORED]
         restore += ["-f", str(dump)]
     subprocess.run(restore, check=True, timeout=120, capture_output=True)
-    return embedded.database_url(socket_dir, RESTORED)
+    return embedded.database_url(sockets, RESTORED)
 
 
 @pytest.fixture
@@ -83,7 +75,7 @@ def synced_with_a_migration(seeded, migrations_package) -> Iterator[dict[str, st
         }
     finally:
         for alias in ("default", "railway"):
-            embedded.drop_database(_socket_dir(alias), RESTORED)
+            embedded.drop_database(socket_dir(alias), RESTORED)
 
 
 def assert_nothing_changed(env: dict[str, str]) -> None:

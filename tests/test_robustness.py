@@ -2,50 +2,35 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from django.db import connections
 
 from railway_sync import sample
 from railway_sync.models import SYNCED_TABLES
-from railway_sync.pg import driver
 from railway_sync.pg.locks import RUN_LOCK_KEY
 from tests.conftest import (
     DB,
     PROJECT_DIR,
     checksum,
-    database_url,
     execute,
+    project_environment,
     run,
     run_process,
     scalar,
 )
+from tests.helpers import (
+    both_urls,
+    raw_connection,
+    socket_dir,
+    start_manage_py,
+    start_waiting_sync,
+)
 from tests.proxy import FlakyProxy
-
-
-def sync_env(**extra: str) -> dict[str, str]:
-    return {
-        "DATABASE_URL": database_url("default"),
-        "RAILWAY_DATABASE_URL": database_url("railway"),
-        **extra,
-    }
-
-
-def raw_railway_connection():
-    settings_dict = connections["railway"].settings_dict
-    return driver.connect(
-        host=settings_dict["HOST"],
-        dbname=settings_dict["NAME"],
-        user=settings_dict["USER"],
-        autocommit=True,
-    )
 
 
 def assert_converged() -> None:
@@ -56,39 +41,16 @@ def assert_converged() -> None:
         assert next_id > (scalar("railway", f"SELECT coalesce(max(id), 0) FROM {table}")), table
 
 
-def start_waiting_sync(holder: Any) -> subprocess.Popen:
-    """A ``railway_sync --verbosity 2`` process, returned once it waits for the run lock that
-    ``holder`` (a Railway connection) takes first: every step after is in the test's hands."""
-    holder.cursor().execute("SELECT pg_advisory_lock(%s)", [RUN_LOCK_KEY])
-    sync = subprocess.Popen(
-        [sys.executable, str(PROJECT_DIR / "manage.py"), "railway_sync", "--verbosity", "2"],
-        env={
-            **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
-            **sync_env(RAILWAY_SYNC_WAIT_TIMEOUT="600", RAILWAY_SYNC_ENV_FILE=os.devnull),
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=PROJECT_DIR,
-    )
-    for line in sync.stderr:
-        if line.endswith("] wait another railway_sync is running; waiting up to 600 s\n"):
-            return sync
-    sync.kill()
-    raise AssertionError(f"the sync never waited for the run lock: {sync.communicate()}")
-
-
 @pytest.fixture
 def proxy() -> Iterator[FlakyProxy]:
-    socket_dir = Path(connections["railway"].settings_dict["HOST"])
-    flaky = FlakyProxy(str(socket_dir / ".s.PGSQL.5432"))
+    flaky = FlakyProxy(str(socket_dir("railway") / ".s.PGSQL.5432"))
     yield flaky
     flaky.close()
 
 
 def proxied_env(proxy: FlakyProxy, **extra: str) -> dict[str, str]:
     name = connections["railway"].settings_dict["NAME"]
-    return sync_env(
+    return both_urls(
         RAILWAY_DATABASE_URL=f"postgresql://postgres@127.0.0.1:{proxy.port}/{name}", **extra
     )
 
@@ -169,12 +131,12 @@ def test_rebuild_cut_mid_transfer_leaves_railway_exactly_as_it_was(seeded, proxy
 
 @DB
 def test_a_locked_railway_table_fails_within_the_lock_timeout_naming_it(seeded):
-    holder = raw_railway_connection()
+    holder = raw_connection("railway")
     holder.autocommit = False
     holder.cursor().execute("LOCK TABLE animals IN ACCESS EXCLUSIVE MODE")
     try:
         out, err, code = run_process(
-            "railway_sync", env=sync_env(RAILWAY_LOCK_TIMEOUT="1"), timeout=60
+            "railway_sync", env=both_urls(RAILWAY_LOCK_TIMEOUT="1"), timeout=60
         )
     finally:
         holder.rollback()
@@ -190,11 +152,11 @@ def test_a_locked_railway_table_fails_within_the_lock_timeout_naming_it(seeded):
 
 @DB
 def test_a_second_sync_waits_for_the_first_then_gives_up_or_runs(seeded):
-    holder = raw_railway_connection()
+    holder = raw_connection("railway")
     holder.cursor().execute("SELECT pg_advisory_lock(%s)", [RUN_LOCK_KEY])
     try:
         out, err, code = run_process(
-            "railway_sync", env=sync_env(RAILWAY_SYNC_WAIT_TIMEOUT="1"), timeout=60
+            "railway_sync", env=both_urls(RAILWAY_SYNC_WAIT_TIMEOUT="1"), timeout=60
         )
         assert code == 1
         assert (
@@ -228,31 +190,13 @@ def test_ten_overlapping_syncs_end_consistent(seeded):
             "VALUES (%s, 1, now(), 'success')",
             [100 + index],
         )
-        processes.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    str(PROJECT_DIR / "manage.py"),
-                    "railway_sync",
-                    "--batch-size",
-                    "7",
-                ],
-                env={
-                    **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
-                    **sync_env(RAILWAY_SYNC_ENV_FILE=os.devnull),
-                },
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                cwd=PROJECT_DIR,
-            )
-        )
+        processes.append(start_manage_py("railway_sync", "--batch-size", "7", env=both_urls()))
     results = [(p.wait(timeout=120), p.stderr.read()) for p in processes]
 
     for code, err in results:
         assert code == 0 or "another railway_sync is running" in err, err
     assert sum(code == 0 for code, _ in results) >= 1
-    out, err, code = run_process("railway_sync", env=sync_env())
+    out, err, code = run_process("railway_sync", env=both_urls())
     assert code == 0, err
     assert_converged()
 
@@ -325,7 +269,7 @@ def test_bad_inputs_leave_railway_unchanged(seeded):
     ]
     try:
         for args, expected in cases:
-            out, err, code = run_process("railway_sync", *args, env=sync_env())
+            out, err, code = run_process("railway_sync", *args, env=both_urls())
             assert code == 1, err
             assert len(err.strip().splitlines()) == 1, err
             assert expected in err
@@ -346,10 +290,7 @@ def test_sigkill_at_twenty_points_then_a_normal_sync_converges(clean):
     sample.insert(
         "default", sample.generate(animals=4000, images=1500, scrape_logs=2500, service_regions=100)
     )
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
-        **sync_env(RAILWAY_SYNC_ENV_FILE=os.devnull),
-    }
+    env = project_environment(both_urls())
     command = [
         sys.executable,
         str(PROJECT_DIR / "manage.py"),
@@ -394,7 +335,7 @@ def test_sigkill_at_twenty_points_then_a_normal_sync_converges(clean):
         process.communicate()
         positions.append(last)
 
-        out, err, code = run_process("railway_sync", env=sync_env())
+        out, err, code = run_process("railway_sync", env=both_urls())
 
         assert code == 0, (positions[-1], err)
         assert_converged()

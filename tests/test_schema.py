@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 from django.db import connections, models
 
 from railway_sync.models import SYNCED_MODELS, SYNCED_TABLES
@@ -16,8 +15,17 @@ from railway_sync.pg.columns import live_columns
 from railway_sync.sample import SOURCE_SCHEMA
 from railway_sync.schema.drift import compare_schemas, railway_columns
 from railway_sync.schema.meaning import Meaning
-from tests.conftest import DB, database_url, execute, fetch, run, run_process
-from tests.test_outputs import STATUS_KEYS
+from tests.conftest import (
+    DB,
+    database_url,
+    execute,
+    fetch,
+    migrate_railway,
+    run,
+    run_process,
+    unmigrate_railway,
+)
+from tests.helpers import STATUS_KEYS
 
 POSTGRES_TYPES = {
     models.AutoField: "integer",
@@ -106,7 +114,7 @@ def test_railway_schema_matches_local_columns_and_keeps_its_constraints(clean):
 @DB
 def test_migrate_adopts_tables_an_earlier_tool_created(clean):
     """A Railway set up by the old Alembic tool keeps its rows; its unique keys become deferrable."""
-    from tests.conftest import execute, run, scalar
+    from tests.conftest import run, scalar
 
     run("migrate", "railway_sync", "zero", "--database", "railway", "--verbosity", "0")
     execute("railway", SOURCE_SCHEMA.read_text())
@@ -154,12 +162,11 @@ def empty_local() -> Iterator[dict[str, str]]:
 @pytest.fixture
 def bare_railway(clean) -> Iterator[None]:
     """Railway as before the first setup: no railway_sync migrations, no tables."""
-    call_command("migrate", "railway_sync", "zero", database="railway", verbosity=0)
-    execute("railway", "DROP TABLE IF EXISTS " + ", ".join(reversed(SYNCED_TABLES)) + " CASCADE")
+    unmigrate_railway()
     try:
         yield
     finally:
-        call_command("migrate", "railway_sync", database="railway", verbosity=0)
+        migrate_railway()
 
 
 @DB

@@ -5,67 +5,29 @@ its own, synced through its settings alone."""
 from __future__ import annotations
 
 import json
-import sys
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 from django.test import override_settings
 
-from railway_sync.sample import SOURCE_SCHEMA
-from tests.conftest import DB, database_url, execute, fetch, run, run_process, scalar
+from tests.conftest import (
+    DB,
+    DEFAULT_TABLES,
+    database_url,
+    execute,
+    fetch,
+    run,
+    run_process,
+    scalar,
+)
+from tests.helpers import FIX, columns
 
-DEFAULT_TABLES = ["organizations", "animals", "animal_images", "scrape_logs", "service_regions"]
-NEW_TABLES = ["photo_analysis", "shelters", "dogs"]
-FIX = "python manage.py railway_makemigrations && python manage.py railway_migrate"
 BEHIND = f"⚠ Railway's migrations are behind the local schema. Run: {FIX}"
-
-
-def _reset_both() -> None:
-    """Both databases as the other tests expect them: the scrapers' tables locally, Railway's
-    schema fresh from railway_sync's own migrations, no generated migration recorded."""
-    for alias in ("default", "railway"):
-        execute(alias, "DROP TABLE IF EXISTS " + ", ".join(NEW_TABLES) + " CASCADE")
-        execute(alias, "DELETE FROM django_migrations WHERE app = 'railway_schema'")
-    execute("default", "DROP TABLE IF EXISTS " + ", ".join(DEFAULT_TABLES) + " CASCADE")
-    execute("default", SOURCE_SCHEMA.read_text())
-    call_command("migrate", "railway_sync", "zero", database="railway", verbosity=0)
-    execute("railway", "DROP TABLE IF EXISTS " + ", ".join(DEFAULT_TABLES) + " CASCADE")
-    call_command("migrate", "railway_sync", database="railway", verbosity=0)
-
-
-@pytest.fixture
-def migrations_package(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A migrations package of the project's own, in a temporary folder (never the repo)."""
-    name = f"railway_migrations_{uuid.uuid4().hex[:8]}"
-    folder = tmp_path / name
-    folder.mkdir()
-    (folder / "__init__.py").write_text("")
-    sys.path.insert(0, str(tmp_path))
-    try:
-        with override_settings(MIGRATION_MODULES={"railway_schema": name}):
-            yield name, folder
-    finally:
-        sys.path.remove(str(tmp_path))
-        for module in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
-            del sys.modules[module]
-        _reset_both()
 
 
 def rows(alias: str, table: str) -> list[tuple]:
     key = "id" if table not in ("shelters", "dogs") else f"{table[:-1]}_id"
     return fetch(alias, f'SELECT * FROM "{table}" ORDER BY "{key}"')
-
-
-def columns(alias: str, table: str) -> list[tuple]:
-    return fetch(
-        alias,
-        "SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute "
-        "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-        [table],
-    )
 
 
 def assert_same(tables: list[str]) -> None:

@@ -14,14 +14,12 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from railway_sync import sample
 from railway_sync.engine.tracking import STATE_TABLE
 from railway_sync.models import SYNCED_TABLES
 from railway_sync.pg import driver, embedded
 from tests.cluster import Cluster
 from tests.conftest import (
     DB,
-    SMALL,
     checksum,
     database_url,
     execute,
@@ -30,31 +28,7 @@ from tests.conftest import (
     run_process,
     scalar,
 )
-
-LOCAL_DATABASE = "rescue_dogs"
-CHECKSUM_SQL = (
-    "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY id), '')) FROM {table} t"
-)
-
-
-def create_scrapers_database(connection) -> None:
-    """The scrapers' five tables and a small data set, as the scrapers would have them."""
-    with connection.cursor() as cursor:
-        cursor.execute(sample.SOURCE_SCHEMA.read_text())
-        for table, rows in sample.generate(**SMALL).items():
-            if rows:
-                placeholders = ", ".join(["%s"] * len(rows[0]))
-                cursor.executemany(f'INSERT INTO "{table}" VALUES ({placeholders})', rows)
-
-
-def local_checksum(connection) -> dict[str, tuple[int, str]]:
-    """What ``tests.conftest.checksum`` reads, from a database Django has no alias for."""
-    result = {}
-    with connection.cursor() as cursor:
-        for table in SYNCED_TABLES:
-            cursor.execute(CHECKSUM_SQL.format(table=f'"{table}"'))
-            result[table] = cursor.fetchone()
-    return result
+from tests.helpers import LOCAL_DATABASE, create_scrapers_database, local_checksum, without_timing
 
 
 def lsn(text: str) -> int:
@@ -66,10 +40,6 @@ def read_one(connection, sql: str):
     with connection.cursor() as cursor:
         cursor.execute(sql)
         return cursor.fetchone()[0]
-
-
-def without_timing(output: str) -> list[str]:
-    return [re.sub(r" \(\d+\.\d+ s\)$", "", line) for line in output.splitlines()]
 
 
 @pytest.fixture

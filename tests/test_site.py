@@ -6,12 +6,12 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
 from tests.conftest import PROJECT_DIR
+from tests.helpers import run_python
 
 
 def load_generator() -> ModuleType:
@@ -111,13 +111,8 @@ def test_site_builds_strict_offline_and_fetches_nothing(tmp_path: Path):
         "no_proxy": "",
         "NO_MKDOCS_2_WARNING": "1",
     }
-    built = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=PROJECT_DIR,
-        env=offline,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    built = run_python(
+        "-m", "mkdocs", "build", "--strict", "--site-dir", str(site), env=offline, timeout=300
     )
 
     assert built.returncode == 0, built.stderr

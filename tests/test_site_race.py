@@ -10,36 +10,30 @@ next thing it does.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.db import connections
 
 from railway_sync.models import SyncRun
-from railway_sync.pg import driver
-from tests.conftest import DB, PROJECT_DIR, checksum, execute, fetch, run, scalar
-from tests.test_failures import blocked_by, sync_env, wait_for
-from tests.test_ownership import table_line
+from tests.conftest import DB, checksum, execute, fetch, run, scalar
+from tests.helpers import (
+    blocked_by,
+    both_urls,
+    raw_connection,
+    start_manage_py,
+    table_line,
+    wait_for,
+)
 
 NEW_LOCAL = range(61, 71)  # local's new animals, not synced yet
 TAKEN = range(61, 64)  # the ids the site takes meanwhile
 
 
-def railway_session() -> Any:
-    settings_dict = connections["railway"].settings_dict
-    return driver.connect(
-        host=settings_dict["HOST"], dbname=settings_dict["NAME"], user=settings_dict["USER"]
-    )
-
-
 @pytest.fixture
 def site() -> Iterator[Any]:
     """The site's session on Railway, in a transaction the test ends."""
-    session = railway_session()
+    session = raw_connection("railway", autocommit=False)
     yield session
     session.rollback()
     session.close()
@@ -79,21 +73,8 @@ def run_sync_in_race(
     behind ``site``'s SHARE lock, do ``meanwhile`` in that session and commit."""
     site.cursor().execute("LOCK TABLE animals IN SHARE MODE")
     pid = site.get_backend_pid()
-    sync = subprocess.Popen(
-        [sys.executable, str(PROJECT_DIR / "manage.py"), "railway_sync", *args, "--no-color"],
-        env={
-            **{
-                key: value
-                for key, value in os.environ.items()
-                if key not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "RAILWAY_DATABASE_URL")
-            },
-            "RAILWAY_SYNC_ENV_FILE": os.devnull,
-            **sync_env(RAILWAY_LOCK_TIMEOUT="600"),
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=PROJECT_DIR,
+    sync = start_manage_py(
+        "railway_sync", *args, "--no-color", env=both_urls(RAILWAY_LOCK_TIMEOUT="600")
     )
     try:
         wait_for(lambda: bool(blocked_by("railway", pid)), "the sync to write animals")
@@ -134,6 +115,20 @@ CONFLICTS_LINE = (
 SITE_ROWS = [(n, f"Site dog {n}", f"site-{n}") for n in TAKEN]
 
 
+def assert_conflicts_reported(
+    out: str, err: str, code: int, animals: str, animal_images: str
+) -> tuple[list[str], int]:
+    """The sync kept the site's 3 animals as conflicts: exit 1 with the conflicts line, the
+    ``animals`` and ``animal_images`` lines, the 3 conflict lines; (lines, first conflict's)."""
+    assert (code, err) == (1, CONFLICTS_LINE)
+    assert table_line(out, "animals") == animals
+    assert table_line(out, "animal_images") == animal_images
+    lines = out.splitlines()
+    at = lines.index(CONFLICT_LINES[0])
+    assert lines[at : at + 3] == CONFLICT_LINES
+    return lines, at
+
+
 def assert_kept_and_reported_again() -> None:
     """The next sync, with nothing changed, finds the same conflicts and writes nothing."""
     before = checksum("railway")
@@ -166,18 +161,15 @@ def test_a_site_insert_committed_just_before_the_write_is_kept_as_a_conflict(see
 
     out, err, code = run_sync_in_race(site, *mode)
 
-    assert (code, err) == (1, CONFLICTS_LINE)
-    assert table_line(out, "animals") == (
-        "  animals: 7 inserted, 0 updated, 60 unchanged, 0 deleted, 3 site rows kept, 3 conflicts"
-    )
-    assert table_line(out, "animal_images") == (
+    lines, at = assert_conflicts_reported(
+        out,
+        err,
+        code,
+        "  animals: 7 inserted, 0 updated, 60 unchanged, 0 deleted, 3 site rows kept, 3 conflicts",
         "  animal_images: 0 inserted, 0 updated, 20 unchanged, 0 deleted, "
-        "1 held back (they point at a conflict)"
+        "1 held back (they point at a conflict)",
     )
-    lines = out.splitlines()
-    at = lines.index(CONFLICT_LINES[0])
     assert lines[at - 1].startswith("  animals: ")
-    assert lines[at : at + 3] == CONFLICT_LINES
     assert "Verified: every local row is on Railway with identical content." in lines
     # The site's rows are as the site wrote them, and not the sync's; its organization, at
     # an id local lacks, is no row a rebuild must delete or verify.
@@ -212,17 +204,14 @@ def test_a_site_insert_into_a_table_surveyed_empty_is_kept_as_a_conflict(seeded,
 
     out, err, code = run_sync_in_race(site, *mode)
 
-    assert (code, err) == (1, CONFLICTS_LINE)
-    assert table_line(out, "animals") == (
-        "  animals: 67 inserted, 0 updated, 0 unchanged, 0 deleted, 3 site rows kept, 3 conflicts"
-    )
-    assert table_line(out, "animal_images") == (
+    assert_conflicts_reported(
+        out,
+        err,
+        code,
+        "  animals: 67 inserted, 0 updated, 0 unchanged, 0 deleted, 3 site rows kept, 3 conflicts",
         "  animal_images: 20 inserted, 0 updated, 0 unchanged, 0 deleted, "
-        "1 held back (they point at a conflict)"
+        "1 held back (they point at a conflict)",
     )
-    lines = out.splitlines()
-    at = lines.index(CONFLICT_LINES[0])
-    assert lines[at : at + 3] == CONFLICT_LINES
     assert site_animals() == SITE_ROWS
     assert owned_animals() == "{[1,61),[64,71)}"
     assert scalar("railway", "SELECT count(*) FROM animal_images WHERE id = 21") == 0

@@ -11,6 +11,7 @@ import pytest
 from railway_sync import sample
 from railway_sync.models import SYNCED_TABLES
 from tests.conftest import DB, checksum, execute, fetch, run, scalar, table_rows
+from tests.helpers import assert_refused_alone
 
 
 def assert_railway_matches_local() -> None:
@@ -181,19 +182,14 @@ def test_guide_scenario_cleared_scrape_logs(seeded):
     out, err, code = run("railway_sync")
 
     # scrape_logs is refused alone, with its fix; the other tables had nothing to write.
-    assert code == 1
-    assert err == (
-        "⚠ Railway data sync refused scrape_logs (see above) and synced every other table. "
-        "Run the fix named above, then sync again."
-    )
-    lines = out.splitlines()
-    at = lines.index(
+    assert_refused_alone(
+        out,
+        err,
+        code,
         "  scrape_logs: refused, left as it was: rows the sync put on Railway are missing "
-        "locally (local has 88 rows but Railway has 413 synced rows, 325 of them not in local)"
-    )
-    assert lines[at + 1] == (
+        "locally (local has 88 rows but Railway has 413 synced rows, 325 of them not in local)",
         "    ⚠ If local was rebuilt on purpose, run: python manage.py railway_sync --mode "
-        "rebuild --confirm-destructive (the site's rows stay)."
+        "rebuild --confirm-destructive (the site's rows stay).",
     )
     assert checksum("railway") == before
     out, err, code = run("railway_status")

@@ -8,12 +8,7 @@ import json
 from railway_sync.engine.tracking import STATE_TABLE
 from railway_sync.models import SYNCED_TABLES
 from tests.conftest import DB, checksum, execute, run, scalar
-
-
-def sync_json(*args: str) -> dict:
-    out, err, code = run("railway_sync", "--format", "json", *args)
-    assert code == 0, err
-    return {table["table"]: table for table in json.loads(out)["tables"]}
+from tests.helpers import sync_tables_json
 
 
 def status_json(*args: str) -> dict:
@@ -27,11 +22,11 @@ def assert_in_sync() -> None:
 
 @DB
 def test_first_sync_copies_into_empty_tables_then_syncs_are_tracked(seeded):
-    first = sync_json()
+    first = sync_tables_json()
     assert {t["compared"] for t in first.values()} == {"empty"}
     assert scalar("railway", f"SELECT count(*) FROM {STATE_TABLE}") == len(SYNCED_TABLES)
 
-    second = sync_json()
+    second = sync_tables_json()
 
     assert {t["compared"] for t in second.values()} == {"tracked"}
     assert all(t["inserted"] + t["updated"] + t["deleted"] == 0 for t in second.values())
@@ -41,7 +36,7 @@ def test_first_sync_copies_into_empty_tables_then_syncs_are_tracked(seeded):
 
 @DB
 def test_tracked_sync_sees_every_kind_of_change_on_both_sides(seeded):
-    sync_json()
+    sync_tables_json()
     execute("default", "UPDATE animals SET properties = '{\"moved\": true}' WHERE id = 10")
     execute(
         "default",
@@ -60,7 +55,7 @@ def test_tracked_sync_sees_every_kind_of_change_on_both_sides(seeded):
     # Freezing rewrites tuple headers but keeps the raw xmin the tracking compares.
     execute("default", "VACUUM FREEZE animals")
 
-    tables = sync_json()
+    tables = sync_tables_json()
 
     assert {t["compared"] for t in tables.values()} == {"tracked"}
     assert (tables["animals"]["inserted"], tables["animals"]["updated"]) == (1, 2)
@@ -81,7 +76,7 @@ def test_tracked_sync_sees_every_kind_of_change_on_both_sides(seeded):
 
 @DB
 def test_status_fast_and_deep_agree_on_a_change_made_on_railway(seeded):
-    sync_json()
+    sync_tables_json()
     execute("railway", "UPDATE scrape_logs SET status = 'tampered' WHERE id = 2")
 
     fast = status_json()
@@ -90,13 +85,13 @@ def test_status_fast_and_deep_agree_on_a_change_made_on_railway(seeded):
     assert fast["scrape_logs"]["compared"] == "tracked"
     assert deep["scrape_logs"]["compared"] == "full"
     assert fast["scrape_logs"]["differing"] == deep["scrape_logs"]["differing"] == 1
-    assert sync_json()["scrape_logs"]["updated"] == 1
+    assert sync_tables_json()["scrape_logs"]["updated"] == 1
     assert status_json("--deep")["scrape_logs"]["in_sync"]
 
 
 @DB
 def test_untrustworthy_watermarks_fall_back_to_a_full_comparison(seeded):
-    sync_json()
+    sync_tables_json()
     execute(
         "railway",
         f"UPDATE {STATE_TABLE} SET local_database = 'another-db#1@5432' "
@@ -116,7 +111,7 @@ def test_untrustworthy_watermarks_fall_back_to_a_full_comparison(seeded):
     # watermark of animals... so the fallback must be what finds it.
     execute("railway", "UPDATE animals SET name = 'stale' WHERE id = 5")
 
-    tables = sync_json()
+    tables = sync_tables_json()
 
     assert tables["organizations"]["compared"] == "full"
     assert tables["animals"]["compared"] == "full"
@@ -124,13 +119,13 @@ def test_untrustworthy_watermarks_fall_back_to_a_full_comparison(seeded):
     assert tables["service_regions"]["compared"] == "full"
     assert tables["animal_images"]["compared"] == "tracked"
     assert tables["animals"]["updated"] == 1
-    assert {t["compared"] for t in sync_json().values()} == {"tracked"}
+    assert {t["compared"] for t in sync_tables_json().values()} == {"tracked"}
     assert_in_sync()
 
 
 @DB
 def test_verify_all_plans_from_every_row_and_a_failed_sync_keeps_the_old_watermark(seeded):
-    sync_json()
+    sync_tables_json()
     before = scalar(
         "railway", f"SELECT local_watermark FROM {STATE_TABLE} WHERE table_name = 'animals'"
     )
@@ -151,7 +146,7 @@ def test_verify_all_plans_from_every_row_and_a_failed_sync_keeps_the_old_waterma
     assert after >= before
     execute("railway", "ALTER TABLE animals DROP CONSTRAINT no_rejected")
     # The failed sync's change is still found from the watermark the last success left.
-    assert sync_json()["animals"]["updated"] == 1
+    assert sync_tables_json()["animals"]["updated"] == 1
     assert_in_sync()
 
 
@@ -170,7 +165,7 @@ def test_sync_refuses_when_railway_lacks_the_state_table(seeded):
 
 @DB
 def test_a_difference_only_a_deep_status_sees_is_repaired_by_verify_all(seeded):
-    sync_json()
+    sync_tables_json()
     # A change tracking cannot see: Railway's row edited, then the watermark moved past it
     # by a record that reads as the sync's own (its railway_xid the transaction writing it).
     execute("railway", "UPDATE animals SET name = 'Edited behind tracking' WHERE id = 7")
@@ -186,8 +181,8 @@ def test_a_difference_only_a_deep_status_sees_is_repaired_by_verify_all(seeded):
     assert "  animals: 60 → 60 (⚠ 1 differ)" in out.splitlines()
     assert "Recommendation: Run: python manage.py railway_sync --verify-all" in out.splitlines()
 
-    assert sync_json()["animals"]["updated"] == 0
-    repaired = sync_json("--verify-all")
+    assert sync_tables_json()["animals"]["updated"] == 0
+    repaired = sync_tables_json("--verify-all")
 
     assert repaired["animals"]["updated"] == 1
     assert {t["compared"] for t in repaired.values()} == {"full"}
