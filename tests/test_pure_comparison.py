@@ -447,6 +447,7 @@ def test_valid_options_and_what_they_imply():
         "verify_all": False,
         "prune": False,
         "on_conflict": "report",
+        "on_railway_edit": "local",
         "discard_railway_rows": False,
         "batch_size": 100,
     }

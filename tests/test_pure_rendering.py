@@ -507,6 +507,9 @@ def test_the_sync_document_of_a_successful_sync():
             "held_back": 0,
             "refused": None,
             "waiting_for": [],
+            "railway_edits": 0,
+            "railway_edits_kept": 0,
+            "railway_edit_ids": [],
         }
     ]
 
