@@ -4,13 +4,15 @@ driven through the command as a user runs it, with the rows on both databases ch
 from __future__ import annotations
 
 import json
+import signal
 
 from railway_sync import sample
 from railway_sync.models import SYNCED_TABLES, PullState, SyncRun
+from railway_sync.pg import driver
+from railway_sync.pg.locks import RUN_LOCK_KEY
 from tests.conftest import (
     DB,
     checksum,
-    database_url,
     execute,
     fetch,
     run,
@@ -19,6 +21,7 @@ from tests.conftest import (
     table_rows,
     truncate,
 )
+from tests.helpers import blocked_by, both_urls, raw_connection, start_manage_py, wait_for
 from tests.test_ownership import SITE_ANIMAL, site_insert
 
 ALL_TABLES = ", ".join(SYNCED_TABLES)
@@ -111,8 +114,7 @@ def test_railway_is_only_read(seeded):
 def run_process_pull(*args: str) -> tuple[str, str, int]:
     """The pull in a process of its own, which connects afresh (and so sees database-level
     settings made since)."""
-    env = {"DATABASE_URL": database_url("default"), "RAILWAY_DATABASE_URL": database_url("railway")}
-    return run_process("railway_pull", *args, env=env)
+    return run_process("railway_pull", *args, env=both_urls())
 
 
 @DB
@@ -243,3 +245,55 @@ def test_a_pull_records_where_local_stood(seeded):
     site_id = scalar("railway", "SELECT max(id) FROM animals")
     assert states["animals"].site_ids == f"{{[{site_id},{site_id + 1})}}"
     assert states["organizations"].site_ids == "{}"
+
+
+@DB
+def test_a_pull_killed_midway_leaves_local_exactly_as_before(seeded):
+    synced_and_cleared()
+    execute(
+        "default",
+        "INSERT INTO organizations (id, name, website_url) VALUES (1, 'Local work', 'https://l.org')",
+    )
+    before = checksum("default")
+    holder = raw_connection("default", autocommit=False)
+    holder.cursor().execute("LOCK TABLE animal_images IN ACCESS EXCLUSIVE MODE")
+    holder_pid = driver.backend_pid(holder)
+    pull = start_manage_py(
+        "railway_pull", "--confirm-destructive", env=both_urls(RAILWAY_LOCK_TIMEOUT="600")
+    )
+    try:
+        # Organizations and animals are written; the pull waits for animal_images.
+        wait_for(lambda: blocked_by("default", holder_pid), "the pull to reach animal_images")
+        pulling = blocked_by("default", holder_pid)[0]
+        pull.send_signal(signal.SIGKILL)
+        pull.wait()
+    finally:
+        holder.rollback()
+        holder.close()
+    wait_for(
+        lambda: (
+            not scalar("default", "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pulling])
+        ),
+        "the killed pull's session to end",
+    )
+
+    assert checksum("default") == before
+
+
+@DB
+def test_a_pull_waits_for_a_running_sync_then_fails_clearly(seeded):
+    synced_and_cleared()
+    before = checksum("default")
+    holder = raw_connection("railway")
+    holder.cursor().execute("SELECT pg_advisory_lock(%s)", [RUN_LOCK_KEY])
+    try:
+        out, err, code = run_process("railway_pull", env=both_urls(RAILWAY_SYNC_WAIT_TIMEOUT="1"))
+    finally:
+        holder.close()
+
+    assert code == 1
+    assert err.splitlines()[-1] == (
+        "❌ Pull from Railway failed: another railway_sync is running (waited 1 s for it to "
+        "finish); nothing was written. Try again later, or raise RAILWAY_SYNC_WAIT_TIMEOUT."
+    )
+    assert checksum("default") == before
