@@ -1,16 +1,28 @@
 from __future__ import annotations
 
+import json
+import signal
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
+from railway_sync import conf
 from railway_sync.engine import api
+from railway_sync.engine import watch as watching
 from railway_sync.engine.options import MODES, ON_CONFLICT, ON_RAILWAY_EDIT, SyncOptions
+from railway_sync.engine.watch import Cycle
 from railway_sync.management.base import RailwayCommand
 from railway_sync.management.documents import SyncDocument, sync_document
-from railway_sync.management.render import conflicts_line, refused_line, render_sync
+from railway_sync.management.render import (
+    conflicts_line,
+    railway_edits_line,
+    refused_line,
+    render_sync,
+)
 from railway_sync.operator import history
+from railway_sync.report import SyncReport
 
 # The parsed options that make a SyncOptions, each named as its field.
 OPTIONS = (
@@ -35,6 +47,16 @@ def positive_int(value: str) -> int:
 
 
 positive_int.__name__ = "positive whole number"
+
+
+def positive_seconds(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError(value)
+    return number
+
+
+positive_seconds.__name__ = "positive number of seconds"
 
 
 class Command(RailwayCommand):
@@ -135,9 +157,27 @@ class Command(RailwayCommand):
             default=None,
             help="Rows per write batch (default: RAILWAY_SYNC_BATCH_SIZE, 5000).",
         )
+        parser.add_argument(
+            "--watch",
+            action="store_true",
+            help=(
+                "Keep running: sync now, then as soon as the local tables change (checked "
+                "every --interval seconds, asking Railway nothing meanwhile), one line (or one "
+                "JSON document) per sync; stops on SIGTERM or Ctrl-C after the sync in progress."
+            ),
+        )
+        parser.add_argument(
+            "--interval",
+            type=positive_seconds,
+            default=10.0,
+            help="With --watch: seconds between checks of the local tables (default 10).",
+        )
         self.add_format_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["watch"]:
+            self.watch(options)
+            return
         mode, dry_run = options["mode"], options["dry_run"]
         # As the history has always kept them: batch_size None when not given.
         recorded = {key: options[key] for key in OPTIONS if key not in ("mode", "dry_run")}
@@ -196,3 +236,75 @@ class Command(RailwayCommand):
             seconds=self.elapsed(),
             notices=self.notices,
         )
+
+    def watch(self, options: Mapping[str, Any]) -> None:
+        """``--watch``: a sync per local change until SIGTERM or Ctrl-C, each recorded in the
+        history as any sync, one line (or JSON document) each."""
+        if options["dry_run"] or options["mode"] != "incremental":
+            raise CommandError(
+                "❌ railway_sync: --watch syncs incrementally; leave out --dry-run and --mode "
+                "(see --help)",
+                returncode=1,
+            )
+        recorded = {key: options[key] for key in OPTIONS if key not in ("mode", "dry_run")}
+        given = {key: options[key] for key in OPTIONS if options[key] is not None}
+        sync_options = SyncOptions(**given)
+        names = api.check_local(progress=self.on_progress).names
+
+        def sync_once() -> SyncReport:
+            with history.recording("railway_sync", "incremental", False, recorded) as run:
+                run.report = api.sync(sync_options, progress=self.on_progress)
+            return run.report
+
+        stop: list[int] = []
+        handlers = {
+            signum: signal.signal(signum, lambda received, frame: stop.append(received))
+            for signum in (signal.SIGTERM, signal.SIGINT)
+        }
+        if not self.as_json:
+            self.stdout.write(
+                f"👀 Watching the local tables ({', '.join(names)}); a sync whenever they "
+                f"change, checked every {options['interval']:g} s. Stop with Ctrl-C or SIGTERM."
+            )
+        try:
+            cycles = watching.watch(
+                sync_once,
+                interval=options["interval"],
+                on_cycle=self.on_cycle,
+                stopping=lambda: bool(stop),
+                local=conf.local_alias(),
+                railway=conf.railway_alias(),
+                names=names,
+            )
+        finally:
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
+        if not self.as_json:
+            self.stdout.write(f"⏹ Watch stopped after {cycles} sync(s).")
+
+    def on_cycle(self, cycle: Cycle) -> None:
+        if self.as_json:
+            document = sync_document("incremental", False, cycle.report, cycle.error)
+            self.json_stream.write(json.dumps(document, separators=(",", ":")) + "\n")
+            self.json_stream.flush()
+            return
+        now = time.strftime("%H:%M:%S")
+        if cycle.report is None:
+            self.stderr.write(
+                f"[{now}] {self.failure_line}: {cycle.error} (trying again in {cycle.retry_in:g} s)"
+            )
+            return
+        if self.verbosity >= 2:
+            render_sync(self.stdout, self.style, cycle.report, self.verbosity)
+        report = cycle.report
+        if report.railway_edits or report.railway_edits_kept:
+            self.stdout.write(self.style.WARNING(f"[{now}] {railway_edits_line(report)}"))
+        line = (
+            f"[{now}] ✅ synced: {report.rows_written} rows written, {report.rows_deleted} "
+            f"deleted ({report.seconds:.2f} s)"
+        )
+        if report.conflicts or report.refused_tables:
+            last = refused_line(report) if report.refused_tables else conflicts_line(report)
+            self.stdout.write(self.style.WARNING(f"{line}; {last}"))
+        else:
+            self.stdout.write(line)
