@@ -19,8 +19,8 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
+from railway_sync.dburl import DEFAULT_CONNECTION_TIMEOUT, DatabaseUrlError, database_config
 from railway_sync.pg import embedded
-from railway_sync.pg.dburl import DEFAULT_CONNECTION_TIMEOUT, DatabaseUrlError, database_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # RAILWAY_SYNC_ENV_FILE lets tests and cron point at another file (or os.devnull).

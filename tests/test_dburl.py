@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from railway_sync.pg.dburl import DatabaseUrlError, database_config, mask_url, scrub, url_password
+from railway_sync.dburl import DatabaseUrlError, database_config, mask_url, scrub, url_password
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,9 @@ from django.db.utils import Error
 from django.utils import timezone
 
 from railway_sync import conf
+from railway_sync.dburl import scrub
 from railway_sync.errors import RailwaySyncError
 from railway_sync.models import SyncRun
-from railway_sync.pg.dburl import scrub
 from railway_sync.pg.failures import sqlstate
 from railway_sync.report import PullReport, SyncReport
 

@@ -17,8 +17,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 
 from railway_sync import conf
+from railway_sync.dburl import DEFAULT_CONNECTION_TIMEOUT
 from railway_sync.errors import ConnectionFailed, NotConfigured, SameDatabase
-from railway_sync.pg.dburl import DEFAULT_CONNECTION_TIMEOUT
 from railway_sync.pg.failures import explain, lock_holder, unresolved_private_host, url_variable
 
 logger = logging.getLogger(__name__)

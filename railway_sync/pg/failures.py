@@ -19,6 +19,7 @@ from django.db import connections
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 
 from railway_sync import conf
+from railway_sync.dburl import scrub
 from railway_sync.errors import (
     ConnectionFailed,
     LockTimedOut,
@@ -31,7 +32,6 @@ from railway_sync.errors import (
     WriteFailed,
 )
 from railway_sync.pg import driver
-from railway_sync.pg.dburl import scrub
 
 
 def url_variable(alias: str) -> str:
