@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from railway_sync.models import SyncRun
 from tests.conftest import DB, checksum, execute, fetch, run
 
 REPAIRED = "SELECT id, name FROM animals WHERE id IN (17, 30) ORDER BY id"
@@ -26,7 +27,7 @@ def animals_entry(out: str) -> dict:
 
 
 @DB
-def test_by_default_the_edits_are_overwritten_and_named(seeded):
+def test_by_default_the_edits_are_overwritten_and_named(seeded, admin_client):
     repaired_in_production()
 
     out, err, code = run("railway_sync", "--dry-run", "--format", "json")
@@ -44,6 +45,13 @@ def test_by_default_the_edits_are_overwritten_and_named(seeded):
         "⚠ 2 rows edited on Railway since the last sync were overwritten from local: animals 17, 30"
     ) in out.splitlines()
     assert checksum("railway") == checksum("default")
+    # The run history says so too, in the admin.
+    latest = SyncRun.objects.using("default").first()
+    page = admin_client.get(f"/admin/railway_sync/syncrun/{latest.pk}/change/").content.decode()
+    assert (
+        '<p class="railway-edits">2 row(s) edited on Railway since the last sync were '
+        "overwritten from local: animals 17, 30</p>"
+    ) in page
 
 
 @DB

@@ -262,9 +262,32 @@ def figures_table(run: SyncRun) -> SafeString:
     )
     header = format_html_join("", "<th>{}</th>", ((h,) for h in (*head, "seconds", "compared")))
     return format_html(
-        '<table class="railway-figures"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+        '<table class="railway-figures"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>{}',
         header,
         rows,
+        railway_edits_note(run),
+    )
+
+
+def railway_edits_note(run: SyncRun) -> SafeString:
+    """The rows the run found edited on Railway since the last sync, overwritten or kept,
+    per table with their first ids; nothing when there were none."""
+    edited = [t for t in run.tables if t.get("railway_edit_ids")]
+    if not edited:
+        return mark_safe("")
+    kept = any(int(t.get("railway_edits_kept", 0)) for t in edited)
+    count = sum(
+        int(t.get("railway_edits", 0)) + int(t.get("railway_edits_kept", 0)) for t in edited
+    )
+    where = "; ".join(
+        f"{t['table']} {', '.join(str(i) for i in t['railway_edit_ids'])}" for t in edited
+    )
+    what = "kept as Railway has them" if kept else "overwritten from local"
+    return format_html(
+        '<p class="railway-edits">{} row(s) edited on Railway since the last sync were {}: {}</p>',
+        count,
+        what,
+        where,
     )
 
 
