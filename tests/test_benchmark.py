@@ -172,3 +172,25 @@ def test_phase_breakdown_names_every_phase_and_the_cpu_split():
     phases = [line.rsplit(None, 2)[0].strip() for line in lines[start + 1 : end]]
     assert {"schema", "write animals", "verify animals"} <= set(phases), phases
     assert phases[-1] == "outside the sync (start-up, history)", phases
+
+
+def test_watch_benchmark_measures_commit_to_visible_at_each_round_trip_time(tmp_path):
+    results, drawing = tmp_path / "watch.json", tmp_path / "watch.svg"
+    environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+
+    finished = run_python(
+        "-m",
+        "benchmarks.watch",
+        *("--animals", "200", "--changes", "2", "--interval", "0.2", "--rtt", "0,20"),
+        *("--json", str(results), "--svg", str(drawing)),
+        env=environment,
+        timeout=300,
+    )
+
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    latencies = json.loads(results.read_text())
+    assert set(latencies) == {"0", "20"}
+    assert all(len(values) == 2 and all(v > 0 for v in values) for values in latencies.values())
+    lines = finished.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines[-2:]] == ["RTT   0 ms", "RTT  20 ms"]
+    assert drawing.read_text().startswith("<svg")
