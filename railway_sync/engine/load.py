@@ -1,9 +1,10 @@
-"""Writing rows to Railway: COPY from local into a staging table, then one upsert per batch.
+"""Writing rows from a source to a target (local to Railway for a sync, the other way for a
+pull): COPY into a staging table, then one upsert per batch.
 
-Rows stream from the local ``COPY ... TO STDOUT`` through a pipe straight into Railway's
-``COPY ... FROM STDIN``, so memory stays flat however large a row or a batch is. Generated
-columns are never written (``schema.written``): Railway computes them from the columns
-that are.
+Rows stream from the source's ``COPY ... TO STDOUT`` through a pipe straight into the
+target's ``COPY ... FROM STDIN``, so memory stays flat however large a row or a batch is.
+Generated columns are never written (``columns.written``): the target computes them from the
+columns that are.
 """
 
 from __future__ import annotations
@@ -33,18 +34,18 @@ def batches(ids: array, size: int) -> Iterator[array]:
         yield ids[start : start + size]
 
 
-def stream_copy(local_alias: str, copy_out_sql: str, railway_alias: str, copy_in_sql: str) -> None:
-    """Pipe ``copy_out_sql`` on local into ``copy_in_sql`` on Railway."""
-    local, railway = connections[local_alias], connections[railway_alias]
-    local_cursor = local.cursor()
-    railway_cursor = railway.cursor()
+def stream_copy(source_alias: str, copy_out_sql: str, target_alias: str, copy_in_sql: str) -> None:
+    """Pipe ``copy_out_sql`` on the source into ``copy_in_sql`` on the target."""
+    source, target = connections[source_alias], connections[target_alias]
+    source_cursor = source.cursor()
+    target_cursor = target.cursor()
     read_fd, write_fd = os.pipe()
     producer_error: list[BaseException] = []
 
     def produce() -> None:
         try:
-            with os.fdopen(write_fd, "wb") as writer, local.wrap_database_errors:
-                driver.copy_out(local_cursor, copy_out_sql, writer)
+            with os.fdopen(write_fd, "wb") as writer, source.wrap_database_errors:
+                driver.copy_out(source_cursor, copy_out_sql, writer)
         except BaseException as exc:  # re-raised in the calling thread
             producer_error.append(exc)
 
@@ -52,20 +53,20 @@ def stream_copy(local_alias: str, copy_out_sql: str, railway_alias: str, copy_in
     producer.start()
     try:
         # COPY is the driver's own, so Django's error translation is applied by hand.
-        with os.fdopen(read_fd, "rb") as reader, railway.wrap_database_errors:
-            driver.copy_in(railway_cursor, copy_in_sql, reader)
+        with os.fdopen(read_fd, "rb") as reader, target.wrap_database_errors:
+            driver.copy_in(target_cursor, copy_in_sql, reader)
     finally:
         # Closing the read end above unblocks a producer stuck on a full pipe.
         producer.join()
-        local_cursor.close()
-        railway_cursor.close()
+        source_cursor.close()
+        target_cursor.close()
     if producer_error:
         raise producer_error[0]
 
 
 def copy_into_empty(
-    local_alias: str,
-    railway_alias: str,
+    source_alias: str,
+    target_alias: str,
     table: str,
     columns: list[Column],
     ids: array,
@@ -74,9 +75,10 @@ def copy_into_empty(
     key: str = "id",
     every_id: bool = True,
 ) -> int:
-    """COPY the local rows ``ids`` straight into ``table`` on Railway, which must hold no rows.
+    """COPY the source rows ``ids`` straight into ``table`` on the target, which must hold no
+    rows.
 
-    ``every_id``: ``ids`` are all the local ids, so each batch is read as an id range;
+    ``every_id``: ``ids`` are all the source's ids, so each batch is read as an id range;
     otherwise (rows held back) by the ids themselves.
     """
     names = column_list(written(columns))
@@ -89,9 +91,9 @@ def copy_into_empty(
             rows = f"{id_} = ANY({id_array_literal(batch)})"
         try:
             stream_copy(
-                local_alias,
+                source_alias,
                 f"COPY (SELECT {names} FROM {target} WHERE {rows} ORDER BY {id_}) TO STDOUT",
-                railway_alias,
+                target_alias,
                 f"COPY {target} ({names}) FROM STDIN",
             )
         except IntegrityError as exc:
@@ -116,8 +118,8 @@ class Upserted:
 
 
 def upsert(
-    local_alias: str,
-    railway_alias: str,
+    source_alias: str,
+    target_alias: str,
     table: str,
     columns: list[Column],
     ids: array,
@@ -128,19 +130,19 @@ def upsert(
     new: array | None = None,
     owned: str | None = None,
 ) -> Upserted:
-    """Insert or update the local rows ``ids`` on Railway.
+    """Insert or update the source rows ``ids`` on the target.
 
     Each batch is COPYed into a staging table, then merged by one
     ``INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE row IS DISTINCT FROM ...``, so a row
     the site changed meanwhile to the same content is not rewritten. Must run inside a
-    transaction on Railway: the staging table lives until commit.
+    transaction on the target: the staging table lives until commit.
 
-    ``new`` (sorted) are the ids Railway lacked when the sync looked, and ``owned`` SQL for
+    ``new`` (sorted) are the ids the target lacked when the sync looked, and ``owned`` SQL for
     the ids the sync owns (None: all); given them, the statement updates only a row that was
     there then and is owned, in the same step as it checks: a row the site commits at a new
     id at any moment before is never overwritten, and comes back in ``taken``. Without them
-    (local wins every conflict) every row at ``ids`` is written. Generated columns are left
-    out of every list, the staging table's too: Railway computes them from the written ones.
+    (the source wins every conflict) every row at ``ids`` is written. Generated columns are left
+    out of every list, the staging table's too: the target computes them from the written ones.
     """
     if not ids:
         return Upserted(0, 0, array("q"))
@@ -152,7 +154,7 @@ def upsert(
     assignments = ", ".join(
         f"{quote_name(c.name)} = EXCLUDED.{quote_name(c.name)}" for c in columns if c.name != key
     )
-    railway = connections[railway_alias]
+    target_connection = connections[target_alias]
     # Created once per transaction, emptied before each batch: one round trip either way.
     # Only the written columns, with their types and no constraints: a NOT NULL column the
     # sync does not write (generated, or the site's) would refuse every staged row.
@@ -191,16 +193,16 @@ def upsert(
     inserted = updated = 0
     taken_ids = array("q")
     for batch in batches(ids, batch_size):
-        with railway.cursor() as cursor:
+        with target_connection.cursor() as cursor:
             cursor.execute(prepare_stage)
         stream_copy(
-            local_alias,
+            source_alias,
             f"COPY (SELECT {names} FROM {target} WHERE {id_} = ANY({id_array_literal(batch)}) "
             f"ORDER BY {id_}) TO STDOUT",
-            railway_alias,
+            target_alias,
             f"COPY {stage} ({names}) FROM STDIN",
         )
-        with railway.cursor() as cursor:
+        with target_connection.cursor() as cursor:
             cursor.execute(upsert_sql(batch))
             batch_inserted, batch_updated, batch_taken = cursor.fetchone()
         inserted += batch_inserted
@@ -217,10 +219,10 @@ def _contains(ids: array | None, value: int) -> bool:
     return at < len(ids) and ids[at] == value
 
 
-def delete(railway_alias: str, table: str, ids: array, batch_size: int, key: str = "id") -> int:
-    """Delete rows ``ids`` from ``table`` on Railway; return how many went."""
+def delete(target_alias: str, table: str, ids: array, batch_size: int, key: str = "id") -> int:
+    """Delete rows ``ids`` from ``table`` on the target; return how many went."""
     deleted = 0
-    with connections[railway_alias].cursor() as cursor:
+    with connections[target_alias].cursor() as cursor:
         for batch in batches(ids, batch_size):
             cursor.execute(
                 f"DELETE FROM {quote_name(table)} "
