@@ -29,7 +29,8 @@ from railway_sync.operations import (
     Step,
     deciding,
 )
-from railway_sync.pg.failures import explain, sqlstate, translate
+from railway_sync.pg.error_source import sqlstate
+from railway_sync.pg.failures import explain, translate
 from railway_sync.pg.locks import exclusive_run
 from railway_sync.pg.sql import quote_name
 from railway_sync.report import MigrateReport, PlannedMigration, Progress, ProgressCallback
