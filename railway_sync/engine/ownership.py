@@ -253,7 +253,7 @@ def survey(
     pulled: array | None = None,
 ) -> Ownership:
     """Split ``table``'s Railway rows into owned and the site's; ``railway_only`` are the
-    Railway ids local lacks (from ``diff.id_differences``), ``railway_count`` its rows.
+    Railway ids local lacks (from ``id_survey.id_differences``), ``railway_count`` its rows.
     ``unowned``: the rows of ``unowned_sql``, if the caller read them already (the survey
     reads every table's at once), and ``recorded_ids`` how many ids the record held then
     (``recorded_sql``; None: no record, or not read with them). The owned rows are never

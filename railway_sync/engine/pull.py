@@ -23,7 +23,8 @@ from django.db import connections, transaction
 
 from railway_sync import conf
 from railway_sync.engine import ownership, pull_state, tracking
-from railway_sync.engine.diff import compare_rows, diff_table, id_differences
+from railway_sync.engine.diff import compare_rows, diff_table
+from railway_sync.engine.id_survey import id_differences
 from railway_sync.engine.load import TableNoLongerEmpty, copy_into_empty, delete, upsert
 from railway_sync.engine.pull_schema import create_missing, pulled_columns
 from railway_sync.engine.railway_facts import RailwayFacts
