@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from django.db import connections
 
-from railway_sync.engine import ownership, tracking
+from railway_sync.engine import owned_ids, tracking
 from railway_sync.engine.both_sides import ask_both
 from railway_sync.engine.id_survey import (
     IdSurvey,
@@ -124,7 +124,7 @@ def survey(
         railway_parts.append(buckets)
         railway_parts.append(_unowned_sql(railway, table, request, owned_present))
         if owned_present:
-            railway_parts.append(ownership.recorded_sql(railway, table))
+            railway_parts.append(owned_ids.recorded_sql(railway, table))
         if request.watermark is not None:
             mark = request.watermark
             select = f"SELECT {quote_name(request.key)} AS i FROM {quote_name(table)} WHERE "
@@ -161,7 +161,7 @@ def survey(
 
 
 def _unowned_sql(railway: str, table: str, request: TableRequest, owned_present: bool) -> str:
-    return ownership.unowned_sql(
+    return owned_ids.unowned_sql(
         railway, table, request.columns, request.local_ids, owned_present, request.key
     )
 
