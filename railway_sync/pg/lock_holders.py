@@ -81,7 +81,7 @@ class LockHolder:
         return f"pid {self.pid} on {server} (" + "; ".join(d for d in details if d) + ")"
 
 
-def own_sessions(alias: str) -> list[int]:
+def _own_sessions(alias: str) -> list[int]:
     """This process's backend pids on the server behind ``alias`` (its locks are not
     another session's)."""
     pids = []
@@ -118,7 +118,7 @@ def lock_holders(alias: str, tables: Sequence[str]) -> list[LockHolder]:
                 "AND (cardinality(%s::text[]) = 0 OR c.relname = ANY(%s::text[])) "
                 "AND c.relkind IN ('r', 'p') "
                 "ORDER BY a.xact_start NULLS LAST, l.pid",
-                [own_sessions(alias), list(tables), list(tables)],
+                [_own_sessions(alias), list(tables), list(tables)],
             )
             rows = cursor.fetchall()
     except Exception:  # only ever a detail of another failure
