@@ -12,7 +12,7 @@ from django.db import connections
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
 from django.db.utils import DataError
 
-from railway_sync.pg import driver, failures
+from railway_sync.pg import driver, error_source
 from tests.conftest import DB, PROJECT_DIR, fetch
 from tests.helpers import run_python
 
@@ -137,12 +137,12 @@ def test_errors_name_their_sqlstate_and_libpq_words_alike():
 @DB
 def test_an_error_names_the_database_whose_statement_raised_it():
     """psycopg2 errors carry their cursor, psycopg 3 errors do not: either way a failure is
-    pinned on the database that raised it (failures.failing_alias), with its SQLSTATE."""
+    pinned on the database that raised it (error_source.failing_alias), with its SQLSTATE."""
     for alias in ("default", "railway"):
         with pytest.raises(DataError) as raised, connections[alias].cursor() as cursor:
             cursor.execute("SELECT 1 / 0")
-        assert failures.failing_alias(raised.value) == alias
-        assert failures.sqlstate(raised.value) == "22012"
+        assert error_source.failing_alias(raised.value) == alias
+        assert error_source.sqlstate(raised.value) == "22012"
         assert (
             driver.connection_parameters(connections[alias].connection)["dbname"]
             == (connections[alias].settings_dict["NAME"])

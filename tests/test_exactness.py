@@ -19,8 +19,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from railway_sync.engine.diff import id_differences, survey_ids
-from railway_sync.engine.tracking import STATE_TABLE
+from railway_sync.engine.id_survey import id_differences, survey_ids
+from railway_sync.pg.grants import STATE_TABLE
 from railway_sync.pg.sql import quote_name
 from tests.conftest import DB, execute, fetch, run, scalar, wait_for_a_quiet_server
 from tests.helpers import sync_tables_json

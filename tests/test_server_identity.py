@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from railway_sync.engine.tracking import STATE_TABLE
 from railway_sync.models import SYNCED_TABLES
 from railway_sync.pg import driver, embedded
+from railway_sync.pg.grants import STATE_TABLE
 from tests.cluster import Cluster
 from tests.conftest import (
     DB,

@@ -13,7 +13,7 @@ import pytest
 from django.db import connections
 from django.db.utils import OperationalError, ProgrammingError
 
-from railway_sync.engine import diff
+from railway_sync.engine import both_sides, diff
 from railway_sync.pg.columns import live_columns
 from tests.conftest import DB, closed_port, execute, scalar
 
@@ -22,7 +22,7 @@ from tests.conftest import DB, closed_port, execute, scalar
 def small_fetches(monkeypatch: pytest.MonkeyPatch) -> None:
     # 60 seeded animals in chunks of 5 rows overflow the 4-chunk queue: a reader nobody
     # consumes blocks on a full queue instead of finishing by itself.
-    monkeypatch.setattr(diff, "FETCH_ROWS", 5)
+    monkeypatch.setattr(both_sides, "FETCH_ROWS", 5)
 
 
 @pytest.fixture

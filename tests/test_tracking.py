@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from railway_sync.engine.tracking import STATE_TABLE
 from railway_sync.models import SYNCED_TABLES
+from railway_sync.pg.grants import STATE_TABLE
 from tests.conftest import DB, checksum, execute, run, scalar
 from tests.helpers import sync_tables_json
 

@@ -32,7 +32,8 @@ from railway_sync.engine.pull import PullOptions
 from railway_sync.engine.sync_plan import refuse_target_edits
 from railway_sync.errors import ConnectionFailed, GuardRefused, SchemaMismatch
 from railway_sync.pg.connection import connect, describe, refuse_same_database, server_version
-from railway_sync.pg.failures import explain, on_table, on_tables, sqlstate, translate
+from railway_sync.pg.error_source import sqlstate
+from railway_sync.pg.failures import explain, on_table, on_tables, translate
 from railway_sync.pg.locks import exclusive_run, read_only_snapshot
 from railway_sync.report import (
     ConnectionReport,

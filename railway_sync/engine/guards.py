@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from django.db import connections
 
 from railway_sync import conf
+from railway_sync.engine.linked_rows import site_children_of
 from railway_sync.engine.options import SyncOptions
-from railway_sync.engine.ownership import Ownership, site_children_of
+from railway_sync.engine.ownership import Ownership
 from railway_sync.engine.planner import Planner
 from railway_sync.engine.sync_plan import Refusal
 from railway_sync.errors import GuardRefused

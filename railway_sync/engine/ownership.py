@@ -16,6 +16,9 @@ keys that link rows are the catalog's (``tables.ForeignKey``).
 A site row at an id local also has, with other content, is a *conflict*: the site's row is
 kept (``--on-conflict report``) or replaced by local's (``--on-conflict local``, after which
 the row is owned).
+
+The SQL naming the owned ids (the record, read and counted) lives in ``owned_ids``; the site's
+rows pointing at rows a sync deletes, in ``linked_rows``.
 """
 
 from __future__ import annotations
@@ -29,8 +32,17 @@ from django.db import connections
 
 from railway_sync import conf
 from railway_sync.engine.diff import TableDiff
+from railway_sync.engine.linked_rows import pointing_at
 from railway_sync.engine.options import SyncOptions
+from railway_sync.engine.owned_ids import (
+    NO_IDS,
+    local_ids_sql,
+    owned_ranges,
+    record_expression,
+    unowned_sql,
+)
 from railway_sync.pg.columns import Column
+from railway_sync.pg.grants import OWNED_TABLE
 from railway_sync.pg.sql import (
     id_array_literal,
     id_range,
@@ -42,7 +54,6 @@ from railway_sync.pg.sql import (
 from railway_sync.report import Conflict
 from railway_sync.schema.tables import ForeignKey
 
-OWNED_TABLE = "railway_sync_owned"
 # The columns that name a row to a person, when the table has them (else its unique columns).
 NAMING_COLUMNS = ("name", "slug", "external_id")
 
@@ -118,20 +129,6 @@ class Ownership:
         return settled, held_count
 
 
-def _pointing_at(fk: ForeignKey, keys: dict[str, str], parent_ids: array) -> str:
-    """SQL condition: ``fk.child``'s row points at one of the rows ``parent_ids`` (primary key
-    values) of ``fk.parent``, whether the key references the parent's primary key or another
-    of its unique columns."""
-    column = quote_name(fk.column)
-    parent_key = keys.get(fk.parent, "id")
-    if fk.parent_column == parent_key:
-        return f"{column} = ANY({id_array_literal(parent_ids)})"
-    return (
-        f"{column} IN (SELECT {quote_name(fk.parent_column)} FROM {quote_name(fk.parent)} "
-        f"WHERE {quote_name(parent_key)} = ANY({id_array_literal(parent_ids)}))"
-    )
-
-
 def held_back(
     local: str,
     table: str,
@@ -162,7 +159,7 @@ def held_back(
         with connections[local].cursor() as cursor:
             cursor.execute(
                 f"SELECT {key} FROM {quote_name(fk.child)} "
-                f"WHERE {_pointing_at(fk, keys, parent_ids)}"
+                f"WHERE {pointing_at(fk, keys, parent_ids)}"
             )
             ids.update(row[0] for row in cursor.fetchall())
     return array("q", sorted(ids))
@@ -177,65 +174,6 @@ def local_ids(local: str, table: str, key: str = "id") -> str:
             f"FROM {quote_name(table)}"
         )
         return str(cursor.fetchone()[0])
-
-
-def owned_ranges(railway: str, table: str, local_ids: str, table_present: bool = True) -> str:
-    """SQL for the ids the sync owns in ``table`` on Railway: the record, or without one the
-    ids local has (``local_ids``, an SQL expression of type int8multirange).
-    ``table_present``: whether Railway has the ownership table (a dry run or status before
-    migration 0005 has none)."""
-    if not table_present:
-        return local_ids
-    return (
-        f"coalesce((SELECT ids FROM {quote_name(OWNED_TABLE)} "
-        f"WHERE table_name = {literal(railway, table)}), {local_ids})"
-    )
-
-
-# An empty int8multirange, as SQL.
-NO_IDS = "'{}'::int8multirange"
-
-
-def local_ids_sql(railway: str, local_id_ranges: str) -> str:
-    """``local_id_ranges`` (int8multirange text) as an SQL value for ``railway``."""
-    return f"{literal(railway, local_id_ranges)}::int8multirange"
-
-
-def unowned_sql(
-    railway: str,
-    table: str,
-    columns: list[Column],
-    local_id_ranges: str,
-    table_present: bool = True,
-    key: str = "id",
-) -> str:
-    """SQL for ``table``'s Railway rows the sync does not own: id (``i``), whether local has
-    the id (``l``) and the row's hash (``h``), by id. The site's rows are expected to be few.
-
-    Local's ids, which can run to megabytes where ids have many gaps, are sent once."""
-    pk = quote_name(key)
-    local = "(SELECT ids FROM railway_sync_local_ids)"
-    owned = owned_ranges(railway, table, local, table_present)
-    # The ids alone first (the primary key's index holds them); only those rows are read
-    # whole, for their hash, rather than every row of the table.
-    return (
-        f"WITH railway_sync_local_ids AS MATERIALIZED "
-        f"(SELECT {local_ids_sql(railway, local_id_ranges)} AS ids) "
-        f"SELECT {pk} AS i, {pk}::bigint <@ {local} AS l, {row_hash(columns)} AS h "
-        f"FROM {quote_name(table)} WHERE {pk} = ANY(ARRAY("
-        f"SELECT railway_sync_unowned.{pk} FROM {quote_name(table)} AS railway_sync_unowned "
-        f"WHERE NOT railway_sync_unowned.{pk}::bigint <@ {owned})) "
-        f"ORDER BY {pk}"
-    )
-
-
-def recorded_sql(railway: str, table: str) -> str:
-    """SQL for how many ids ``table``'s ownership record holds (``n``); no row without one."""
-    return (
-        "SELECT coalesce((SELECT sum(coalesce(upper(r) - lower(r), 1)) "
-        f"FROM unnest(o.ids) AS r), 0) AS n FROM {quote_name(OWNED_TABLE)} o "
-        f"WHERE o.table_name = {literal(railway, table)}"
-    )
 
 
 def survey(
@@ -253,7 +191,7 @@ def survey(
     pulled: array | None = None,
 ) -> Ownership:
     """Split ``table``'s Railway rows into owned and the site's; ``railway_only`` are the
-    Railway ids local lacks (from ``diff.id_differences``), ``railway_count`` its rows.
+    Railway ids local lacks (from ``id_survey.id_differences``), ``railway_count`` its rows.
     ``unowned``: the rows of ``unowned_sql``, if the caller read them already (the survey
     reads every table's at once), and ``recorded_ids`` how many ids the record held then
     (``recorded_sql``; None: no record, or not read with them). The owned rows are never
@@ -422,61 +360,3 @@ def ours(railway: str, table: str, ids: array, key: str = "id") -> array:
             f"ORDER BY {pk}"
         )
         return array("q", (row[0] for row in cursor.fetchall()))
-
-
-def record_expression(railway: str, table: str) -> str:
-    """SQL for the ids ``table``'s ownership record holds on Railway (NULL without one)."""
-    return (
-        f"(SELECT ids FROM {quote_name(OWNED_TABLE)} WHERE table_name = {literal(railway, table)})"
-    )
-
-
-def site_children_of(
-    railway: str,
-    parent: str,
-    parent_ids: array,
-    foreign_keys: list[ForeignKey],
-    local_id_ranges: dict[str, str],
-    leaving: dict[str, array],
-    table_present: bool = True,
-    keys: dict[str, str] | None = None,
-) -> list[str]:
-    """The site's rows on Railway that point at rows of ``parent`` about to be deleted
-    (``parent_ids``, primary key values), one phrase each; rows in ``leaving`` go too and do
-    not count.
-
-    ``foreign_keys`` are those among the synced tables; ``keys`` each table's primary key.
-    """
-    found: list[str] = []
-    keys = keys or {}
-    if not parent_ids:
-        return found
-    for fk in foreign_keys:
-        if fk.parent != parent:
-            continue
-        child = fk.child
-        owned = owned_ranges(
-            railway, child, local_ids_sql(railway, local_id_ranges[child]), table_present
-        )
-        pk = quote_name(keys.get(child, "id"))
-        pointing = _pointing_at(fk, keys, parent_ids)
-        parent_id = (
-            quote_name(fk.column)
-            if fk.parent_column == keys.get(parent, "id")
-            else f"(SELECT p.{quote_name(keys.get(parent, 'id'))} FROM {quote_name(parent)} p "
-            f"WHERE p.{quote_name(fk.parent_column)} = c.{quote_name(fk.column)} LIMIT 1)"
-        )
-        with connections[railway].cursor() as cursor:
-            cursor.execute(
-                f"SELECT c.{pk}, {parent_id} FROM {quote_name(child)} c "
-                f"WHERE {pointing} "
-                f"AND NOT c.{pk}::bigint <@ {owned} ORDER BY c.{pk}"
-            )
-            rows = cursor.fetchall()
-        going = leaving.get(child, array("q"))
-        found.extend(
-            f"{child} {row_id} (the site's) points at {parent} {parent_id}, which local deleted"
-            for row_id, parent_id in rows
-            if not _contains(going, row_id)
-        )
-    return found

@@ -23,14 +23,8 @@ from array import array
 from dataclasses import dataclass, field, replace
 
 from railway_sync.engine import ownership, pull_state, tracking
-from railway_sync.engine.diff import (
-    IdSurvey,
-    TableDiff,
-    changed_ids,
-    compare_rows,
-    diff_table,
-    id_differences,
-)
+from railway_sync.engine.diff import TableDiff, changed_ids, compare_rows, diff_table
+from railway_sync.engine.id_survey import IdSurvey, id_differences
 from railway_sync.engine.options import SyncOptions
 from railway_sync.engine.ownership import Ownership
 from railway_sync.engine.railway_facts import RailwayFacts

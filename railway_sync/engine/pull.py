@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from django.db import connections, transaction
 
 from railway_sync import conf
-from railway_sync.engine import ownership, pull_state, tracking
-from railway_sync.engine.diff import compare_rows, diff_table, id_differences
+from railway_sync.engine import owned_ids, pull_state, tracking
+from railway_sync.engine.diff import compare_rows, diff_table
+from railway_sync.engine.id_survey import id_differences
 from railway_sync.engine.load import TableNoLongerEmpty, copy_into_empty, delete, upsert
 from railway_sync.engine.pull_schema import create_missing, pulled_columns
 from railway_sync.engine.railway_facts import RailwayFacts
@@ -204,7 +205,7 @@ def _site_ids(local: str, railway: str, plan: TablePull, facts: RailwayFacts) ->
     if not facts.owned_present:
         return "{}"
     every_id = "'{(,)}'::int8multirange"
-    owned = ownership.owned_ranges(railway, plan.table, every_id)
+    owned = owned_ids.owned_ranges(railway, plan.table, every_id)
     key = quote_name(plan.key)
     with connections[railway].cursor() as cursor:
         cursor.execute(

@@ -16,7 +16,7 @@ from railway_sync.errors import ConfigurationError, SchemaMismatch
 from railway_sync.operations.statements import add_constraint_sql, create_table_sql
 from railway_sync.operations.types import CreateExtension, CreateType
 from railway_sync.pg.columns import Column, live_columns
-from railway_sync.schema import catalog, migration_files, tables
+from railway_sync.schema import catalog, guide_tables, migration_files, tables
 from railway_sync.schema.drift import DRIFT_FIX, column_differences, site_columns
 from railway_sync.schema.tables import Catalog
 
@@ -70,7 +70,7 @@ def _site_columns(
     """The columns a created table leaves out: the excluded ones, and on Railway the site's
     (those no migration applied there made), which a sync never reads."""
     migrated = migration_files.migrated_columns(
-        facts.applied_migrations, migration_files.configured_guide_tables(local)
+        facts.applied_migrations, guide_tables.configured_guide_tables(local)
     )
     left_out = set(conf.exclude_columns())
     for table in missing:

@@ -23,15 +23,10 @@ from datetime import datetime
 
 from django.db import connections
 
-from railway_sync.engine.tracking import (
-    OWNED_TABLE,
-    POSITION_COLUMN,
-    STATE_COLUMNS,
-    STATE_TABLE,
-    Watermark,
-)
+from railway_sync.engine.tracking import POSITION_COLUMN, STATE_COLUMNS, Watermark
 from railway_sync.pg.columns import Column
 from railway_sync.pg.connection import ServerIdentity
+from railway_sync.pg.grants import OWNED_TABLE, STATE_TABLE
 from railway_sync.pg.locks import RUN_LOCK_KEY, release_run_lock
 from railway_sync.pg.sql import quote_name
 from railway_sync.schema.tables import FOREIGN_KEY_COLUMNS, FOREIGN_KEYS, ForeignKey

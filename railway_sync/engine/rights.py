@@ -9,37 +9,16 @@ not write one table fails before any other table is written.
 
 from __future__ import annotations
 
-import re
-
 from railway_sync.engine.railway_facts import RailwayFacts
-from railway_sync.engine.tracking import OWNED_TABLE, STATE_TABLE
 from railway_sync.errors import PermissionMissing
-from railway_sync.pg.sql import quote_name
-
-# What a grant gives, per kind of table: the synced tables are read, written and (prune,
-# rebuild) deleted from; railway_sync's own bookkeeping tables are read and written.
-SYNCED_RIGHTS = ("SELECT", "INSERT", "UPDATE", "DELETE")
-BOOKKEEPING_RIGHTS = ("SELECT", "INSERT", "UPDATE")
-# setval moves a sequence; the sync reads where it stands first.
-SEQUENCE_RIGHTS = ("SELECT", "UPDATE")
-
-
-def shown(name: str) -> str:
-    """``name`` as a person types it in a GRANT: bare when it may be, else quoted."""
-    return name if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) else quote_name(name)
-
-
-def table_grant(table: str, user: str, *, railway: bool) -> str:
-    """The GRANT that lets ``user`` do what the sync does with ``table`` on that side."""
-    if not railway:
-        rights: tuple[str, ...] = ("SELECT",)
-    elif table in (STATE_TABLE, OWNED_TABLE):
-        rights = BOOKKEEPING_RIGHTS
-    elif table == "django_migrations":
-        rights = ("SELECT",)
-    else:
-        rights = SYNCED_RIGHTS
-    return f"GRANT {', '.join(rights)} ON {shown(table)} TO {user};"
+from railway_sync.pg.grants import (
+    BOOKKEEPING_RIGHTS,
+    OWNED_TABLE,
+    SEQUENCE_RIGHTS,
+    STATE_TABLE,
+    SYNCED_RIGHTS,
+    shown,
+)
 
 
 def refuse_missing_writes(

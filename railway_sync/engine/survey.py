@@ -7,7 +7,7 @@ with the watermark of that very statement. Only when something differs does one 
 statement per side read, for every table at once, the ids where the checksums differ (with
 the site's rows again, in the same snapshot) and the hashes of the rows tracking named.
 
-Every answer here is bounded: at most ``diff.MAX_BUCKETS`` id ranges a table, and ids or
+Every answer here is bounded: at most ``id_survey.MAX_BUCKETS`` id ranges a table, and ids or
 hashes only up to ``BATCHED_IDS`` a table. What would be larger is left out (``None``) and
 ``plan.Planner`` asks for it table by table, through cursors that stream.
 """
@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 from django.db import connections
 
-from railway_sync.engine import ownership, tracking
-from railway_sync.engine.diff import (
+from railway_sync.engine import owned_ids, tracking
+from railway_sync.engine.both_sides import ask_both
+from railway_sync.engine.id_survey import (
     IdSurvey,
-    ask_both,
     bucket_runs,
     bucket_sums_sql,
     merge_ids,
@@ -124,7 +124,7 @@ def survey(
         railway_parts.append(buckets)
         railway_parts.append(_unowned_sql(railway, table, request, owned_present))
         if owned_present:
-            railway_parts.append(ownership.recorded_sql(railway, table))
+            railway_parts.append(owned_ids.recorded_sql(railway, table))
         if request.watermark is not None:
             mark = request.watermark
             select = f"SELECT {quote_name(request.key)} AS i FROM {quote_name(table)} WHERE "
@@ -161,7 +161,7 @@ def survey(
 
 
 def _unowned_sql(railway: str, table: str, request: TableRequest, owned_present: bool) -> str:
-    return ownership.unowned_sql(
+    return owned_ids.unowned_sql(
         railway, table, request.columns, request.local_ids, owned_present, request.key
     )
 

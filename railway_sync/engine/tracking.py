@@ -38,11 +38,9 @@ from django.db import connections
 
 from railway_sync.pg.columns import Column
 from railway_sync.pg.connection import ServerIdentity
+from railway_sync.pg.grants import STATE_TABLE
 from railway_sync.pg.sql import literal, quote_name
 
-STATE_TABLE = "railway_sync_state"
-# Which rows the sync owns (migration 0005; written by ``ownership``).
-OWNED_TABLE = "railway_sync_owned"
 # Watermark's fields as columns of the state table; the last two came with migration 0004.
 STATE_COLUMNS = (
     "local_database",

@@ -25,7 +25,7 @@ from django.db import transaction
 
 from railway_sync.engine import guards
 from railway_sync.engine.bookkeeping import bookkeeping_sql
-from railway_sync.engine.diff import IdSurvey
+from railway_sync.engine.id_survey import IdSurvey
 from railway_sync.engine.load import TableNoLongerEmpty, delete
 from railway_sync.engine.options import SyncOptions
 from railway_sync.engine.ownership import Ownership, held_back

@@ -10,7 +10,8 @@ from array import array
 from railway_sync import conf
 from railway_sync.engine.load import Upserted, copy_into_empty, upsert
 from railway_sync.engine.options import SyncOptions
-from railway_sync.engine.ownership import describe, record_expression, row_hashes
+from railway_sync.engine.owned_ids import record_expression
+from railway_sync.engine.ownership import describe, row_hashes
 from railway_sync.engine.planner import Planner
 from railway_sync.engine.sync_plan import TablePlan, edits_result
 from railway_sync.pg.columns import Column

@@ -14,6 +14,7 @@ from django.db import router
 from django.db.migrations.operations.base import Operation
 
 from railway_sync.errors import RailwaySyncError
+from railway_sync.operations.live import LiveRailway, read_shape
 from railway_sync.schema.catalog import Shape
 
 SERIAL = {"integer": "serial", "bigint": "bigserial", "smallint": "smallserial"}
@@ -95,6 +96,11 @@ class RailwayOperation(Operation):
     def tables(self) -> tuple[str, ...]:
         """The tables this step reads or changes."""
         return (self.table,) if self.table else ()
+
+    def types(self) -> tuple[str, ...]:
+        """The types whose Railway definition deciding this step reads (those it creates or
+        changes)."""
+        return ()
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
         # What a migration file writes: the constructor's arguments, each kept as an attribute
@@ -188,9 +194,9 @@ def decided(operation: RailwayOperation, alias: str) -> tuple[str, ...]:
     decisions = _decisions.get()
     step = decisions.get(id(operation)) if decisions is not None else None
     if step is None:
-        from railway_sync.schema.migrate import decide_now
-
-        step = decide_now(operation, alias)
+        # Run by Django's own migrate, which does not decide beforehand: decided now.
+        railway = read_shape(alias, operation.tables(), operation.types())
+        step = operation.step(railway, LiveRailway(alias))
     if step.outcome == "conflict":
         raise SchemaConflict(f"{operation.describe()}: {step.detail}")
     if step.outcome == "destructive" and not _confirmed.get():

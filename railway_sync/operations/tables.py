@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.migrations.operations.base import Operation
 
+from railway_sync import conf
 from railway_sync.operations.base import (
     ADOPTED,
     Railway,
@@ -28,7 +29,8 @@ from railway_sync.operations.statements import (
     drop_constraint_sql,
 )
 from railway_sync.pg.sql import quote_name
-from railway_sync.schema.catalog import Shape, name_of
+from railway_sync.schema.catalog import Shape, name_of, snapshot
+from railway_sync.schema.guide_tables import baseline, configured_guide_tables
 from railway_sync.schema.meaning import deferred
 
 
@@ -151,15 +153,10 @@ class CreateGuideTables(Operation):
         return self.__class__.__name__, [], {}
 
     def names(self) -> tuple[str, ...]:
-        from railway_sync import conf
-        from railway_sync.schema import migration_files
-
-        return migration_files.configured_guide_tables(conf.local_alias())
+        return configured_guide_tables(conf.local_alias())
 
     def _shapes(self) -> dict[str, dict[str, Any]]:
-        from railway_sync.schema import migration_files
-
-        return migration_files.baseline(self.names())
+        return baseline(self.names())
 
     def statements(self, railway: Shape) -> list[str]:
         """What runs on Railway shaped like ``railway``."""
@@ -200,14 +197,12 @@ class CreateGuideTables(Operation):
     def database_forwards(
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
     ) -> None:
-        from railway_sync.schema import catalog
-
         if not on_railway(schema_editor, app_label):
             return
         if schema_editor.collect_sql:
             railway = Shape({})
         else:
-            railway = catalog.snapshot(schema_editor.connection.alias, self.names())
+            railway = snapshot(schema_editor.connection.alias, self.names())
         for statement in self.statements(railway):
             schema_editor.execute(statement, params=None)
 

@@ -92,6 +92,9 @@ class CreateType(RailwayOperation):
         self.name = name
         self.definition = definition
 
+    def types(self) -> tuple[str, ...]:
+        return (self.name,)
+
     def describe(self) -> str:
         return f"Create {self.definition['kind']} {self.name}"
 
@@ -137,6 +140,9 @@ class AlterType(RailwayOperation):
         self.name = name
         self.old = old
         self.new = new
+
+    def types(self) -> tuple[str, ...]:
+        return (self.name,)
 
     def describe(self) -> str:
         if self.new["kind"] == "enum":

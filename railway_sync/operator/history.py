@@ -16,7 +16,7 @@ from railway_sync import conf
 from railway_sync.dburl import scrub
 from railway_sync.errors import RailwaySyncError
 from railway_sync.models import SyncRun
-from railway_sync.pg.failures import sqlstate
+from railway_sync.pg.error_source import sqlstate
 from railway_sync.report import PullReport, SyncReport
 
 logger = logging.getLogger(__name__)

@@ -1,1 +1,1 @@
-"""PostgreSQL itself: the driver, URLs, connections, quoting, locks, failures."""
+"""PostgreSQL itself: the driver, URLs, connections, quoting, locks, failures and GRANTs."""

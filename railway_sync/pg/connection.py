@@ -19,7 +19,8 @@ from django.db.utils import DatabaseError, InterfaceError, OperationalError
 from railway_sync import conf
 from railway_sync.dburl import DEFAULT_CONNECTION_TIMEOUT
 from railway_sync.errors import ConnectionFailed, NotConfigured, SameDatabase
-from railway_sync.pg.failures import explain, lock_holder, unresolved_private_host, url_variable
+from railway_sync.pg.error_source import url_variable
+from railway_sync.pg.failures import explain, unresolved_private_host
 
 logger = logging.getLogger(__name__)
 
@@ -341,16 +342,12 @@ def refuse_same_database(
         )
 
 
-# explain, lock_holder and url_variable live in failures.py; callers still find them here.
 __all__ = [
     "connect",
     "connecting_within",
     "describe",
-    "explain",
-    "lock_holder",
     "refuse_same_database",
     "require_configured",
     "server_identity",
     "server_version",
-    "url_variable",
 ]

@@ -13,6 +13,8 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import quote
 
+from railway_sync.pg import driver
+
 SUPERUSER = "postgres"
 
 
@@ -124,8 +126,6 @@ _ensured: set[tuple[Path, str]] = set()
 
 def _connect_postgres(socket_dir: Path) -> Any:
     """An autocommit connection to the embedded server's ``postgres`` database."""
-    from railway_sync.pg import driver
-
     return driver.connect(
         dbname="postgres",
         user=SUPERUSER,

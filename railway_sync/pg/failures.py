@@ -1,18 +1,18 @@
 """Driver errors turned into typed errors: which database failed, what happened, and the fix.
 
-``CAUSES`` maps a SQLSTATE to its cause and fix, in one place; ``translate`` finds which
-database raised an error during a sync and builds the one line; ``explain`` reads the errors
-libpq raises while connecting, which carry no SQLSTATE, only words.
+``CAUSES`` maps a SQLSTATE to its cause and fix, in one place; ``translate`` builds the one
+line for an error raised during a sync, on the database ``error_source`` says raised it (a
+lock wait that gave up is worded by ``lock_holders``, a refused right names its GRANT from
+``grants``); ``explain`` reads the errors libpq raises while connecting, which carry no
+SQLSTATE, only words.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
 from django.conf import settings
 from django.db import connections
@@ -22,7 +22,6 @@ from railway_sync import conf
 from railway_sync.dburl import scrub
 from railway_sync.errors import (
     ConnectionFailed,
-    LockTimedOut,
     OutOfResources,
     PermissionMissing,
     QueryFailed,
@@ -32,16 +31,18 @@ from railway_sync.errors import (
     WriteFailed,
 )
 from railway_sync.pg import driver
-
-
-def url_variable(alias: str) -> str:
-    """The environment variable that configures ``alias`` in this project."""
-    return "RAILWAY_DATABASE_URL" if alias == conf.railway_alias() else "DATABASE_URL"
-
-
-def server_name(alias: str) -> str:
-    """How a message names ``alias`` mid-sentence: "Railway" or "the local database"."""
-    return "Railway" if alias == conf.railway_alias() else "the local database"
+from railway_sync.pg.error_source import (
+    driver_words,
+    failing_alias,
+    first_line,
+    password_of,
+    raw_error,
+    server_name,
+    sqlstate,
+    url_variable,
+)
+from railway_sync.pg.grants import SEQUENCE_RIGHTS, shown, table_grant
+from railway_sync.pg.lock_holders import lock_timed_out, locked_table
 
 
 @dataclass(frozen=True)
@@ -120,69 +121,6 @@ CAUSES: dict[str, Cause] = {
 }
 
 
-def _raw_error(exc: BaseException) -> BaseException:
-    """The driver's exception behind Django's wrapper."""
-    return exc.__cause__ or exc
-
-
-def sqlstate(exc: BaseException) -> str | None:
-    """The SQLSTATE the server sent with ``exc``; None for errors libpq raised itself."""
-    return driver.sqlstate(_raw_error(exc))
-
-
-def _aliases() -> list[str]:
-    return [a for a in (conf.railway_alias(), conf.local_alias()) if a in settings.DATABASES]
-
-
-def _same_database(params: dict[str, str], settings_dict: dict[str, Any]) -> bool:
-    wanted = {
-        "dbname": settings_dict.get("NAME"),
-        "host": settings_dict.get("HOST"),
-        "port": settings_dict.get("PORT"),
-    }
-    return all(str(params.get(key, "")) == str(value) for key, value in wanted.items() if value)
-
-
-def failing_alias(exc: BaseException) -> str | None:
-    """The alias (local or Railway) whose connection raised ``exc``; None if it cannot tell
-    (an error raised outside a statement, such as a failed commit)."""
-    raw = driver.error_connection(_raw_error(exc))
-    if raw is None:
-        return None
-    aliases = _aliases()
-    for alias in aliases:
-        if connections[alias].connection is raw:
-            return alias
-    # Django drops a connection whose rollback failed (a lost one) before the error gets
-    # here; the parameters the driver connected with still say which database it was.
-    params = driver.connection_parameters(raw)
-    matches = [a for a in aliases if _same_database(params, connections[a].settings_dict)]
-    return matches[0] if len(matches) == 1 else None
-
-
-def lock_holder(exc: BaseException) -> str | None:
-    """The alias whose connection raised a lock timeout (``55P03``), or None if it is not one."""
-    if sqlstate(exc) != "55P03":
-        return None
-    return failing_alias(exc) or conf.railway_alias()
-
-
-def _password(alias: str) -> str | None:
-    return (settings.DATABASES.get(alias) or {}).get("PASSWORD") or None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = driver.message(_raw_error(exc)).strip()
-    return next((line.strip() for line in text.splitlines() if line.strip()), repr(exc))
-
-
-def driver_words(exc: BaseException, alias: str) -> str:
-    """The server's (or libpq's) own message for ``exc``, one line, no password."""
-    diag = driver.diagnostics(_raw_error(exc))
-    words = (getattr(diag, "message_primary", None) or "").strip() or _first_line(exc)
-    return scrub(words, _password(alias))
-
-
 def translate(
     exc: BaseException,
     *,
@@ -200,7 +138,7 @@ def translate(
     """
     alias = failing_alias(exc) or conf.railway_alias()
     code = sqlstate(exc) or ""
-    diag = driver.diagnostics(_raw_error(exc))
+    diag = driver.diagnostics(raw_error(exc))
     table = getattr(diag, "table_name", None) or table
     railway = alias == conf.railway_alias()
     server = server_name(alias)
@@ -210,7 +148,7 @@ def translate(
     where = f" while {'syncing' if railway else 'reading'} {table}" if table else " during the sync"
     left = f" ({outcome})" if outcome else ""
     if code == "55P03":
-        return _lock_timed_out(exc, alias, table, outcome, tables)
+        return lock_timed_out(exc, alias, table, outcome, tables)
     if code == "42501":
         denied = _permission_denied(words, alias, table, outcome, fill)
         if denied is not None:
@@ -225,7 +163,7 @@ def translate(
         )
     if railway:
         detail = (getattr(diag, "message_detail", None) or "").strip()
-        text = f"{words}. {scrub(detail, _password(alias))}" if detail else words
+        text = f"{words}. {scrub(detail, password_of(alias))}" if detail else words
         of = f" of {table}" if table else ""
         left = f"{outcome}; " if outcome else ""
         return WriteFailed(
@@ -252,9 +190,6 @@ def _permission_denied(
 ) -> PermissionMissing | None:
     """The one line for a right the user lacks, with the GRANT that gives it; None when the
     server's words do not say which."""
-    # Imported here: rights reads railway_facts, which needs this module loaded first.
-    from railway_sync.engine.rights import SEQUENCE_RIGHTS, shown, table_grant
-
     railway = alias == conf.railway_alias()
     user = shown(str(settings.DATABASES.get(alias, {}).get("USER") or "")) or "that user"
     if found := _DENIED_TABLE.search(words):
@@ -315,8 +250,8 @@ def explain(
     private_host = unresolved_private_host(exc)
     if private_host:
         return private_network_line(alias, private_host)
-    text = scrub(_first_line(exc), _password(alias))
-    lowered = driver.message(_raw_error(exc)).lower()
+    text = scrub(first_line(exc), password_of(alias))
+    lowered = driver.message(raw_error(exc)).lower()
     if "password authentication failed" in lowered or "no password supplied" in lowered:
         hint = f"Check the user and password in {variable}."
     elif "database" in lowered and "does not exist" in lowered:
@@ -341,12 +276,11 @@ def explain(
 __all__ = [
     "CAUSES",
     "explain",
-    "failing_alias",
-    "lock_holder",
-    "sqlstate",
+    "on_table",
+    "on_tables",
+    "one_line",
     "translate",
     "unresolved_private_host",
-    "url_variable",
 ]
 
 
@@ -382,173 +316,5 @@ def on_tables(tables: Sequence[str], outcome: str) -> Iterator[None]:
     except (DatabaseError, InterfaceError) as exc:
         # A statement cancelled (statement_timeout) while it waited names the one table
         # another session holds against reads, if there is one.
-        locked = _locked_table(exc, tables) if sqlstate(exc) == "57014" else None
+        locked = locked_table(exc, tables) if sqlstate(exc) == "57014" else None
         raise translate(exc, table=locked or "", outcome=outcome, tables=tables) from None
-
-
-def _locked_table(exc: BaseException, tables: Sequence[str]) -> str | None:
-    """The one table of ``tables`` another session holds in ACCESS EXCLUSIVE mode (what
-    blocks a read) on the database whose statement raised ``exc``; None if not just one."""
-    alias = failing_alias(exc) or conf.railway_alias()
-    found = {h.table for h in lock_holders(alias, tables) if h.mode == "AccessExclusiveLock"}
-    return found.pop() if len(found) == 1 else None
-
-
-# Table lock modes, weakest first: a stronger one blocks more (PostgreSQL's "Table-Level Lock
-# Modes"), so the strongest lock another session holds is the likeliest cause of a wait.
-LOCK_MODES = (
-    "AccessShareLock",
-    "RowShareLock",
-    "RowExclusiveLock",
-    "ShareUpdateExclusiveLock",
-    "ShareLock",
-    "ShareRowExclusiveLock",
-    "ExclusiveLock",
-    "AccessExclusiveLock",
-)
-# Seconds to connect for the question "who holds it?", asked only after a lock wait failed.
-HOLDER_CONNECT_TIMEOUT = 5
-# Characters of the holder's query shown: enough to recognise it, never a whole statement.
-QUERY_SHOWN = 80
-_PASSWORD_LITERAL = re.compile(r"(password\s+)'(?:[^']|'')*'", re.IGNORECASE)
-_RELATION_IN_CONTEXT = re.compile(r'in relation "([^"]+)"')
-
-
-@dataclass(frozen=True)
-class LockHolder:
-    """A session holding a lock on a table, as ``pg_locks`` and ``pg_stat_activity`` say
-    (the latter's fields are None where the role may not see other users' sessions)."""
-
-    table: str
-    mode: str
-    pid: int
-    user: str | None
-    application: str | None
-    transaction_seconds: float | None
-    query_started: datetime | None
-    query: str | None
-
-    def describe(self, server: str, password: str | None = None) -> str:
-        """``pid 4242 on Railway (user app, application psql; AccessExclusiveLock in a
-        transaction open 45 s; its last query started 04:20:05 UTC: LOCK TABLE ...)``."""
-        who = [f"user {self.user}"] if self.user else []
-        if self.application:
-            who.append(f"application {self.application}")
-        what = self.mode
-        if self.transaction_seconds is not None:
-            what += f" in a transaction open {self.transaction_seconds:.0f} s"
-        details = [", ".join(who), what]
-        if self.query_started is not None:
-            query = " ".join((self.query or "").split())
-            query = _PASSWORD_LITERAL.sub(r"\1'***'", scrub(query, password))
-            if len(query) > QUERY_SHOWN:
-                query = query[: QUERY_SHOWN - 1] + "…"
-            started = self.query_started.astimezone(UTC)
-            details.append(f"its last query started {started:%H:%M:%S} UTC: {query}")
-        return f"pid {self.pid} on {server} (" + "; ".join(d for d in details if d) + ")"
-
-
-def _own_sessions(alias: str) -> list[int]:
-    """This process's backend pids on the server behind ``alias`` (its locks are not
-    another session's)."""
-    pids = []
-    for name in _aliases():
-        raw = connections[name].connection
-        try:
-            pids.append(int(raw.info.backend_pid)) if raw is not None else None
-        except Exception:  # a broken connection has no pid to give
-            continue
-    return pids
-
-
-def lock_holders(alias: str, tables: Sequence[str]) -> list[LockHolder]:
-    """The sessions, other than this process's, holding a lock on ``tables`` of ``alias``'s
-    database (any table when ``tables`` is empty), strongest lock first.
-
-    Asked through a connection of its own: the statement that gave up has usually failed
-    its transaction. Empty when it cannot be asked; never raises.
-    """
-    wrapper = connections.create_connection(alias)
-    options = {**(wrapper.settings_dict.get("OPTIONS") or {})}
-    options["connect_timeout"] = HOLDER_CONNECT_TIMEOUT
-    wrapper.settings_dict = {**wrapper.settings_dict, "OPTIONS": options}
-    try:
-        with wrapper.cursor() as cursor:
-            cursor.execute(
-                "SELECT c.relname, l.mode, l.pid, a.usename, a.application_name, "
-                "extract(epoch FROM now() - a.xact_start), a.query_start, a.query "
-                "FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                "LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
-                "WHERE l.granted AND l.locktype = 'relation' "
-                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-                "AND l.pid <> pg_backend_pid() AND NOT l.pid = ANY(%s) "
-                "AND (cardinality(%s::text[]) = 0 OR c.relname = ANY(%s::text[])) "
-                "AND c.relkind IN ('r', 'p') "
-                "ORDER BY a.xact_start NULLS LAST, l.pid",
-                [_own_sessions(alias), list(tables), list(tables)],
-            )
-            rows = cursor.fetchall()
-    except Exception:  # only ever a detail of another failure
-        return []
-    finally:
-        with suppress(Exception):
-            wrapper.close()
-    holders = [
-        LockHolder(
-            table,
-            mode,
-            int(pid),
-            user,
-            application or None,
-            None if seconds is None else float(seconds),
-            started,
-            query,
-        )
-        for table, mode, pid, user, application, seconds, started, query in rows
-    ]
-    strength = {mode: rank for rank, mode in enumerate(LOCK_MODES)}
-    return sorted(holders, key=lambda holder: -strength.get(holder.mode, 0))
-
-
-def _lock_timed_out(
-    exc: BaseException,
-    alias: str,
-    table: str | None,
-    outcome: str | None,
-    tables: Sequence[str],
-) -> LockTimedOut:
-    """The one line for a lock wait that gave up: the side, the table, who holds it, the fix."""
-    railway = alias == conf.railway_alias()
-    server = server_name(alias)
-    context = getattr(getattr(_raw_error(exc), "diag", None), "context", None) or ""
-    found = _RELATION_IN_CONTEXT.search(context)
-    table = table or (found.group(1) if found else "")
-    # The table named first, then the tables the statement read, then any table (Railway's
-    # own bookkeeping tables, django_migrations).
-    holders: list[LockHolder] = []
-    for candidates in ([table] if table else [], list(tables), []):
-        if candidates or not holders:
-            holders = lock_holders(alias, candidates)
-        if holders:
-            break
-    if not table and holders:
-        table = holders[0].table
-    locked = f"{'Railway' if railway else 'The local'} table {table}" if table else ""
-    gave_up = f"gave up after {conf.lock_timeout():g} s (RAILWAY_LOCK_TIMEOUT)"
-    line = (
-        f"{locked or 'A table on ' + server} is locked by another session; {gave_up}"
-        + (f" and {outcome}" if outcome else "")
-        + "."
-    )
-    if not holders:
-        return LockTimedOut(
-            line + " Run it again once the lock is released (pg_stat_activity on "
-            f"{server} shows who holds it)."
-        )
-    holder = holders[0]
-    on = f" {holder.table}" if holder.table != table else ""
-    return LockTimedOut(
-        f"{line} Held{on} by {holder.describe(server, _password(alias))}. Run it again once "
-        f"that session ends, or end it with SELECT pg_terminate_backend({holder.pid}) on "
-        f"{server}."
-    )

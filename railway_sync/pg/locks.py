@@ -10,7 +10,7 @@ from django.db.utils import Error, OperationalError
 
 from railway_sync import conf
 from railway_sync.errors import AnotherSyncRunning
-from railway_sync.pg.failures import lock_holder
+from railway_sync.pg.error_source import lock_holder
 from railway_sync.report import Progress, ProgressCallback
 
 # The advisory lock key that serialises syncs (and migrations) on one Railway ("rail").

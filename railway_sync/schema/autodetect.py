@@ -46,15 +46,9 @@ from railway_sync.pg.columns import Column
 from railway_sync.schema import catalog, tables
 from railway_sync.schema.catalog import Shape, State, generated_of, name_of
 from railway_sync.schema.drift import DRIFT_FIX, compare_schemas
+from railway_sync.schema.guide_tables import BASE_MIGRATION, configured_guide_tables, referenced
 from railway_sync.schema.meaning import Meaning
-from railway_sync.schema.migration_files import (
-    BASE_MIGRATION,
-    configured_guide_tables,
-    loader,
-    migrated_columns,
-    migrated_state,
-    referenced,
-)
+from railway_sync.schema.migration_files import loader, migrated_columns, migrated_state
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from django.db import connections, transaction
 from django.db.utils import DatabaseError
 
 from railway_sync.pg.sql import quote_name
+from railway_sync.schema.catalog import is_sequence
 
 _CHECK = re.compile(r"^CHECK \((?P<expression>.*)\)(?P<rest>( NO INHERIT)?( NOT VALID)?)$", re.S)
 _INDEX = re.compile(
@@ -100,8 +101,6 @@ class Meaning:
     def same_default(self, first: str | None, second: str | None) -> bool:
         """Whether two column defaults are the same (id sequences' always are: each table
         has its own)."""
-        from railway_sync.schema.catalog import is_sequence
-
         if first is None or second is None:
             return first == second
         if is_sequence(first) and is_sequence(second):

@@ -29,13 +29,12 @@ from railway_sync.operations import (
     Step,
     deciding,
 )
-from railway_sync.pg.failures import explain, sqlstate, translate
+from railway_sync.operations.live import LiveRailway, read_shape
+from railway_sync.pg.error_source import sqlstate
+from railway_sync.pg.failures import explain, translate
 from railway_sync.pg.locks import exclusive_run
-from railway_sync.pg.sql import quote_name
 from railway_sync.report import MigrateReport, PlannedMigration, Progress, ProgressCallback
-from railway_sync.schema import catalog
 from railway_sync.schema.catalog import Shape
-from railway_sync.schema.meaning import Meaning
 from railway_sync.schema.migration_files import loader
 
 APP_LABEL = "railway_sync"
@@ -47,58 +46,6 @@ class MigrationStepFailed(WriteFailed):
     """Railway rejected a statement of a migration step; nothing was changed."""
 
 
-class LiveRailway:
-    """What a step asks Railway while it is decided: definitions compared by meaning on
-    Railway, rows and values a drop would lose, whether an extension can be created."""
-
-    def __init__(self, alias: str) -> None:
-        self.alias = alias
-        self.meaning = Meaning(alias)
-
-    def same_constraint(self, table: str, first: str, second: str) -> bool:
-        return self.meaning.same_constraint(table, first, second)
-
-    def same_index(self, table: str, first: str, second: str) -> bool:
-        return self.meaning.same_index(table, first, second)
-
-    def same_default(self, first: str | None, second: str | None) -> bool:
-        return self.meaning.same_default(first, second)
-
-    def same_generated(self, table: str, first: str | None, second: str | None) -> bool:
-        return self.meaning.same_generated(table, first, second)
-
-    def _count(self, sql: str) -> int:
-        with connections[self.alias].cursor() as cursor:
-            cursor.execute(sql)
-            return int(cursor.fetchone()[0])
-
-    def rows(self, table: str) -> int:
-        return self._count(f"SELECT count(*) FROM {quote_name(table)}")
-
-    def values(self, table: str, column: str) -> int:
-        return self._count(f"SELECT count({quote_name(column)}) FROM {quote_name(table)}")
-
-    def cannot_create_extension(self, name: str) -> str | None:
-        with connections[self.alias].cursor() as cursor:
-            cursor.execute(
-                """
-                SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = %s),
-                       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
-                       EXISTS (SELECT 1 FROM pg_available_extension_versions
-                               WHERE name = %s AND trusted),
-                       has_database_privilege(current_database(), 'CREATE'),
-                       current_setting('server_version'), current_user
-                """,
-                [name, name],
-            )
-            available, superuser, trusted, may_create, version, user = cursor.fetchone()
-        if not available:
-            return f"it is not installed on Railway's PostgreSQL {version.split()[0]}"
-        if not superuser and not (trusted and may_create):
-            return f"the role {user} may not create it: it needs a superuser"
-        return None
-
-
 def railway_shape(alias: str, operations: list[Any]) -> Shape:
     """Railway's shape as far as ``operations`` read it: their tables (and the guide's), the
     types they create, the extensions installed."""
@@ -107,19 +54,10 @@ def railway_shape(alias: str, operations: list[Any]) -> Shape:
     for operation in operations:
         if isinstance(operation, RailwayOperation):
             names.update(operation.tables())
-            if (
-                hasattr(operation, "definition")
-                and isinstance(operation.definition, dict)
-                or hasattr(operation, "new")
-                and isinstance(operation.new, dict)
-            ):
-                type_names.add(operation.name)  # type: ignore[attr-defined]
+            type_names.update(operation.types())
         elif isinstance(operation, CreateGuideTables):
             names.update(operation.names())
-    shape = catalog.snapshot(alias, tuple(sorted(names)))
-    shape.types.update(catalog.types_named(alias, tuple(sorted(type_names))))
-    shape.extensions = catalog.installed_extensions(alias)
-    return shape
+    return read_shape(alias, names, type_names)
 
 
 def decide(
@@ -165,13 +103,6 @@ def decide(
             )
         )
     return decisions, planned
-
-
-def decide_now(operation: RailwayOperation, alias: str) -> Step:
-    """One step decided against Railway right now (a migration run by Django's own
-    ``migrate``, which does not decide beforehand)."""
-    railway = railway_shape(alias, [operation])
-    return operation.step(railway, LiveRailway(alias))
 
 
 def _refuse(planned: list[PlannedMigration], confirm_destructive: bool) -> None:

@@ -1,15 +1,12 @@
 """Railway's migration files as railway_sync reads them: loading them (a file that does not
-load is one line naming it), the first shape railway_sync's ``0001_initial`` gives the guide's
-tables the configuration names (``baseline.json``), and the shape the generated migrations
-leave the synced tables in (their ``SchemaState``), overall and as applied on Railway."""
+load is one line naming it), and the shape the generated migrations leave the synced tables
+in (their ``SchemaState``, from the first shape ``guide_tables.baseline`` gives), overall and
+as applied on Railway."""
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import traceback
-from pathlib import Path
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.loader import MigrationLoader
@@ -18,15 +15,8 @@ from django.db.utils import DatabaseError, InterfaceError
 from railway_sync import conf
 from railway_sync.errors import ConfigurationError
 from railway_sync.operations import SchemaState
-from railway_sync.schema import tables
-from railway_sync.schema.catalog import Shape, State, name_of
-
-BASELINE = Path(__file__).parent.parent / "railway_schema" / "baseline.json"
-# The migration of railway_sync that creates the baseline tables on Railway.
-BASE_MIGRATION = ("railway_sync", "0001_initial")
-# The scrapers' tables as the guide this project replaces lists them; 0001 creates those the
-# configuration names.
-GUIDE_TABLES = conf.DEFAULT_TABLES
+from railway_sync.schema.catalog import Shape, name_of
+from railway_sync.schema.guide_tables import baseline
 
 
 def loader(connection: BaseDatabaseWrapper | None = None) -> MigrationLoader:
@@ -58,27 +48,6 @@ def _broken_migration(exc: Exception) -> ConfigurationError:
         f"A migration file does not load: {place} ({reason}). Fix or delete that file, then "
         "run the command again."
     )
-
-
-def configured_guide_tables(local: str) -> tuple[str, ...]:
-    """The guide's tables among those the configuration names (``tables.selected``: the
-    setting's, or those the local database has of the five)."""
-    names, _ = tables.selected(local)
-    return tuple(t for t in GUIDE_TABLES if t in names)
-
-
-def baseline(names: tuple[str, ...] = GUIDE_TABLES) -> State:
-    """The guide's tables ``names`` as railway_sync's own ``0001_initial`` creates them on
-    Railway (a foreign key to a table left out is left out too)."""
-    loaded: State = json.loads(BASELINE.read_text())
-    kept = {table: loaded[table] for table in names if table in loaded}
-    for shape in kept.values():
-        shape["constraints"] = {
-            name: definition
-            for name, definition in shape["constraints"].items()
-            if not (referenced(definition) - set(kept))
-        }
-    return kept
 
 
 def migrated_state(
@@ -136,9 +105,3 @@ def migrated_columns(
         table: frozenset(name_of(column) for column in shape.get("columns", ()))
         for table, shape in state.items()
     }
-
-
-def referenced(definition: str) -> set[str]:
-    """The tables a foreign key definition points at."""
-    match = re.search(r"REFERENCES ([^(]+)\(", definition)
-    return {match.group(1).strip().strip('"')} if match else set()

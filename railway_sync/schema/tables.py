@@ -17,7 +17,7 @@ from django.db import connections
 
 from railway_sync import conf
 from railway_sync.errors import ConfigurationError
-from railway_sync.pg.columns import Column
+from railway_sync.pg.columns import Column, live_columns
 
 KEY_TYPES = ("integer", "bigint")
 
@@ -157,8 +157,6 @@ def read(alias: str, names: tuple[str, ...]) -> Catalog:
     Raises :class:`ConfigurationError` for a table ``alias`` lacks or whose primary key is
     not one integer or bigint column.
     """
-    from railway_sync.pg.columns import live_columns
-
     missing = [name for name in names if name not in _existing(alias, names)]
     if missing:
         raise ConfigurationError(
