@@ -16,7 +16,8 @@ and return the report. A sync with nothing to write asks Railway about five time
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
@@ -29,6 +30,7 @@ from railway_sync.engine.options import SyncOptions
 from railway_sync.engine.ownership import Ownership
 from railway_sync.engine.planner import Planner, make_plan
 from railway_sync.engine.pull import PullOptions
+from railway_sync.engine.railway_facts import RailwayFacts
 from railway_sync.engine.sync_plan import refuse_target_edits
 from railway_sync.errors import ConnectionFailed, GuardRefused, SchemaMismatch
 from railway_sync.pg.connection import connect, describe, refuse_same_database, server_version
@@ -50,6 +52,32 @@ from railway_sync.report import (
 from railway_sync.schema import autodetect, tables
 from railway_sync.schema import migrate as migrations
 from railway_sync.schema.tables import Catalog
+
+
+@contextmanager
+def railway_run(
+    local: str,
+    railway: str,
+    names: tuple[str, ...],
+    keys: dict[str, str],
+    *,
+    dry_run: bool,
+    progress: ProgressCallback,
+    outcome: str = "nothing was written",
+) -> Iterator[RailwayFacts]:
+    """What Railway is (``railway_facts``), asked in one statement that also tries its run
+    lock; unless ``dry_run``, the lock held for the block (waiting for another sync or pull,
+    then asking again: that run changed what Railway holds). A Railway that is the local
+    database is refused. Failures name ``outcome``."""
+    with on_tables(names, outcome):
+        facts = railway_facts.read(railway, names, keys, take_run_lock=not dry_run)
+    lock = nullcontext() if dry_run else exclusive_run(railway, progress, taken=facts.run_lock)
+    with lock:
+        refuse_same_database(local, railway, facts.identity)
+        if not facts.run_lock and not dry_run:
+            with on_tables(names, outcome):
+                facts = railway_facts.read(railway, names, keys)
+        yield facts
 
 
 def test_connection(*, railway: str | None = None) -> ConnectionReport:
@@ -168,20 +196,9 @@ def sync(
     names, keys = catalog.names, catalog.keys()
     connect(railway)
     try:
-        # One statement asks Railway who it is, tries the run lock, and reads its catalog.
-        with on_tables(names, "nothing was written"):
-            facts = railway_facts.read(railway, names, keys, take_run_lock=not options.dry_run)
-        lock = (
-            nullcontext()
-            if options.dry_run
-            else exclusive_run(railway, progress, taken=facts.run_lock)
-        )
-        with lock:
-            refuse_same_database(local, railway, facts.identity)
-            if not facts.run_lock and not options.dry_run:
-                # It waited for another sync, which changed what Railway holds.
-                with on_tables(names, "nothing was written"):
-                    facts = railway_facts.read(railway, names, keys)
+        with railway_run(
+            local, railway, names, keys, dry_run=options.dry_run, progress=progress
+        ) as facts:
             if not options.dry_run:
                 rights.refuse_missing_writes(
                     facts,
@@ -316,18 +333,21 @@ def pull(
         announce(notices, progress)
         with on_tables(names, "nothing was changed"):
             keys = {name: "id" for name in names} | tables.primary_keys(railway, names)
-            facts = railway_facts.read(railway, names, keys, take_run_lock=not options.dry_run)
-        lock = (
-            nullcontext()
-            if options.dry_run
-            else exclusive_run(railway, progress, taken=facts.run_lock)
-        )
-        with lock:
-            refuse_same_database(local, railway, facts.identity)
-            with read_only_snapshot(railway):
-                report = pulling.pull(
-                    options, facts, names, local=local, railway=railway, progress=progress
-                )
+        with (
+            railway_run(
+                local,
+                railway,
+                names,
+                keys,
+                dry_run=options.dry_run,
+                progress=progress,
+                outcome="nothing was changed",
+            ) as facts,
+            read_only_snapshot(railway),
+        ):
+            report = pulling.pull(
+                options, facts, names, local=local, railway=railway, progress=progress
+            )
         return replace(report, notices=notices + report.notices)
     except (DatabaseError, InterfaceError) as exc:
         raise translate(exc, outcome="nothing was changed") from None
