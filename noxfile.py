@@ -104,7 +104,7 @@ def tests(
     session.run(
         str(python),
         "-c",
-        "import sys, django; from railway_sync import driver; "
+        "import sys, django; from railway_sync.pg import driver; "
         "print(f'Python {sys.version.split()[0]}, Django {django.__version__}, "
         "{driver.NAME} {driver.VERSION}')",
         external=True,
