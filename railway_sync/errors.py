@@ -22,6 +22,8 @@ class SameDatabase(RailwaySyncError):
 # What a sync's refusal says of Railway before anything was written; ``railway_status``,
 # which never writes, leaves it out.
 NOTHING_WRITTEN = "; nothing was written"
+# What a refused or failed pull says: neither database was changed.
+NOTHING_CHANGED = "nothing was changed"
 
 
 class SchemaMismatch(RailwaySyncError):

@@ -6,6 +6,7 @@ documented key sets. Fixtures live in ``tests/conftest.py``."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -13,8 +14,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from html import unescape
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from django.db import connections
@@ -312,3 +315,14 @@ def run_python(*args: str, env: dict[str, str], timeout: float) -> subprocess.Co
         text=True,
         timeout=timeout,
     )
+
+
+@cache
+def docs_generator() -> ModuleType:
+    """``scripts/docs.py``, the documentation generator, as a module (it is no package)."""
+    spec = importlib.util.spec_from_file_location("docs_generator", PROJECT_DIR / "scripts/docs.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module

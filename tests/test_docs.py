@@ -10,6 +10,7 @@ import pytest
 from django.core.management import load_command_class
 
 from tests.conftest import PROJECT_DIR, run_process
+from tests.helpers import docs_generator
 
 COMMANDS = sorted(
     path.stem
@@ -17,17 +18,8 @@ COMMANDS = sorted(
 )
 README = (PROJECT_DIR / "README.md").read_text()
 DOCS = PROJECT_DIR / "docs"
-DJANGO_OPTIONS = {
-    "--help",
-    "--version",
-    "--verbosity",
-    "--settings",
-    "--pythonpath",
-    "--traceback",
-    "--no-color",
-    "--force-color",
-    "--skip-checks",
-}
+# Django's own options, which every command has and the commands' pages leave to Django.
+DJANGO_OPTIONS = docs_generator().DJANGO_OPTIONS
 
 
 @pytest.mark.parametrize("name", COMMANDS)

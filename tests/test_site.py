@@ -3,27 +3,14 @@ failure line the code can print, and it builds with --strict, offline, fetching 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
-import sys
 from pathlib import Path
-from types import ModuleType
 
 from tests.conftest import PROJECT_DIR
-from tests.helpers import run_python
+from tests.helpers import docs_generator, run_python
 
-
-def load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("docs_generator", PROJECT_DIR / "scripts/docs.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-generator = load_generator()
+generator = docs_generator()
 
 
 def test_generated_pages_are_current():

@@ -32,7 +32,7 @@ from railway_sync.engine.planner import Planner, make_plan
 from railway_sync.engine.pull import PullOptions
 from railway_sync.engine.railway_facts import RailwayFacts
 from railway_sync.engine.sync_plan import refuse_target_edits
-from railway_sync.errors import ConnectionFailed, GuardRefused, SchemaMismatch
+from railway_sync.errors import NOTHING_CHANGED, ConnectionFailed, GuardRefused, SchemaMismatch
 from railway_sync.pg.connection import connect, describe, refuse_same_database, server_version
 from railway_sync.pg.error_source import sqlstate
 from railway_sync.pg.failures import explain, on_table, on_tables, translate
@@ -331,7 +331,7 @@ def pull(
     try:
         names, notices = pull_tables.chosen(local, railway, options.tables)
         announce(notices, progress)
-        with on_tables(names, "nothing was changed"):
+        with on_tables(names, NOTHING_CHANGED):
             keys = {name: "id" for name in names} | tables.primary_keys(railway, names)
         with (
             railway_run(
@@ -341,7 +341,7 @@ def pull(
                 keys,
                 dry_run=options.dry_run,
                 progress=progress,
-                outcome="nothing was changed",
+                outcome=NOTHING_CHANGED,
             ) as facts,
             read_only_snapshot(railway),
         ):
@@ -350,4 +350,4 @@ def pull(
             )
         return replace(report, notices=notices + report.notices)
     except (DatabaseError, InterfaceError) as exc:
-        raise translate(exc, outcome="nothing was changed") from None
+        raise translate(exc, outcome=NOTHING_CHANGED) from None

@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import threading
 from array import array
-from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from django.db import connections
 from django.db.utils import IntegrityError
 
+from railway_sync.engine.id_sets import contains
 from railway_sync.pg import driver
 from railway_sync.pg.columns import Column, written
 from railway_sync.pg.sql import column_list, id_array_literal, quote_name, ranges_literal, row_text
@@ -169,7 +169,7 @@ def upsert(
         owned_check = ""
 
     def upsert_sql(batch: array) -> str:
-        fresh = ranges_literal(i for i in batch if _contains(new, i)) if new is not None else ""
+        fresh = ranges_literal(i for i in batch if contains(new, i)) if new is not None else ""
         guard = f" AND NOT {target}.{id_}::bigint <@ {fresh}{owned_check}" if protected else ""
         taken = (
             f"(SELECT array_agg({id_} ORDER BY {id_}) FROM {stage} "
@@ -210,13 +210,6 @@ def upsert(
         taken_ids.extend(batch_taken or ())
         on_batch(len(batch))
     return Upserted(inserted, updated, taken_ids)
-
-
-def _contains(ids: array | None, value: int) -> bool:
-    if ids is None:
-        return False
-    at = bisect_left(ids, value)
-    return at < len(ids) and ids[at] == value
 
 
 def delete(target_alias: str, table: str, ids: array, batch_size: int, key: str = "id") -> int:

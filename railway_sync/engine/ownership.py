@@ -24,7 +24,6 @@ rows pointing at rows a sync deletes, in ``linked_rows``.
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -32,6 +31,7 @@ from django.db import connections
 
 from railway_sync import conf
 from railway_sync.engine.diff import TableDiff
+from railway_sync.engine.id_sets import contains, without
 from railway_sync.engine.linked_rows import pointing_at
 from railway_sync.engine.options import SyncOptions
 from railway_sync.engine.owned_ids import (
@@ -113,12 +113,12 @@ class Ownership:
         """
         kept = self.kept_conflicts(options)
         if kept:
-            to_update = _without(diff.to_update, kept)
+            to_update = without(diff.to_update, kept)
         else:
             to_update = array("q", sorted({*diff.to_update, *self.conflict_ids}))
-        held_count = sum(1 for i in held if _contains(diff.to_insert, i) or _contains(to_update, i))
-        to_insert = _without(diff.to_insert, held)
-        to_update = _without(to_update, held)
+        held_count = sum(1 for i in held if contains(diff.to_insert, i) or contains(to_update, i))
+        to_insert = without(diff.to_insert, held)
+        to_update = without(to_update, held)
         settled = TableDiff(
             to_insert=to_insert,
             to_update=to_update,
@@ -214,10 +214,10 @@ def survey(
             if local_hash != railway_hashes[row_id]
         ),
     )
-    adopted = _without(array("q", sorted(railway_hashes)), conflict_ids)
+    adopted = without(array("q", sorted(railway_hashes)), conflict_ids)
     if pulled:
-        adopted = _without(adopted, pulled)
-    gone = _without(railway_only, site_only)
+        adopted = without(adopted, pulled)
+    gone = without(railway_only, site_only)
     owned_count = max(railway_count - len(unowned), 0)
     return Ownership(
         table=table,
@@ -251,16 +251,6 @@ def row_hashes(
             f"WHERE {pk} = ANY({id_array_literal(ids)})"
         )
         return [(int(row_id), str(value)) for row_id, value in cursor.fetchall()]
-
-
-def _without(ids: array, removed: array) -> array:
-    """The sorted ``ids`` not in sorted ``removed``."""
-    return array("q", (i for i in ids if not _contains(removed, i)))
-
-
-def _contains(ids: array, value: int) -> bool:
-    at = bisect_left(ids, value)
-    return at < len(ids) and ids[at] == value
 
 
 def naming_columns(local: str, table: str, columns: list[Column], key: str = "id") -> list[str]:

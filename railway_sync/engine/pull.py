@@ -28,7 +28,7 @@ from railway_sync.engine.id_survey import id_differences
 from railway_sync.engine.load import TableNoLongerEmpty, copy_into_empty, delete, upsert
 from railway_sync.engine.pull_schema import create_missing, pulled_columns
 from railway_sync.engine.railway_facts import RailwayFacts
-from railway_sync.errors import GuardRefused, VerificationFailed
+from railway_sync.errors import NOTHING_CHANGED, GuardRefused, VerificationFailed
 from railway_sync.pg.columns import Column
 from railway_sync.pg.failures import on_table
 from railway_sync.pg.sql import id_array_literal, id_range, literal, quote_name
@@ -38,7 +38,6 @@ from railway_sync.schema.tables import Table
 
 # How many ids of local work a refusal names per table.
 IDS_SHOWN = 5
-NOTHING_CHANGED = "nothing was changed"
 
 
 @dataclass(frozen=True)
@@ -89,6 +88,7 @@ def pull(
     pull_state.require_table(local)
     with transaction.atomic(using=local):
         watermark, pull_xid = _positions(local)
+        identity = tracking.local_identity(local)
         created = create_missing(local, railway, names, facts, create=options.create_tables)
         catalog = tables.read(local, names)
         columns, notices = pulled_columns(local, railway, catalog)
@@ -97,7 +97,15 @@ def pull(
             progress(Progress("diff", table.name))
             with on_table(table.name, NOTHING_CHANGED):
                 plans.append(
-                    _plan(local, railway, table, columns[table.name], facts, table.name in created)
+                    _plan(
+                        local,
+                        railway,
+                        table,
+                        columns[table.name],
+                        facts,
+                        identity,
+                        table.name in created,
+                    )
                 )
         needs_confirmation = any(plan.local_work for plan in plans)
         if options.dry_run:
@@ -140,6 +148,7 @@ def _plan(
     table: Table,
     columns: list[Column],
     facts: RailwayFacts,
+    identity: str,
     created: bool,
 ) -> TablePull:
     """Compare every row of ``table`` on both sides (Railway the source) and find the local
@@ -159,17 +168,19 @@ def _plan(
         to_update=found.to_update,
         to_delete=found.railway_only,
         unchanged=found.unchanged,
-        local_work=local_work(local, table.name, key, at_risk, facts),
+        local_work=local_work(local, table.name, key, at_risk, facts, identity),
         created=created,
     )
 
 
-def local_work(local: str, table: str, key: str, ids: array, facts: RailwayFacts) -> array:
+def local_work(
+    local: str, table: str, key: str, ids: array, facts: RailwayFacts, identity: str
+) -> array:
     """Among local rows ``ids``, those changed since the last sync or pull (not on Railway
     yet). Without a record of either for this local database, every one of them."""
     if not ids:
         return array("q")
-    since = _last_known(local, table, facts)
+    since = _last_known(local, table, facts, identity)
     condition = ""
     if since is not None:
         watermark, exclude_xid = since
@@ -183,13 +194,16 @@ def local_work(local: str, table: str, key: str, ids: array, facts: RailwayFacts
         return array("q", (row[0] for row in cursor.fetchall()))
 
 
-def _last_known(local: str, table: str, facts: RailwayFacts) -> tuple[int, int | None] | None:
+def _last_known(
+    local: str, table: str, facts: RailwayFacts, identity: str
+) -> tuple[int, int | None] | None:
     """Where local stood for ``table`` at its last sync (Railway's record, if it is this
     local database's) or pull (local's record), the later one: (watermark, the pull's own
-    transaction to leave out); None when neither is known."""
+    transaction to leave out); None when neither is known. ``identity``: local's, as
+    change tracking names it."""
     known: list[tuple[int, int | None]] = []
     state = facts.states.get(table)
-    if state is not None and state.local_database == tracking.local_identity(local):
+    if state is not None and state.local_database == identity:
         known.append((state.local_watermark, None))
     pulled = pull_state.last_pull(local, table)
     if pulled is not None:

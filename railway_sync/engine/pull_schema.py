@@ -12,15 +12,13 @@ from django.db import connections
 
 from railway_sync import conf
 from railway_sync.engine.railway_facts import RailwayFacts
-from railway_sync.errors import ConfigurationError, SchemaMismatch
+from railway_sync.errors import NOTHING_CHANGED, ConfigurationError, SchemaMismatch
 from railway_sync.operations.statements import add_constraint_sql, create_table_sql
 from railway_sync.operations.types import CreateExtension, CreateType
 from railway_sync.pg.columns import Column, live_columns
 from railway_sync.schema import catalog, guide_tables, migration_files, tables
 from railway_sync.schema.drift import DRIFT_FIX, column_differences, site_columns
 from railway_sync.schema.tables import Catalog
-
-NOTHING_CHANGED = "nothing was changed"
 
 
 def create_missing(

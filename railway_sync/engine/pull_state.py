@@ -9,11 +9,9 @@ from array import array
 from django.db import connections
 from django.utils import timezone
 
-from railway_sync.errors import ConfigurationError
+from railway_sync.errors import NOTHING_CHANGED, ConfigurationError
 from railway_sync.models import PullState
 from railway_sync.pg.sql import ranges_ids
-
-NOTHING_CHANGED = "nothing was changed"
 
 
 def require_table(local: str) -> None:

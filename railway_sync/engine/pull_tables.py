@@ -4,10 +4,8 @@ default tables), as far as Railway has them, or the ones ``--tables`` names amon
 from __future__ import annotations
 
 from railway_sync import conf
-from railway_sync.errors import ConfigurationError
+from railway_sync.errors import NOTHING_CHANGED, ConfigurationError
 from railway_sync.schema import tables
-
-NOTHING_CHANGED = "nothing was changed"
 
 
 def chosen(

@@ -14,12 +14,12 @@ pure: facts in, plan out, no database.
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from railway_sync.engine.diff import TableDiff
+from railway_sync.engine.id_sets import contains, without
 from railway_sync.engine.options import SyncOptions
 from railway_sync.engine.ownership import Ownership
 from railway_sync.errors import GuardRefused
@@ -161,10 +161,10 @@ def settle_table(
             )
         )
     settled, held_count = own.settle(found, options, counts[0], held)
-    edits = array("q", (i for i in settled.to_update if _contains(target_edits, i)))
+    edits = array("q", (i for i in settled.to_update if contains(target_edits, i)))
     keep_edits = bool(edits) and options.on_railway_edit == "keep"
     if keep_edits:
-        settled = replace(settled, to_update=_without(settled.to_update, edits))
+        settled = replace(settled, to_update=without(settled.to_update, edits))
         # Kept as the target has them: only keys on another column than the primary key
         # may point at what changed.
         stale[table] = array("q", sorted({*stale.get(table, ()), *edits}))
@@ -201,7 +201,7 @@ def hold_back_more(plan: TablePlan, more: array, options: SyncOptions) -> TableP
         return plan
     settled, held_count = plan.ownership.settle(plan.found, options, plan.source_count, held)
     if plan.edits_kept:
-        settled = replace(settled, to_update=_without(settled.to_update, plan.target_edits))
+        settled = replace(settled, to_update=without(settled.to_update, plan.target_edits))
     unwritten = array("q", sorted({*plan.unwritten, *held}))
     return replace(plan, settled=settled, held=held, held_count=held_count, unwritten=unwritten)
 
@@ -229,15 +229,6 @@ def edits_result(table_plan: TablePlan) -> dict[str, Any]:
         "railway_edits_kept": len(edits) if table_plan.edits_kept else 0,
         "railway_edit_ids": tuple(edits[:EDIT_IDS_SHOWN]),
     }
-
-
-def _contains(ids: array, value: int) -> bool:
-    at = bisect_left(ids, value)
-    return at < len(ids) and ids[at] == value
-
-
-def _without(ids: array, removed: array) -> array:
-    return array("q", (i for i in ids if not _contains(removed, i)))
 
 
 def target_edits_phrase(plan: SyncPlan) -> str:
