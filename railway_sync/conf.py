@@ -77,6 +77,13 @@ def connect_retry_delay() -> float:
     return float(getattr(settings, "RAILWAY_SYNC_CONNECT_RETRY_DELAY", 1.0))
 
 
+def indexes_after_rows() -> int:
+    """``RAILWAY_SYNC_INDEXES_AFTER_ROWS``: from how many rows a COPY into a table empty on the
+    target drops the table's plain indexes and builds them once the rows are in (inside the
+    sync's transaction; other sessions wait for the table until it commits). Default 10000."""
+    return int(getattr(settings, "RAILWAY_SYNC_INDEXES_AFTER_ROWS", 10_000))
+
+
 def admin_timeout() -> float:
     """``RAILWAY_SYNC_ADMIN_TIMEOUT``: seconds an admin page spends, in all, connecting to a
     database before it shows the problem instead, so an unreachable Railway never holds a web

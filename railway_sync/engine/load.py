@@ -9,11 +9,13 @@ columns that are.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import IO
 
 from django.db import connections
 from django.db.utils import IntegrityError
@@ -34,8 +36,27 @@ def batches(ids: array, size: int) -> Iterator[array]:
         yield ids[start : start + size]
 
 
-def stream_copy(source_alias: str, copy_out_sql: str, target_alias: str, copy_in_sql: str) -> None:
-    """Pipe ``copy_out_sql`` on the source into ``copy_in_sql`` on the target."""
+class Digesting:
+    """A writer that feeds what passes through it to a SHA-256 ``digest`` (and on to
+    ``writer``, if any)."""
+
+    def __init__(self, digest: hashlib._Hash, writer: IO[bytes] | None = None) -> None:
+        self.digest, self.writer = digest, writer
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.writer.write(data) if self.writer is not None else len(data)
+
+
+def stream_copy(
+    source_alias: str,
+    copy_out_sql: str,
+    target_alias: str,
+    copy_in_sql: str,
+    digest: hashlib._Hash | None = None,
+) -> None:
+    """Pipe ``copy_out_sql`` on the source into ``copy_in_sql`` on the target, feeding the
+    bytes sent to ``digest`` if given."""
     source, target = connections[source_alias], connections[target_alias]
     source_cursor = source.cursor()
     target_cursor = target.cursor()
@@ -44,8 +65,9 @@ def stream_copy(source_alias: str, copy_out_sql: str, target_alias: str, copy_in
 
     def produce() -> None:
         try:
-            with os.fdopen(write_fd, "wb") as writer, source.wrap_database_errors:
-                driver.copy_out(source_cursor, copy_out_sql, writer)
+            with os.fdopen(write_fd, "wb") as pipe, source.wrap_database_errors:
+                writer = pipe if digest is None else Digesting(digest, pipe)
+                driver.copy_out(source_cursor, copy_out_sql, writer)  # type: ignore[arg-type]
         except BaseException as exc:  # re-raised in the calling thread
             producer_error.append(exc)
 
@@ -74,7 +96,7 @@ def copy_into_empty(
     on_batch: Callable[[int], None],
     key: str = "id",
     every_id: bool = True,
-) -> int:
+) -> Copied:
     """COPY the source rows ``ids`` straight into ``table`` on the target, which must hold no
     rows.
 
@@ -84,6 +106,7 @@ def copy_into_empty(
     names = column_list(written(columns))
     id_ = quote_name(key)
     target = quote_name(table)
+    digest = hashlib.sha256()
     for batch in batches(ids, batch_size):
         if every_id:
             rows = f"{id_} >= {batch[0]} AND {id_} <= {batch[-1]}"
@@ -95,6 +118,7 @@ def copy_into_empty(
                 f"COPY (SELECT {names} FROM {target} WHERE {rows} ORDER BY {id_}) TO STDOUT",
                 target_alias,
                 f"COPY {target} ({names}) FROM STDIN",
+                digest,
             )
         except IntegrityError as exc:
             # Local's ids are unique and the table was empty: another session (the site)
@@ -103,7 +127,35 @@ def copy_into_empty(
                 raise TableNoLongerEmpty(table) from exc
             raise
         on_batch(len(batch))
-    return len(ids)
+    every_column = len(written(columns)) == len(columns)
+    return Copied(len(ids), digest.digest() if every_column else None)
+
+
+@dataclass(frozen=True)
+class Copied:
+    """Rows COPYed into an empty table, and the SHA-256 of the text they were sent as, in key
+    order (None when the table has generated columns, which are not sent): the table holds
+    exactly those rows, and nothing else, if ``copied_digest`` finds the same."""
+
+    rows: int
+    sent_digest: bytes | None
+
+
+def copied_digest(alias: str, table: str, columns: list[Column], key: str = "id") -> bytes:
+    """SHA-256 of ``table`` on ``alias`` as COPY sends it: every row, ``columns`` in order
+    (those written), in ``key`` order. COPY's text form escapes the column and row separators,
+    so equal bytes are equal text forms, column by column."""
+    names = column_list(written(columns))
+    id_ = quote_name(key)
+    digest = hashlib.sha256()
+    connection = connections[alias]
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        driver.copy_out(
+            cursor,
+            f"COPY (SELECT {names} FROM {quote_name(table)} ORDER BY {id_}) TO STDOUT",
+            Digesting(digest),  # type: ignore[arg-type]
+        )
+    return digest.digest()
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from railway_sync.engine.sync_plan import (
     refused_result,
 )
 from railway_sync.engine.verify import verify
-from railway_sync.engine.write_table import write_table
+from railway_sync.engine.write_table import WrittenTable, write_table
 from railway_sync.errors import GuardRefused
 from railway_sync.pg.columns import Column
 from railway_sync.pg.failures import on_table
@@ -81,9 +81,10 @@ def table_by_table(
                     on_table(table, f"nothing in {table} was written"),
                     transaction.atomic(using=target),
                 ):
-                    written, result, taken = _write_planned(
+                    written, outcome = _write_planned(
                         planner, table_plan, columns[table], options, progress, raced, copy=copy
                     )
+                    result, taken = outcome.result, outcome.taken
                     own = written.ownership
                     bookkeeping = bookkeeping_sql(
                         planner,
@@ -112,6 +113,7 @@ def table_by_table(
                                 exact=False,
                                 verify_all=options.verify_all,
                                 excused=_merged(written.unwritten, taken),
+                                sent_digest=outcome.sent_digest,
                             )
                         execute_together(target, bookkeeping)
             except TableNoLongerEmpty:
@@ -188,6 +190,7 @@ def _all_at_once(
     plans: dict[str, TablePlan] = {}
     raced: dict[str, array] = {}
     taken: dict[str, array] = {}  # the site's rows found at ids free when surveyed
+    sent_digests: dict[str, bytes | None] = {}
     unchanged = "Railway was left unchanged"
     with on_table("", unchanged), transaction.atomic(using=target):
         if not surveyed:
@@ -205,10 +208,11 @@ def _all_at_once(
             table = table_plan.table
             started = time.monotonic()
             with on_table(table, unchanged):
-                plans[table], result, taken[table] = _write_planned(
+                plans[table], outcome = _write_planned(
                     planner, table_plan, columns[table], options, progress, raced, copy=copy
                 )
-            results[table] = replace(result, seconds=time.monotonic() - started)
+            taken[table], sent_digests[table] = outcome.taken, outcome.sent_digest
+            results[table] = replace(outcome.result, seconds=time.monotonic() - started)
         # Children first, so no foreign key points at a row about to go.
         leaving = {table: plans[table].settled.railway_only for table in columns}
         for table in reversed(tuple(columns)):
@@ -245,6 +249,7 @@ def _all_at_once(
                             _merged(plans[table].unwritten, taken[table]),
                             options,
                         ),
+                        sent_digest=sent_digests[table],
                     )
         bookkeeping = [
             statement
@@ -273,22 +278,24 @@ def _write_planned(
     raced: dict[str, array],
     *,
     copy: bool,
-) -> tuple[TablePlan, TableResult, array]:
+) -> tuple[TablePlan, WrittenTable]:
     """Write one table's plan, holding back first its rows that point at rows the site took
     while their parents were written (``raced``, filled here for the children): the plan as
-    carried out, its result, and the ids the site took in this table meanwhile."""
+    carried out, and what was written (the ids the site took in this table meanwhile too)."""
     table = table_plan.table
     if raced:
         more = held_back(planner.source, table, planner.foreign_keys, raced, planner.keys)
         table_plan = hold_back_more(table_plan, more, options)
         if more:
             raced[table] = _merged(raced.get(table, array("q")), more)
-    result, taken = write_table(planner, table_plan, columns, options, progress, copy=copy)
-    if taken:
+    outcome = write_table(planner, table_plan, columns, options, progress, copy=copy)
+    if outcome.taken:
         # Rows the site took meanwhile are not written: not checked, and their children are
         # held back.
-        raced[table] = _merged(raced.get(table, array("q")), taken)
-    return table_plan, replace(result, waiting_for=table_plan.waiting_for), taken
+        raced[table] = _merged(raced.get(table, array("q")), outcome.taken)
+    return table_plan, replace(
+        outcome, result=replace(outcome.result, waiting_for=table_plan.waiting_for)
+    )
 
 
 def _excused(own: Ownership, blocked: array, options: SyncOptions) -> array:

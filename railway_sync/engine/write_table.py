@@ -5,7 +5,9 @@ conflicts."""
 
 from __future__ import annotations
 
+import contextlib
 from array import array
+from dataclasses import dataclass
 
 from railway_sync import conf
 from railway_sync.engine.load import Upserted, copy_into_empty, upsert
@@ -14,8 +16,21 @@ from railway_sync.engine.owned_ids import record_expression
 from railway_sync.engine.ownership import describe, row_hashes
 from railway_sync.engine.planner import Planner
 from railway_sync.engine.sync_plan import TablePlan, edits_result
+from railway_sync.pg import indexes
 from railway_sync.pg.columns import Column
 from railway_sync.report import Conflict, Progress, ProgressCallback, TableResult
+
+
+@dataclass(frozen=True)
+class WrittenTable:
+    """One table written: its result; the ids where the site inserted a row since the survey,
+    which were not written (its rows that differ from the source's are conflicts, reported as
+    the others); and, for a COPY into an empty table, the digest of what was sent
+    (``load.Copied``), which verification checks the table against."""
+
+    result: TableResult
+    taken: array
+    sent_digest: bytes | None = None
 
 
 def write_table(
@@ -26,11 +41,9 @@ def write_table(
     progress: ProgressCallback,
     *,
     copy: bool = True,
-) -> tuple[TableResult, array]:
+) -> WrittenTable:
     """Write the rows ``table_plan`` settled on: COPY into a table that was empty (unless not
-    ``copy``), else the upsert. Also returns the ids where the site inserted a row since the
-    survey, which were not written (its rows that differ from the source's are conflicts,
-    reported as the others)."""
+    ``copy``), else the upsert."""
     source, target = planner.source, planner.target
     table, diff, own = table_plan.table, table_plan.settled, table_plan.ownership
     source_count, target_count = table_plan.counts
@@ -43,21 +56,26 @@ def write_table(
         progress(Progress("write", table, done, len(to_write)))
 
     progress(Progress("write", table, 0, len(to_write)))
+    sent_digest = None
     if copy and target_count == 0 and not diff.to_update:
-        # An empty target table: COPY straight in, as pg_restore would.
-        inserted = copy_into_empty(
-            source,
-            target,
-            table,
-            columns,
-            to_write,
-            options.batch_size,
-            on_batch,
-            planner.key(table),
-            # Rows held back are not written: then the batches are not whole id ranges.
-            every_id=len(to_write) == source_count,
-        )
-        written = Upserted(inserted, 0, array("q"))
+        # An empty target table: COPY straight in, as pg_restore would, its indexes built
+        # once the rows are in when there are many.
+        many = len(to_write) >= conf.indexes_after_rows()
+        with indexes.built_after(target, table) if many else contextlib.nullcontext(0):
+            copied = copy_into_empty(
+                source,
+                target,
+                table,
+                columns,
+                to_write,
+                options.batch_size,
+                on_batch,
+                planner.key(table),
+                # Rows held back are not written: then the batches are not whole id ranges.
+                every_id=len(to_write) == source_count,
+            )
+        written = Upserted(copied.rows, 0, array("q"))
+        sent_digest = copied.sent_digest
     else:
         protect = not options.local_wins
         written = upsert(
@@ -75,7 +93,7 @@ def write_table(
     raced, conflicts = _taken(planner, table, columns, written.taken)
     kept_conflicts = len(own.kept_conflicts(options)) + len(raced)
     shown = (own.conflicts if not options.local_wins else ()) + conflicts
-    return (
+    return WrittenTable(
         TableResult(
             table=table,
             local_count=source_count,
@@ -93,6 +111,7 @@ def write_table(
             **edits_result(table_plan),
         ),
         written.taken,
+        sent_digest,
     )
 
 
