@@ -182,6 +182,11 @@ class SyncRun(models.Model):
     outcome = models.CharField(max_length=20, blank=True)
     tables = models.JSONField(default=list)
     error = models.TextField(blank=True)
+    # A ``--watch`` row: how many syncs it records (successive successful ones of one watch
+    # are folded into one row an hour, ``tables`` summed) and the seconds they took together
+    # (the rest of started..finished the watch waited); None for any other run.
+    cycles = models.PositiveIntegerField(null=True)
+    sync_seconds = models.FloatField(null=True)
 
     class Meta:
         db_table = "railway_sync_run"

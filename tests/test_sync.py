@@ -420,7 +420,7 @@ def test_migrate_dry_run_and_second_run(seeded):
 
     assert code == 0, err
     assert (
-        "Would apply 6 migration(s) to Railway:\n  railway_sync.0001_initial\n  railway_sync.0002_history_and_admin\n  railway_sync.0003_sync_state\n  railway_sync.0004_state_local_position\n  railway_sync.0005_owned_rows\n  railway_sync.0006_pull_state\n"
+        "Would apply 7 migration(s) to Railway:\n  railway_sync.0001_initial\n  railway_sync.0002_history_and_admin\n  railway_sync.0003_sync_state\n  railway_sync.0004_state_local_position\n  railway_sync.0005_owned_rows\n  railway_sync.0006_pull_state\n  railway_sync.0007_run_cycles\n"
         in out
     )
     assert 'CREATE TABLE "animals" (' in out.splitlines()
@@ -446,10 +446,10 @@ def test_setup_dry_run_changes_nothing(seeded):
 
     assert code == 0, err
     assert (
-        "  Would apply 6 migration(s): railway_sync.0001_initial, "
+        "  Would apply 7 migration(s): railway_sync.0001_initial, "
         "railway_sync.0002_history_and_admin, railway_sync.0003_sync_state, "
         "railway_sync.0004_state_local_position, railway_sync.0005_owned_rows, "
-        "railway_sync.0006_pull_state" in out
+        "railway_sync.0006_pull_state, railway_sync.0007_run_cycles" in out
     )
     assert "  animals: would insert 60, update 0, leave 0 unchanged" in out
     assert "✅ Railway setup dry run completed: nothing was changed on Railway" in out

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 import pytest
 
 from railway_sync.models import SyncRun
+from railway_sync.operator.dashboard import rows_written
 from tests.conftest import DB, checksum, execute, fetch, run, scalar
-from tests.helpers import both_urls, start_manage_py
+from tests.helpers import both_urls, start_manage_py, text
 
 
 class Watch:
@@ -49,20 +50,34 @@ def watch() -> Iterator[Watch]:
 
 
 @DB
-def test_watch_syncs_each_local_change_and_stops_on_sigterm(seeded, watch):
+def test_watch_syncs_each_local_change_and_stops_on_sigterm(seeded, watch, admin_client):
     first = watch.next_document()
     assert (first["outcome"], first["rows_written"]) == ("success", sum(seeded.values()))
 
     execute("default", "UPDATE animals SET name = 'Changed while watched' WHERE id = 5")
     second = watch.next_document()
+    execute("default", "UPDATE organizations SET city = 'Elsewhere' WHERE id = 2")
+    third = watch.next_document()
 
     assert (second["outcome"], second["rows_written"]) == ("success", 1)
+    assert (third["outcome"], third["rows_written"]) == ("success", 1)
     assert fetch("railway", "SELECT name FROM animals WHERE id = 5") == [("Changed while watched",)]
     assert checksum("railway") == checksum("default")
     watch.process.send_signal(signal.SIGTERM)
     assert watch.process.wait(timeout=30) == 0
-    # Every sync is in the history, as cron's would be.
-    assert SyncRun.objects.using("default").filter(command="railway_sync").count() == 2
+    # The three syncs are one row of the history (within the hour), their figures summed,
+    # ending when the last did.
+    (row,) = SyncRun.objects.using("default").filter(command="railway_sync")
+    assert (row.outcome, row.cycles, rows_written(row)) == ("success", 3, sum(seeded.values()) + 2)
+    figures = {table["table"]: table for table in row.tables}
+    assert [figures[name]["updated"] for name in ("organizations", "animals", "scrape_logs")] == [
+        1,
+        1,
+        0,
+    ]
+    assert row.finished_at > row.started_at
+    listed = admin_client.get("/admin/railway_sync/syncrun/").content.decode()
+    assert "watch: 3 syncs" in text(listed)
 
 
 @DB
@@ -87,6 +102,14 @@ def test_watch_reconnects_after_railway_drops_its_connection(seeded, watch):
     assert fetch("railway", "SELECT name FROM animals WHERE id = 6") == [("After the restart",)]
     watch.process.send_signal(signal.SIGINT)
     assert watch.process.wait(timeout=30) == 0
+    # The failure is a row of its own; the sync after it starts a new row.
+    rows = SyncRun.objects.using("default").order_by("started_at")
+    assert [(row.outcome, row.cycles, rows_written(row)) for row in rows] == [
+        ("success", 1, sum(seeded.values())),
+        ("failed", 1, 0),
+        ("success", 1, 1),
+    ]
+    assert "Railway" in rows[1].error
 
 
 @DB

@@ -175,6 +175,7 @@ class SyncRunAdmin(admin.ModelAdmin):
         "started_at",
         "command",
         "mode",
+        "syncs",
         "dry_run_mark",
         "outcome",
         "rows_written",
@@ -186,6 +187,7 @@ class SyncRunAdmin(admin.ModelAdmin):
     fields = (
         "command",
         "mode",
+        "syncs",
         "dry_run_answer",
         "options",
         "started_at",
@@ -207,6 +209,10 @@ class SyncRunAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # the history is a record: runs are never deleted from the admin
+
+    @admin.display(description="syncs", empty_value="")
+    def syncs(self, run: SyncRun) -> str:
+        return dashboard.syncs_text(run)
 
     @admin.display(description="dry run", empty_value="")
     def dry_run_mark(self, run: SyncRun) -> str:

@@ -223,12 +223,24 @@ def rows_deleted(run: SyncRun) -> int:
 
 
 def duration(run: SyncRun) -> timedelta | None:
+    """How long the run took; for a watch's row, its syncs together (the rest of its span,
+    up to an hour, the watch waited for local to change)."""
+    if run.sync_seconds is not None:
+        return timedelta(seconds=run.sync_seconds)
     return run.finished_at - run.started_at if run.finished_at else None
 
 
 def duration_text(run: SyncRun) -> str:
     elapsed = duration(run)
     return "-" if elapsed is None else f"{elapsed.total_seconds():.2f} s"
+
+
+def syncs_text(run: SyncRun) -> str:
+    """``watch: 37 syncs`` for a ``--watch`` row (the successful syncs of up to an hour, or
+    one that did not succeed); empty for any other run."""
+    if run.cycles is None:
+        return ""
+    return f"watch: {run.cycles:,} sync{'' if run.cycles == 1 else 's'}"
 
 
 def error_line(run: SyncRun) -> str:

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from django.db import DatabaseError, connections
@@ -22,15 +23,25 @@ from railway_sync.report import PullReport, SyncReport
 logger = logging.getLogger(__name__)
 
 
-def start(command: str, mode: str, dry_run: bool, options: dict[str, Any]) -> SyncRun | None:
-    """Record that a run began; None when the history table is missing (run ``migrate``)."""
+def start(
+    command: str,
+    mode: str,
+    dry_run: bool,
+    options: dict[str, Any],
+    *,
+    at: datetime | None = None,
+    cycles: int | None = None,
+) -> SyncRun | None:
+    """Record that a run began (``at``, default now; ``cycles`` 1 for a watch's sync); None
+    when the history table is missing (run ``migrate``)."""
     try:
         return SyncRun.objects.using(conf.local_alias()).create(
             command=command,
             mode=mode,
             dry_run=dry_run,
             options=options,
-            started_at=timezone.now(),
+            started_at=at or timezone.now(),
+            cycles=cycles,
         )
     except DatabaseError as exc:
         logger.warning("Sync history not recorded: %s", why_not_recorded(exc))
@@ -97,30 +108,39 @@ def unavailable() -> str | None:
     return "read_only" if read_only else None
 
 
+def outcome_of(report: SyncReport | PullReport | None, error: str = "") -> tuple[str, str]:
+    """How a run that ended with ``report`` (and ``error``) is recorded: (outcome, error). A
+    run that landed but kept conflicts, or left tables a guard refused (it exits 1), is not a
+    success (the refused tables, with why, as its error)."""
+    landed = report if report is not None and not report.dry_run else None
+    if error:
+        return SyncRun.OUTCOME_FAILED, error
+    if isinstance(landed, SyncReport) and landed.refused_tables:
+        return SyncRun.OUTCOME_PARTIAL, "; ".join(
+            f"Refused {t.table}, left as it was: {t.refused}. {t.refused_fix}"
+            for t in landed.tables
+            if t.refused
+        )
+    if landed and landed.conflicts:
+        return SyncRun.OUTCOME_CONFLICTS, error
+    return SyncRun.OUTCOME_SUCCESS, error
+
+
 def finish(
-    run: SyncRun | None, report: SyncReport | PullReport | None, error: str = "", outcome: str = ""
+    run: SyncRun | None,
+    report: SyncReport | PullReport | None,
+    error: str = "",
+    outcome: str = "",
+    *,
+    at: datetime | None = None,
 ) -> None:
-    """Record how a run ended: its per-table figures, or its (password-free) error; a run
-    that landed but kept conflicts, or left tables a guard refused (it exits 1), is recorded
-    as such, not as a success (the refused tables, with why, as its error)."""
+    """Record how a run ended (``at``, default now): its per-table figures, or its
+    (password-free) error, and its outcome (``outcome_of`` unless given)."""
     if run is None:
         return
-    run.finished_at = timezone.now()
-    landed = report if report is not None and not report.dry_run else None
+    run.finished_at = at or timezone.now()
     if not outcome:
-        if error:
-            outcome = SyncRun.OUTCOME_FAILED
-        elif isinstance(landed, SyncReport) and landed.refused_tables:
-            outcome = SyncRun.OUTCOME_PARTIAL
-            error = "; ".join(
-                f"Refused {t.table}, left as it was: {t.refused}. {t.refused_fix}"
-                for t in landed.tables
-                if t.refused
-            )
-        elif landed and landed.conflicts:
-            outcome = SyncRun.OUTCOME_CONFLICTS
-        else:
-            outcome = SyncRun.OUTCOME_SUCCESS
+        outcome, error = outcome_of(report, error)
     run.outcome = outcome
     run.error = scrub(error)
     if report is not None:
@@ -154,21 +174,20 @@ def recording(
     current = Recording(start(command, mode, dry_run, options))
     try:
         yield current
-    except RailwaySyncError as exc:
-        finish(current.run, current.report, str(exc))
-        raise
-    except (KeyboardInterrupt, SystemExit) as exc:
-        finish(
-            current.run,
-            current.report,
-            f"Interrupted ({type(exc).__name__})",
-            outcome=SyncRun.OUTCOME_INTERRUPTED,
-        )
-        raise
     except BaseException as exc:
-        finish(current.run, current.report, _one_line(exc))
+        finish(current.run, current.report, *ending(exc))
         raise
     finish(current.run, current.report)
+
+
+def ending(exc: BaseException) -> tuple[str, str]:
+    """The error and outcome of a run that raised ``exc``: interrupted (Ctrl-C,
+    ``SystemExit``), else failed (``""``: ``finish`` makes it so)."""
+    if isinstance(exc, RailwaySyncError):
+        return str(exc), ""
+    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        return f"Interrupted ({type(exc).__name__})", SyncRun.OUTCOME_INTERRUPTED
+    return _one_line(exc), ""
 
 
 def _one_line(exc: BaseException) -> str:
@@ -182,8 +201,9 @@ def last_success() -> SyncRun | None:
     try:
         return (
             SyncRun.objects.using(conf.local_alias())
-            .filter(outcome=SyncRun.OUTCOME_SUCCESS, dry_run=False)
-            .order_by("-started_at")
+            .filter(outcome=SyncRun.OUTCOME_SUCCESS, dry_run=False, finished_at__isnull=False)
+            # Finished, not started: a watch's row an hour long ends after the runs it spans.
+            .order_by("-finished_at")
             .first()
         )
     except DatabaseError:

@@ -55,7 +55,9 @@ def run_row(run: dashboard.SyncRun) -> dict[str, Any]:
         "url": reverse("admin:railway_sync_syncrun_change", args=[run.pk]),
         "started_at": run.started_at,
         "command": run.command,
-        "mode": run.mode + (" (dry run)" if run.dry_run else ""),
+        "mode": run.mode
+        + (" (dry run)" if run.dry_run else "")
+        + (f" ({dashboard.syncs_text(run)})" if run.cycles is not None else ""),
         "outcome": run.outcome or "running",
         "written": f"{dashboard.rows_written(run):,}",
         "deleted": f"{dashboard.rows_deleted(run):,}",

@@ -22,6 +22,7 @@ from railway_sync.management.render import (
     render_sync,
 )
 from railway_sync.operator import history
+from railway_sync.operator.watch_history import WatchHistory
 from railway_sync.report import SyncReport
 
 # The parsed options that make a SyncOptions, each named as its field.
@@ -163,7 +164,8 @@ class Command(RailwayCommand):
             help=(
                 "Keep running: sync now, then as soon as the local tables change (checked "
                 "every --interval seconds, asking Railway nothing meanwhile), one line (or one "
-                "JSON document) per sync; stops on SIGTERM or Ctrl-C after the sync in progress."
+                "JSON document) per sync; the successful syncs of an hour are one row of the run "
+                "history. Stops on SIGTERM or Ctrl-C after the sync in progress."
             ),
         )
         parser.add_argument(
@@ -238,8 +240,8 @@ class Command(RailwayCommand):
         )
 
     def watch(self, options: Mapping[str, Any]) -> None:
-        """``--watch``: a sync per local change until SIGTERM or Ctrl-C, each recorded in the
-        history as any sync, one line (or JSON document) each."""
+        """``--watch``: a sync per local change until SIGTERM or Ctrl-C, one line (or JSON
+        document) each; in the history an hour of successful syncs is one row."""
         if options["dry_run"] or options["mode"] != "incremental":
             raise CommandError(
                 "❌ railway_sync: --watch syncs incrementally; leave out --dry-run and --mode "
@@ -250,9 +252,10 @@ class Command(RailwayCommand):
         given = {key: options[key] for key in OPTIONS if options[key] is not None}
         sync_options = SyncOptions(**given)
         names = api.check_local(progress=self.on_progress).names
+        runs = WatchHistory(recorded)
 
         def sync_once() -> SyncReport:
-            with history.recording("railway_sync", "incremental", False, recorded) as run:
+            with runs.cycle() as run:
                 run.report = api.sync(sync_options, progress=self.on_progress)
             return run.report
 
