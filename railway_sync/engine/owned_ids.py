@@ -39,15 +39,25 @@ def unowned_sql(
     railway: str,
     table: str,
     columns: list[Column],
-    local_id_ranges: str,
+    local_id_ranges: str | None,
     table_present: bool = True,
     key: str = "id",
 ) -> str:
     """SQL for ``table``'s Railway rows the sync does not own: id (``i``), whether local has
     the id (``l``) and the row's hash (``h``), by id. The site's rows are expected to be few.
 
-    Local's ids, which can run to megabytes where ids have many gaps, are sent once."""
+    Local's ids, which can run to megabytes where ids have many gaps, are sent once. Where
+    the table has a record, ``local_id_ranges`` may be None: the record alone says what is
+    owned, ``l`` is NULL, and the caller asks local about those few ids (``survey.local_has``)."""
     pk = quote_name(key)
+    if local_id_ranges is None:
+        return (
+            f"SELECT {pk} AS i, NULL::boolean AS l, {row_hash(columns)} AS h "
+            f"FROM {quote_name(table)} WHERE {pk} = ANY(ARRAY("
+            f"SELECT railway_sync_unowned.{pk} FROM {quote_name(table)} AS railway_sync_unowned "
+            f"WHERE NOT railway_sync_unowned.{pk}::bigint <@ {record_expression(railway, table)}"
+            f")) ORDER BY {pk}"
+        )
     local = "(SELECT ids FROM railway_sync_local_ids)"
     owned = owned_ranges(railway, table, local, table_present)
     # The ids alone first (the primary key's index holds them); only those rows are read

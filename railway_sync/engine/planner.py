@@ -70,6 +70,7 @@ class Planner:
     site_foreign_keys: list[ForeignKey] = field(default_factory=list)
     # Whether Railway has the ownership table (migration 0005; not in a dry run before it).
     owned_present: bool = True
+    recorded: frozenset[str] = frozenset()
     # table -> its id sequence on Railway (None: none), for the bookkeeping after a write.
     sequences: dict[str, str | None] = field(default_factory=dict)
     # Railway's (smallest, largest) id per table when the run began (the survey's ranges).
@@ -117,6 +118,7 @@ class Planner:
         planner.target_next = facts.next_xid
         planner.states = dict(facts.states)
         planner.owned_present = facts.owned_present
+        planner.recorded = facts.recorded
         planner.sequences = dict(facts.sequences)
         planner.target_bounds = dict(facts.id_bounds)
         planner.pulled_site_ids = pull_state.site_ids(source, tuple(planner.keys))
@@ -148,7 +150,8 @@ class Planner:
                 key=key,
                 local_bounds=local_bounds[table],
                 railway_bounds=railway_ends,
-                local_ids=self.source_ids(table),
+                # Read (a scan of local's ids) only where Railway has no record to go by.
+                local_ids=None if table in self.recorded else self.source_ids(table),
                 watermark=self.states[table] if tracked else None,
                 # Room for the inserts and deletes among them, which are not known yet.
                 changed_limit=2 * _most(local_bounds[table]) + 1,

@@ -58,6 +58,8 @@ class RailwayFacts:
     id_bounds: dict[str, tuple[int | None, int | None]]
     # table -> its primary key's sequence (quoted, as pg_get_serial_sequence gives it) or None.
     sequences: dict[str, str | None]
+    # The synced tables Railway's ownership record has ids for.
+    recorded: frozenset[str] = frozenset()
     # When every synced table was last synced, as Railway's own record says (the oldest of
     # their ``synced_at``); None before the first sync.
     synced_at: datetime | None = None
@@ -149,6 +151,7 @@ def read(
             keys,
             state_columns,
             migrations,
+            owned_present=OWNED_TABLE in found,
         )
     except BaseException:
         if run_lock:
@@ -182,9 +185,21 @@ def _details(
     keys: dict[str, str],
     state_columns: frozenset[str],
     migrations: bool,
+    *,
+    owned_present: bool,
 ) -> dict:
     """The second statement: what depends on which tables and columns exist."""
-    parts = {"states": "NULL::json", "applied": "NULL::json", "synced_at": "NULL::timestamptz"}
+    parts = {
+        "states": "NULL::json",
+        "applied": "NULL::json",
+        "synced_at": "NULL::timestamptz",
+        "recorded": "NULL::json",
+    }
+    if owned_present:
+        parts["recorded"] = (
+            f"(SELECT json_agg(table_name) FROM {quote_name(OWNED_TABLE)} "
+            "WHERE table_name = ANY(%(names)s))"
+        )
     if state_columns:
         selected = ["table_name"]
         for column in STATE_COLUMNS:
@@ -228,11 +243,13 @@ def _details(
     tables_sql = f"json_build_array({', '.join(per_table)})" if per_table else "NULL::json"
     with connections[railway].cursor() as cursor:
         cursor.execute(
-            f"SELECT {parts['states']}, {parts['applied']}, {tables_sql}, {parts['synced_at']}",
+            f"SELECT {parts['states']}, {parts['applied']}, {tables_sql}, {parts['synced_at']}, "
+            f"{parts['recorded']}",
             params,
         )
-        states, applied, bounds, synced_at = cursor.fetchone()
+        states, applied, bounds, synced_at, recorded = cursor.fetchone()
     return {
+        "recorded": frozenset(recorded or ()),
         "states": {table: Watermark(*values) for table, *values in states or []},
         "applied_migrations": frozenset((app, name) for app, name in applied or []),
         "id_bounds": {table: (ends[0], ends[1]) for table, ends, _, _ in bounds or []},

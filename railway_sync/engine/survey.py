@@ -46,8 +46,9 @@ class TableRequest:
     key: str
     local_bounds: Bounds
     railway_bounds: Bounds
-    # Local's ids as int8multirange text (what the sync owns without a record of its own).
-    local_ids: str
+    # Local's ids as int8multirange text (what the sync owns without a record of its own);
+    # None where Railway's record says what the sync owns.
+    local_ids: str | None
     # Change tracking's last watermark, when it is trusted: the rows written since are asked.
     watermark: tracking.Watermark | None = None
     # How many such rows to ask for on each side at most (more: a full comparison is cheaper).
@@ -145,7 +146,9 @@ def survey(
                 {row[0]: row[1:] for row in railway_buckets},
                 request.key,
             ),
-            unowned=[tuple(row) for row in next(railway_rows)],
+            unowned=local_has(
+                local, table, [tuple(row) for row in next(railway_rows)], request.key
+            ),
         )
         if owned_present:
             recorded = next(railway_rows)
@@ -245,7 +248,8 @@ def _read_differences(
                 ),
             )
     for table, rows in zip(reread, railway_answers[len(asked) :], strict=True):
-        found[table].unowned = [tuple(row) for row in rows]
+        key = requests[table].key
+        found[table].unowned = local_has(local, table, [tuple(r) for r in rows], key)
 
 
 def _ids_in(survey: IdSurvey, buckets: list[int]) -> int:
@@ -256,3 +260,18 @@ def _ids_in(survey: IdSurvey, buckets: list[int]) -> int:
         for bucket in buckets
         if bucket in side
     )
+
+
+def local_has(local: str, table: str, unowned: list[tuple], key: str = "id") -> list[tuple]:
+    """``unowned`` rows (id, l, hash) with ``l`` filled in where it is NULL: whether local has
+    the id, asked of local (one statement; none when every ``l`` is known)."""
+    unknown = [row[0] for row in unowned if row[1] is None]
+    if not unknown:
+        return unowned
+    pk = quote_name(key)
+    with connections[local].cursor() as cursor:
+        cursor.execute(
+            f"SELECT {pk} FROM {quote_name(table)} WHERE {pk} = ANY({id_array_literal(unknown)})"
+        )
+        there = {row[0] for row in cursor.fetchall()}
+    return [(i, i in there if known is None else known, h) for i, known, h in unowned]
