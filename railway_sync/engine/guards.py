@@ -110,6 +110,8 @@ def enforce(options: SyncOptions, findings: Findings) -> None:
 def site_children(planner: Planner, table: str, ids: array, leaving: dict[str, array]) -> list[str]:
     """The site's rows that point at rows ``ids`` of ``table`` about to be deleted (rows in
     ``leaving`` go too and do not count), one phrase each."""
+    if not ids:
+        return []
     return site_children_of(
         planner.target,
         table,

@@ -181,7 +181,7 @@ def survey(
     railway: str,
     table: str,
     columns: list[Column],
-    local_id_ranges: str,
+    local_id_ranges: str | None,
     railway_only: array,
     railway_count: int,
     table_present: bool = True,

@@ -206,17 +206,20 @@ class Planner:
         """Which of ``table``'s Railway rows (``railway_count``) the sync owns and which are
         the site's, now (``survey`` as for ``id_differences``)."""
         railway_only = self.id_differences(table, survey)[1]
+        surveyed = self._surveyed_with(table, survey)
+        unowned = surveyed.unowned if surveyed else None
         return ownership.survey(
             self.source,
             self.target,
             table,
             columns,
-            self.source_ids(table),
+            # Only to read the unowned rows, where the survey has not.
+            self.source_ids(table) if unowned is None else None,
             railway_only,
             railway_count,
             self.owned_present,
             self.key(table),
-            unowned=surveyed.unowned if (surveyed := self._surveyed_with(table, survey)) else None,
+            unowned=unowned,
             pulled=self.pulled_site_ids.get(table),
             recorded_ids=surveyed.recorded_ids if surveyed else None,
         )
