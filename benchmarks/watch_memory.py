@@ -7,7 +7,7 @@ Two databases of their own on the embedded PostgreSQL (``benchmarks.sync``'s ``B
 names, so the sync benchmark can run meanwhile), brought in sync once by a plain sync. Then a
 watch runs for ``--minutes``; every ``--every`` seconds the benchmark changes 1,000 animals
 locally (a different slice each time), so the watch syncs again and again. Every 30 s it
-reads the watch's resident memory (``VmRSS``) and peak (``VmHWM``) from ``/proc``, and prints
+reads (from the watch's first sync on) its resident memory (``VmRSS``) and peak (``VmHWM``) from ``/proc``, and prints
 them with the syncs the watch reported so far. At the end: the peak, and the mean of the
 last quarter of the samples against the first quarter (growth). Nothing here asserts.
 """
@@ -93,7 +93,8 @@ def main() -> int:
                 )
                 round_ += 1
                 next_change += args.every
-            if now >= next_sample:
+            # Sampled from the watch's first sync on: before it, Python is still starting.
+            if now >= next_sample and syncs["success"]:
                 rss, peak = memory_mb(process.pid)
                 sample = {
                     "minute": round((now - started) / 60, 2),
