@@ -39,6 +39,7 @@ def test_benchmark_runs_every_step_and_content_matches(tmp_path):
         "peer: pgcopydb copy table-data --table-jobs 2",
         "rebuild into empty Railway (with verification)",
         "rebuild into empty Railway --skip-validation",
+        "Django start-up (manage.py help)",
         "no-op sync",
         "sync after 1% of animals changed",
         "sync after 100 animals changed",
@@ -71,6 +72,7 @@ def test_benchmark_runs_every_step_and_content_matches(tmp_path):
     assert "ratio" in finished.stdout and "baseline" in finished.stdout
     lines = finished.stdout.splitlines()
     assert any(line.startswith("verified rebuild / pgcopydb: ") for line in lines)
+    assert any(line.startswith("no-op sync beyond Django's start-up: ") for line in lines)
     # A peer this machine cannot run is said so, never faked.
     assert report["peers_not_measured"] == {"pgsync": PGSYNC_ABSENT}
     assert f"pgsync: {PGSYNC_ABSENT}" in lines
