@@ -1,10 +1,11 @@
-"""COPY into a table empty on Railway (issue 24): its plain indexes are built once the rows are
-in, inside the sync's transaction, and what was sent is verified by reading the table back as
-COPY sends it, falling back to comparing row by row when that differs."""
+"""COPY into an empty table (issue 24): on Railway its plain indexes are built once the rows are
+in, inside the sync's transaction; on either side (a sync, a pull) what was sent is verified by
+reading the table back as COPY sends it, falling back to comparing row by row when that
+differs."""
 
 from __future__ import annotations
 
-from tests.conftest import DB, execute, fetch, run, scalar, table_rows
+from tests.conftest import DB, execute, fetch, run, scalar, table_rows, truncate
 from tests.helpers import raw_connection, without_timing
 
 PLAIN_INDEXES = (
@@ -90,3 +91,32 @@ def test_a_row_changed_on_its_way_in_fails_verification(seeded):
         "railway_status --deep for details."
     )
     assert scalar("railway", "SELECT count(*) FROM organizations") == 0
+
+
+@DB
+def test_a_pulled_row_changed_on_its_way_in_fails_the_pulls_verification(seeded):
+    assert run("railway_sync")[2] == 0
+    truncate("default")  # local lost its rows: what a pull recovers from
+    # A local trigger (a scraper's) rewrites what the pull's COPY sends.
+    execute(
+        "default",
+        "CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN NEW.name := upper(NEW.name); RETURN NEW; END $$",
+    )
+    execute(
+        "default",
+        "CREATE TRIGGER shout BEFORE INSERT ON animals FOR EACH ROW EXECUTE FUNCTION shout()",
+    )
+    try:
+        out, err, code = run("railway_pull")
+    finally:
+        execute("default", "DROP TRIGGER shout ON animals")
+        execute("default", "DROP FUNCTION shout()")
+
+    assert code == 1
+    assert err.splitlines()[0] == (
+        "❌ Pull from Railway failed: Verification failed for the local animals: 60 rows with "
+        "different content; the local transaction was rolled back, nothing was changed. Run "
+        "python manage.py railway_pull again."
+    )
+    assert scalar("default", "SELECT count(*) FROM animals") == 0

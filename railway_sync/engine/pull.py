@@ -25,7 +25,13 @@ from railway_sync import conf
 from railway_sync.engine import owned_ids, pull_state, tracking
 from railway_sync.engine.diff import compare_rows, diff_table
 from railway_sync.engine.id_survey import id_differences
-from railway_sync.engine.load import TableNoLongerEmpty, copy_into_empty, delete, upsert
+from railway_sync.engine.load import (
+    TableNoLongerEmpty,
+    copied_digest,
+    copy_into_empty,
+    delete,
+    upsert,
+)
 from railway_sync.engine.pull_schema import create_missing, pulled_columns
 from railway_sync.engine.railway_facts import RailwayFacts
 from railway_sync.errors import NOTHING_CHANGED, GuardRefused, VerificationFailed
@@ -114,10 +120,11 @@ def pull(
         if needs_confirmation and not options.confirm_destructive:
             raise GuardRefused(refusal_line(plans), tuple(_work_phrases(plans)))
         site_ids = {}
+        sent_digests = {}
         for plan in plans:
             with on_table(plan.table, NOTHING_CHANGED):
                 site_ids[plan.table] = _site_ids(local, railway, plan, facts)
-                _write(local, railway, plan, options, progress)
+                sent_digests[plan.table] = _write(local, railway, plan, options, progress)
         for plan in reversed(plans):
             with on_table(plan.table, NOTHING_CHANGED):
                 delete(local, plan.table, plan.to_delete, options.batch_size, plan.key)
@@ -125,7 +132,7 @@ def pull(
             with on_table(plan.table, NOTHING_CHANGED):
                 _move_sequence(local, plan.table, plan.key)
                 progress(Progress("verify", plan.table))
-                _verify(local, railway, plan)
+                _verify(local, railway, plan, sent_digests[plan.table])
                 pull_state.record(local, plan.table, watermark, pull_xid, site_ids[plan.table])
     return _report(plans, options, started, notices, needs_confirmation, verified=True)
 
@@ -231,9 +238,10 @@ def _site_ids(local: str, railway: str, plan: TablePull, facts: RailwayFacts) ->
 
 def _write(
     local: str, railway: str, plan: TablePull, options: PullOptions, progress: ProgressCallback
-) -> None:
+) -> bytes | None:
     """Write Railway's rows the plan names into the local table: COPY into an empty table,
-    else the upsert (Railway's version wins; the guard has ruled on local work)."""
+    else the upsert (Railway's version wins; the guard has ruled on local work). Returns the
+    digest of what was sent when every Railway row was COPYed (``load.Copied``)."""
     to_write = plan.to_write
     done = 0
 
@@ -244,8 +252,9 @@ def _write(
 
     progress(Progress("write", plan.table, 0, len(to_write)))
     if plan.local_count == 0:
+        every_row = len(to_write) == plan.railway_count
         try:
-            copy_into_empty(
+            copied = copy_into_empty(
                 railway,
                 local,
                 plan.table,
@@ -254,7 +263,7 @@ def _write(
                 options.batch_size,
                 on_batch,
                 plan.key,
-                every_id=len(to_write) == plan.railway_count,
+                every_id=every_row,
             )
         except TableNoLongerEmpty:
             raise GuardRefused(
@@ -262,10 +271,11 @@ def _write(
                 f"{NOTHING_CHANGED}. Stop what writes it (a scraper?), then run "
                 "python manage.py railway_pull again."
             ) from None
-        return
+        return copied.sent_digest if every_row else None
     upsert(
         railway, local, plan.table, plan.columns, to_write, options.batch_size, on_batch, plan.key
     )
+    return None
 
 
 def _move_sequence(local: str, table: str, key: str) -> None:
@@ -288,9 +298,17 @@ def _move_sequence(local: str, table: str, key: str) -> None:
         )
 
 
-def _verify(local: str, railway: str, plan: TablePull) -> None:
+def _verify(local: str, railway: str, plan: TablePull, sent_digest: bytes | None) -> None:
     """Before commit: every written row reads the same on both sides, and the two tables
-    hold the same ids."""
+    hold the same ids.
+
+    A table COPYed into while empty, every Railway row, comes with ``sent_digest``: if the
+    local table, read back as COPY sends it, digests alike, it holds exactly Railway's rows
+    (``load.Copied``), and Railway need not be read again."""
+    if sent_digest is not None and sent_digest == copied_digest(
+        local, plan.table, plan.columns, plan.key
+    ):
+        return
     missing, differing = compare_rows(
         railway, local, plan.table, plan.columns, plan.to_write, plan.key
     )
