@@ -19,7 +19,6 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
 from railway_sync import conf
-from railway_sync.engine import api
 from railway_sync.errors import LockTimedOut, RailwaySyncError
 from railway_sync.models import SyncRun
 from railway_sync.operator import history
@@ -108,6 +107,10 @@ def panel(now: datetime | None = None) -> Panel:
     locked = False
     try:
         with admin_time_limit():
+            # Imported here: every manage.py command loads the admin at start-up, and only
+            # this page needs the engine.
+            from railway_sync.engine import api
+
             report = api.status(progress=keep_notice)
     except (RailwaySyncError, DatabaseError) as exc:
         problem = one_line(exc)
