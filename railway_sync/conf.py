@@ -79,8 +79,9 @@ def connect_retry_delay() -> float:
 
 def indexes_after_rows() -> int:
     """``RAILWAY_SYNC_INDEXES_AFTER_ROWS``: from how many rows a COPY into a table empty on the
-    target drops the table's plain indexes and builds them once the rows are in (inside the
-    sync's transaction; other sessions wait for the table until it commits). Default 10000."""
+    target drops the table's plain indexes and foreign keys, then builds the indexes and adds
+    the keys back once the rows are in (inside the sync's transaction; other sessions wait for
+    the table, and to write its parents, until it commits). Default 10000."""
     return int(getattr(settings, "RAILWAY_SYNC_INDEXES_AFTER_ROWS", 10_000))
 
 

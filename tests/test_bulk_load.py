@@ -17,8 +17,18 @@ PLAIN_INDEXES = (
 )
 
 
+FOREIGN_KEYS = (
+    "SELECT conname, pg_get_constraintdef(oid), oid::int FROM pg_constraint "
+    "WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY 1"
+)
+
+
 def plain_indexes(table: str) -> list[tuple[str, str, int]]:
     return fetch("railway", PLAIN_INDEXES, [table])
+
+
+def foreign_keys(table: str) -> list[tuple[str, str, int]]:
+    return fetch("railway", FOREIGN_KEYS, [table])
 
 
 def definitions(indexes: list[tuple[str, str, int]]) -> list[tuple[str, str]]:
@@ -26,19 +36,23 @@ def definitions(indexes: list[tuple[str, str, int]]) -> list[tuple[str, str]]:
 
 
 @DB
-def test_indexes_are_built_after_the_rows_are_copied(seeded, settings):
+def test_indexes_are_built_and_keys_checked_after_the_rows_are_copied(seeded, settings):
     settings.RAILWAY_SYNC_INDEXES_AFTER_ROWS = 10
-    before = plain_indexes("animals")
+    before, keys_before = plain_indexes("animals"), foreign_keys("animals")
     assert before, "the test needs animals to have plain indexes on Railway"
+    assert keys_before, "the test needs animals to have a foreign key on Railway"
 
     out, err, code = run("railway_sync")
 
     assert code == 0, err
     assert without_timing(out)[2] == "  animals: 60 inserted, 0 updated, 0 unchanged, 0 deleted"
-    after = plain_indexes("animals")
-    # The same indexes, defined alike, but built anew (new objects) once the rows were in.
+    after, keys_after = plain_indexes("animals"), foreign_keys("animals")
+    # The same indexes and keys, defined alike, but made anew (new objects) once the rows
+    # were in.
     assert definitions(after) == definitions(before)
     assert {oid for *_, oid in after}.isdisjoint({oid for *_, oid in before})
+    assert definitions(keys_after) == definitions(keys_before)
+    assert {oid for *_, oid in keys_after}.isdisjoint({oid for *_, oid in keys_before})
     assert table_rows("railway", "animals") == table_rows("default", "animals")
     # Built from the rows: the planner can use them, and they hold every row.
     assert scalar("railway", "SELECT count(*) FROM animals WHERE organization_id > 0") == 60
@@ -63,6 +77,62 @@ def test_a_site_reading_the_table_keeps_the_indexes_in_place(seeded, settings):
         site.rollback()
         site.close()
     assert table_rows("railway", "animals") == table_rows("default", "animals")
+
+
+@DB
+def test_a_site_writing_a_parent_keeps_the_keys_and_indexes_in_place(seeded, settings):
+    settings.RAILWAY_SYNC_INDEXES_AFTER_ROWS = 10
+    before, keys_before = plain_indexes("animals"), foreign_keys("animals")
+    site = raw_connection("railway", autocommit=False)
+    try:
+        with site.cursor() as cursor:
+            # A site's transaction writing organizations: adding animals' key back would wait
+            # for it, so the load keeps the key (and the indexes) in place.
+            cursor.execute("UPDATE organizations SET name = name WHERE false")
+
+            out, err, code = run("railway_sync")
+
+            assert code == 0, err
+            assert (plain_indexes("animals"), foreign_keys("animals")) == (before, keys_before)
+    finally:
+        site.rollback()
+        site.close()
+    assert table_rows("railway", "animals") == table_rows("default", "animals")
+
+
+@DB
+def test_a_row_its_key_refuses_fails_the_load_and_leaves_railway_as_it_was(seeded, settings):
+    settings.RAILWAY_SYNC_INDEXES_AFTER_ROWS = 10
+    # A key of the site's own on Railway, to a table of its own that lacks animal 5's
+    # organization: added back after the load, it refuses the row as checking row by row
+    # would have.
+    execute("railway", "CREATE TABLE site_partners (id bigint PRIMARY KEY)")
+    execute("railway", "INSERT INTO site_partners SELECT id FROM generate_series(1, 100) id")
+    organization = scalar("default", "SELECT organization_id FROM animals WHERE id = 5")
+    execute("railway", f"DELETE FROM site_partners WHERE id = {organization}")
+    execute(
+        "railway",
+        "ALTER TABLE animals ADD CONSTRAINT site_partner FOREIGN KEY (organization_id) "
+        "REFERENCES site_partners (id)",
+    )
+    keys_before = foreign_keys("animals")
+    try:
+        out, err, code = run("railway_sync", "--mode", "rebuild", "--confirm-destructive")
+        keys_after = foreign_keys("animals")
+    finally:
+        execute("railway", "ALTER TABLE animals DROP CONSTRAINT site_partner")
+        execute("railway", "DROP TABLE site_partners")
+
+    assert code == 1
+    assert err.splitlines()[0] == (
+        "❌ Railway data sync failed: Railway rejected a row of animals: insert or update on "
+        'table "animals" violates foreign key constraint "site_partner". Key '
+        f'(organization_id)=({organization}) is not present in table "site_partners". (Railway '
+        "was left unchanged; fix the row locally, or the constraint on Railway, then sync again)."
+    )
+    assert scalar("railway", "SELECT count(*) FROM animals") == 0
+    assert scalar("railway", "SELECT count(*) FROM organizations") == 0
+    assert keys_after == keys_before
 
 
 @DB

@@ -16,7 +16,7 @@ from railway_sync.engine.owned_ids import record_expression
 from railway_sync.engine.ownership import describe, row_hashes
 from railway_sync.engine.planner import Planner
 from railway_sync.engine.sync_plan import TablePlan, edits_result
-from railway_sync.pg import indexes
+from railway_sync.pg import bulk_load
 from railway_sync.pg.columns import Column
 from railway_sync.report import Conflict, Progress, ProgressCallback, TableResult
 
@@ -59,9 +59,9 @@ def write_table(
     sent_digest = None
     if copy and target_count == 0 and not diff.to_update:
         # An empty target table: COPY straight in, as pg_restore would, its indexes built
-        # once the rows are in when there are many.
+        # and its foreign keys checked once the rows are in when there are many.
         many = len(to_write) >= conf.indexes_after_rows()
-        with indexes.built_after(target, table) if many else contextlib.nullcontext(0):
+        with bulk_load.loading(target, table) if many else contextlib.nullcontext():
             copied = copy_into_empty(
                 source,
                 target,
