@@ -34,6 +34,12 @@ test-matrix: install
 	bash scripts/system-packages
 	$(VENV)/bin/nox
 
+# The sync benchmark against pg_dump | psql and pgcopydb (apt-get install pgcopydb), measured
+# in the same run: ANIMALS=1000000 make bench for the million-row figures.
+ANIMALS ?= 200000
+bench: install
+	$(PY) -m benchmarks.sync --animals $(ANIMALS)
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
