@@ -31,9 +31,10 @@ from benchmarks.sync import PROJECT_DIR, RAILWAY_DB, Bench
 POLL = 0.005
 
 
-def measure(bench: Bench, url: str, interval: float, changes: int) -> list[float]:
-    """Seconds from commit to visible on Railway, for ``changes`` changes, one at a time."""
-    process = subprocess.Popen(
+def start_watch(bench: Bench, url: str | None, interval: float) -> subprocess.Popen:
+    """``railway_sync --watch --format json`` against ``bench``'s databases (Railway reached
+    at ``url`` if given), its documents on its stdout."""
+    return subprocess.Popen(
         [
             sys.executable,
             str(PROJECT_DIR / "manage.py"),
@@ -50,6 +51,11 @@ def measure(bench: Bench, url: str, interval: float, changes: int) -> list[float
         stderr=subprocess.DEVNULL,
         text=True,
     )
+
+
+def measure(bench: Bench, url: str, interval: float, changes: int) -> list[float]:
+    """Seconds from commit to visible on Railway, for ``changes`` changes, one at a time."""
+    process = start_watch(bench, url, interval)
     assert process.stdout is not None
     first = process.stdout.readline()
     if json.loads(first)["outcome"] != "success":

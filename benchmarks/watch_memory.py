@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
-from benchmarks.sync import PROJECT_DIR, Bench
+from benchmarks.sync import Bench
+from benchmarks.watch import start_watch
 
 LOCAL_DB, RAILWAY_DB = "railway_sync_mem_local", "railway_sync_mem_railway"
 SAMPLE_SECONDS = 30.0
@@ -51,23 +51,7 @@ def main() -> int:
     if not args.reuse:
         bench.prepare()
     bench.manage("railway_sync")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(PROJECT_DIR / "manage.py"),
-            "railway_sync",
-            "--watch",
-            "--interval",
-            f"{args.interval:g}",
-            "--format",
-            "json",
-        ],
-        env=bench.env(),
-        cwd=PROJECT_DIR,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    process = start_watch(bench, None, args.interval)
     syncs = {"success": 0, "other": 0}
 
     def read_documents() -> None:

@@ -5,6 +5,9 @@ differs."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from tests.conftest import DB, execute, fetch, run, scalar, table_rows, truncate
 from tests.helpers import raw_connection, without_timing
 
@@ -21,6 +24,25 @@ FOREIGN_KEYS = (
     "SELECT conname, pg_get_constraintdef(oid), oid::int FROM pg_constraint "
     "WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY 1"
 )
+
+
+@contextmanager
+def names_shouted(alias: str, table: str) -> Iterator[None]:
+    """A trigger on ``alias`` that upper-cases ``table``'s names as rows are inserted."""
+    execute(
+        alias,
+        "CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN NEW.name := upper(NEW.name); RETURN NEW; END $$",
+    )
+    execute(
+        alias,
+        f"CREATE TRIGGER shout BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION shout()",
+    )
+    try:
+        yield
+    finally:
+        execute(alias, f"DROP TRIGGER shout ON {table}")
+        execute(alias, "DROP FUNCTION shout()")
 
 
 def plain_indexes(table: str) -> list[tuple[str, str, int]]:
@@ -139,20 +161,8 @@ def test_a_row_its_key_refuses_fails_the_load_and_leaves_railway_as_it_was(seede
 def test_a_row_changed_on_its_way_in_fails_verification(seeded):
     # A trigger on Railway rewrites what the COPY sends: the table read back differs from
     # what was sent, and the row-by-row comparison names it.
-    execute(
-        "railway",
-        "CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS "
-        "$$ BEGIN NEW.name := upper(NEW.name); RETURN NEW; END $$",
-    )
-    execute(
-        "railway",
-        "CREATE TRIGGER shout BEFORE INSERT ON organizations FOR EACH ROW EXECUTE FUNCTION shout()",
-    )
-    try:
+    with names_shouted("railway", "organizations"):
         out, err, code = run("railway_sync")
-    finally:
-        execute("railway", "DROP TRIGGER shout ON organizations")
-        execute("railway", "DROP FUNCTION shout()")
 
     assert code == 1
     assert err.splitlines()[0] == (
@@ -168,20 +178,8 @@ def test_a_pulled_row_changed_on_its_way_in_fails_the_pulls_verification(seeded)
     assert run("railway_sync")[2] == 0
     truncate("default")  # local lost its rows: what a pull recovers from
     # A local trigger (a scraper's) rewrites what the pull's COPY sends.
-    execute(
-        "default",
-        "CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS "
-        "$$ BEGIN NEW.name := upper(NEW.name); RETURN NEW; END $$",
-    )
-    execute(
-        "default",
-        "CREATE TRIGGER shout BEFORE INSERT ON animals FOR EACH ROW EXECUTE FUNCTION shout()",
-    )
-    try:
+    with names_shouted("default", "animals"):
         out, err, code = run("railway_pull")
-    finally:
-        execute("default", "DROP TRIGGER shout ON animals")
-        execute("default", "DROP FUNCTION shout()")
 
     assert code == 1
     assert err.splitlines()[0] == (
