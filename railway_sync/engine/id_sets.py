@@ -3,6 +3,7 @@ around, kept as arrays because a table's ids can run to millions."""
 
 from __future__ import annotations
 
+import heapq
 from array import array
 from bisect import bisect_left
 
@@ -18,3 +19,19 @@ def contains(ids: array | None, value: int) -> bool:
 def without(ids: array, removed: array) -> array:
     """The sorted ``ids`` not in sorted ``removed``."""
     return array("q", (i for i in ids if not contains(removed, i)))
+
+
+def union(first: array, second: array) -> array:
+    """The sorted union of sorted ``first`` and ``second``, without a Python set of them (a
+    million ids as Python ints take some 60 MB; merged, 8 MB)."""
+    if not second:
+        return first
+    if not first:
+        return second
+    merged = array("q")
+    last = None
+    for value in heapq.merge(first, second):
+        if value != last:
+            merged.append(value)
+            last = value
+    return merged

@@ -24,6 +24,7 @@ from django.db import connections, transaction
 from railway_sync import conf
 from railway_sync.engine import owned_ids, pull_state, tracking
 from railway_sync.engine.diff import compare_rows, diff_table
+from railway_sync.engine.id_sets import union
 from railway_sync.engine.id_survey import id_differences
 from railway_sync.engine.load import (
     TableNoLongerEmpty,
@@ -76,7 +77,7 @@ class TablePull:
 
     @property
     def to_write(self) -> array:
-        return array("q", sorted({*self.to_insert, *self.to_update}))
+        return union(self.to_insert, self.to_update)
 
 
 def pull(
@@ -162,7 +163,7 @@ def _plan(
     work among the rows the pull would delete or overwrite."""
     key = table.key
     found = diff_table(railway, local, table.name, columns, key)
-    at_risk = array("q", sorted({*found.to_update, *found.railway_only}))
+    at_risk = union(found.to_update, found.railway_only)
     local_count = found.unchanged + len(found.to_update) + len(found.railway_only)
     railway_count = found.unchanged + len(found.to_update) + len(found.to_insert)
     return TablePull(

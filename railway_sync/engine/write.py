@@ -25,6 +25,7 @@ from django.db import transaction
 
 from railway_sync.engine import guards
 from railway_sync.engine.bookkeeping import bookkeeping_sql
+from railway_sync.engine.id_sets import union
 from railway_sync.engine.id_survey import IdSurvey
 from railway_sync.engine.load import TableNoLongerEmpty, delete
 from railway_sync.engine.options import SyncOptions
@@ -319,4 +320,4 @@ def _refuse_site_children(
 
 def _merged(first: array, second: array) -> array:
     """The sorted union of two arrays of ids."""
-    return array("q", sorted({*first, *second})) if second else first
+    return union(first, second)
