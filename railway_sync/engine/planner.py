@@ -87,7 +87,7 @@ class Planner:
     # The source's ids per table as ranges, read once in the snapshot (ownership's currency).
     _source_ids: dict[str, str] = field(default_factory=dict)
     # The site's rows a pull brought to the source, per table: not the sync's to claim.
-    pulled_site_ids: dict[str, array] = field(default_factory=dict)
+    last_pulls: dict[str, pull_state.LastPull] = field(default_factory=dict)
     # What the last ``prepare`` found of each table.
     _surveyed: dict[str, TableSurvey] = field(default_factory=dict)
 
@@ -128,11 +128,18 @@ class Planner:
         planner.recorded = facts.recorded
         planner.sequences = dict(facts.sequences)
         planner.target_bounds = dict(facts.id_bounds)
-        planner.pulled_site_ids = pull_state.site_ids(source, tuple(planner.keys))
+        planner.last_pulls = pull_state.last_pulls(source, tuple(planner.keys))
         return planner
 
     def key(self, table: str) -> str:
         return self.keys.get(table, "id")
+
+    def pull_xid(self, table: str) -> int | None:
+        """The local transaction of ``table``'s last pull: the rows it wrote were Railway's
+        rows (checked before it committed), so change tracking does not count them as local
+        changes; a later change to one gives it a newer transaction and is counted."""
+        pulled = self.last_pulls.get(table)
+        return pulled.pull_xid if pulled is not None else None
 
     def prepare(
         self, columns: dict[str, list[Column]], *, fresh: bool = False
@@ -160,6 +167,7 @@ class Planner:
                 # Read (a scan of local's ids) only where Railway has no record to go by.
                 local_ids=None if table in self.recorded else self.source_ids(table),
                 watermark=self.states[table] if tracked else None,
+                pull_xid=self.pull_xid(table),
                 # Room for the inserts and deletes among them, which are not known yet; but
                 # never more than the survey batches (more changed rows are compared through
                 # streaming cursors: a million ids in one answer took 150 MB to decode).
@@ -229,7 +237,7 @@ class Planner:
             self.owned_present,
             self.key(table),
             unowned=unowned,
-            pulled=self.pulled_site_ids.get(table),
+            pulled=pulled.site_ids if (pulled := self.last_pulls.get(table)) else None,
             recorded_ids=surveyed.recorded_ids if surveyed else None,
         )
 
@@ -312,7 +320,7 @@ class Planner:
                 self.source,
                 self.target,
                 table,
-                tracking.changed_since(state.local_watermark),
+                tracking.changed_since(state.local_watermark, self.pull_xid(table)),
                 tracking.changed_since(state.railway_watermark, state.railway_xid),
                 # One more than could leave ``most`` after the inserts and deletes are taken out.
                 limit=most + len(missing) + len(railway_only) + 1,

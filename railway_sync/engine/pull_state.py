@@ -5,6 +5,7 @@ brought, which a sync must not claim as its own."""
 from __future__ import annotations
 
 from array import array
+from dataclasses import dataclass
 
 from django.db import connections
 from django.utils import timezone
@@ -53,11 +54,23 @@ def record(local: str, table: str, watermark: int, pull_xid: int, site_ids: str)
     )
 
 
-def site_ids(local: str, names: tuple[str, ...]) -> dict[str, array]:
-    """Per table of ``names``, the site's rows the last pull brought (sorted ids); none
-    when local keeps no pull record (before ``migrate``, or never pulled), or the user a
-    sync connects as may not read it (it needs only the scrapers' tables)."""
+@dataclass(frozen=True)
+class LastPull:
+    """What a sync needs of a table's last pull: the site's rows it brought (sorted ids),
+    and its local transaction, whose rows were Railway's rows then (checked before commit)."""
+
+    site_ids: array
+    pull_xid: int
+
+
+def last_pulls(local: str, names: tuple[str, ...]) -> dict[str, LastPull]:
+    """Per table of ``names``, its last pull; none when local keeps no pull record (before
+    ``migrate``, or never pulled), or the user a sync connects as may not read it (it needs
+    only the scrapers' tables)."""
     if not names or not _present(local, readable=True):
         return {}
     states = PullState.objects.using(local).filter(table_name__in=names)
-    return {state.table_name: ranges_ids(state.site_ids) for state in states}
+    return {
+        state.table_name: LastPull(ranges_ids(state.site_ids), int(state.pull_xid))
+        for state in states
+    }

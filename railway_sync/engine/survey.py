@@ -51,6 +51,8 @@ class TableRequest:
     local_ids: str | None
     # Change tracking's last watermark, when it is trusted: the rows written since are asked.
     watermark: tracking.Watermark | None = None
+    # The local transaction of the table's last pull, whose rows are not local changes.
+    pull_xid: int | None = None
     # How many such rows to ask for on each side at most (more: a full comparison is cheaper).
     changed_limit: int = 0
 
@@ -130,7 +132,9 @@ def survey(
             mark = request.watermark
             select = f"SELECT {quote_name(request.key)} AS i FROM {quote_name(table)} WHERE "
             limit = f" LIMIT {request.changed_limit}"
-            local_parts.append(select + tracking.changed_since(mark.local_watermark) + limit)
+            local_parts.append(
+                select + tracking.changed_since(mark.local_watermark, request.pull_xid) + limit
+            )
             railway_parts.append(
                 select + tracking.changed_since(mark.railway_watermark, mark.railway_xid) + limit
             )
