@@ -28,14 +28,7 @@ from railway_sync.engine.id_survey import IdSurvey, id_differences
 from railway_sync.engine.options import SyncOptions
 from railway_sync.engine.ownership import Ownership
 from railway_sync.engine.railway_facts import RailwayFacts
-from railway_sync.engine.survey import (
-    BATCHED_IDS,
-    Bounds,
-    TableRequest,
-    TableSurvey,
-    id_bounds,
-    survey,
-)
+from railway_sync.engine.survey import Bounds, TableRequest, TableSurvey, id_bounds, survey
 from railway_sync.engine.sync_plan import NO_IDS, Refusal, SyncPlan, Unwritten, settle_table
 from railway_sync.pg.columns import Column
 from railway_sync.pg.connection import ServerIdentity, server_identity
@@ -168,10 +161,8 @@ class Planner:
                 local_ids=None if table in self.recorded else self.source_ids(table),
                 watermark=self.states[table] if tracked else None,
                 pull_xid=self.pull_xid(table),
-                # Room for the inserts and deletes among them, which are not known yet; but
-                # never more than the survey batches (more changed rows are compared through
-                # streaming cursors: a million ids in one answer took 150 MB to decode).
-                changed_limit=min(2 * _most(local_bounds[table]) + 1, BATCHED_IDS + 1),
+                # Room for the inserts and deletes among them, which are not known yet.
+                changed_limit=2 * _most(local_bounds[table]) + 1,
             )
         found = survey(self.source, self.target, requests, self.owned_present)
         self.target_watermark = found.railway_watermark

@@ -56,6 +56,13 @@ class TableRequest:
     # How many such rows to ask for on each side at most (more: a full comparison is cheaper).
     changed_limit: int = 0
 
+    @property
+    def changed_asked(self) -> int:
+        """How many rows tracking names are asked for: ``changed_limit``, but never more than
+        a batch; more are compared through streaming cursors (a million ids in one answer
+        took 150 MB to decode)."""
+        return min(self.changed_limit, BATCHED_IDS + 1)
+
 
 @dataclass
 class TableSurvey:
@@ -131,7 +138,7 @@ def survey(
         if request.watermark is not None:
             mark = request.watermark
             select = f"SELECT {quote_name(request.key)} AS i FROM {quote_name(table)} WHERE "
-            limit = f" LIMIT {request.changed_limit}"
+            limit = f" LIMIT {request.changed_asked}"
             local_parts.append(
                 select + tracking.changed_since(mark.local_watermark, request.pull_xid) + limit
             )
@@ -160,7 +167,7 @@ def survey(
         if request.watermark is not None:
             local_ids = {row[0] for row in next(local_rows)}
             railway_ids = {row[0] for row in next(railway_rows)}
-            if max(len(local_ids), len(railway_ids)) < request.changed_limit:
+            if max(len(local_ids), len(railway_ids)) < request.changed_asked:
                 found[table].changed = local_ids | railway_ids
                 found[table].target_changed = railway_ids
     _read_differences(local, railway, requests, found, owned_present)
