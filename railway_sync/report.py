@@ -74,8 +74,23 @@ class TableResult:
         return self.inserted + self.updated + self.deleted
 
 
+class RowTotals:
+    """What a sync's and a pull's reports count alike over their ``tables``."""
+
+    tables: tuple[TableResult, ...] | tuple[PulledTable, ...]
+
+    @property
+    def rows_written(self) -> int:
+        """Rows inserted or updated; deletions are counted apart (``rows_deleted``)."""
+        return sum(table.inserted + table.updated for table in self.tables)
+
+    @property
+    def rows_deleted(self) -> int:
+        return sum(table.deleted for table in self.tables)
+
+
 @dataclass(frozen=True)
-class SyncReport:
+class SyncReport(RowTotals):
     mode: str
     dry_run: bool
     tables: tuple[TableResult, ...]
@@ -122,15 +137,6 @@ class SyncReport:
     def railway_edits_kept(self) -> int:
         return sum(table.railway_edits_kept for table in self.tables)
 
-    @property
-    def rows_written(self) -> int:
-        """Rows inserted or updated; deletions are counted apart (``rows_deleted``)."""
-        return sum(table.inserted + table.updated for table in self.tables)
-
-    @property
-    def rows_deleted(self) -> int:
-        return sum(table.deleted for table in self.tables)
-
 
 @dataclass(frozen=True)
 class PulledTable:
@@ -156,7 +162,7 @@ class PulledTable:
 
 
 @dataclass(frozen=True)
-class PullReport:
+class PullReport(RowTotals):
     dry_run: bool
     tables: tuple[PulledTable, ...]
     verified: bool
@@ -167,14 +173,6 @@ class PullReport:
     # As SyncReport's, for the run history: a pull refuses as a whole or lands whole.
     mode: str = "pull"
     conflicts: int = 0
-
-    @property
-    def rows_written(self) -> int:
-        return sum(table.inserted + table.updated for table in self.tables)
-
-    @property
-    def rows_deleted(self) -> int:
-        return sum(table.deleted for table in self.tables)
 
 
 @dataclass(frozen=True)

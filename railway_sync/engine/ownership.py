@@ -46,6 +46,7 @@ from railway_sync.pg.grants import OWNED_TABLE
 from railway_sync.pg.sql import (
     id_array_literal,
     id_range,
+    id_ranges,
     literal,
     quote_name,
     ranges_literal,
@@ -168,12 +169,7 @@ def held_back(
 def local_ids(local: str, table: str, key: str = "id") -> str:
     """Local's ids (primary ``key``) of ``table`` as ``int8multirange`` text, computed by the
     local server."""
-    with connections[local].cursor() as cursor:
-        cursor.execute(
-            f"SELECT coalesce(range_agg({id_range(key)}), '{{}}'::int8multirange)::text "
-            f"FROM {quote_name(table)}"
-        )
-        return str(cursor.fetchone()[0])
+    return id_ranges(local, table, key)
 
 
 def survey(

@@ -38,7 +38,7 @@ from railway_sync.engine.railway_facts import RailwayFacts
 from railway_sync.errors import NOTHING_CHANGED, GuardRefused, VerificationFailed
 from railway_sync.pg.columns import Column
 from railway_sync.pg.failures import on_table
-from railway_sync.pg.sql import id_array_literal, id_range, literal, quote_name
+from railway_sync.pg.sql import id_array_literal, id_ranges, literal, quote_name
 from railway_sync.report import Progress, ProgressCallback, PulledTable, PullReport
 from railway_sync.schema import tables
 from railway_sync.schema.tables import Table
@@ -228,13 +228,9 @@ def _site_ids(local: str, railway: str, plan: TablePull, facts: RailwayFacts) ->
         return "{}"
     every_id = "'{(,)}'::int8multirange"
     owned = owned_ids.owned_ranges(railway, plan.table, every_id)
-    key = quote_name(plan.key)
-    with connections[railway].cursor() as cursor:
-        cursor.execute(
-            f"SELECT coalesce(range_agg({id_range(plan.key)}), '{{}}'::int8multirange)::text "
-            f"FROM {quote_name(plan.table)} WHERE NOT {key}::bigint <@ {owned}"
-        )
-        return str(cursor.fetchone()[0])
+    return id_ranges(
+        railway, plan.table, plan.key, f"NOT {quote_name(plan.key)}::bigint <@ {owned}"
+    )
 
 
 def _write(

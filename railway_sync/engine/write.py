@@ -113,7 +113,7 @@ def table_by_table(
                                 source_count=written.source_count,
                                 exact=False,
                                 verify_all=options.verify_all,
-                                excused=_merged(written.unwritten, taken),
+                                excused=union(written.unwritten, taken),
                                 sent_digest=outcome.sent_digest,
                             )
                         execute_together(target, bookkeeping)
@@ -247,7 +247,7 @@ def _all_at_once(
                         verify_all=options.verify_all,
                         excused=_excused(
                             plans[table].ownership,
-                            _merged(plans[table].unwritten, taken[table]),
+                            union(plans[table].unwritten, taken[table]),
                             options,
                         ),
                         sent_digest=sent_digests[table],
@@ -288,12 +288,12 @@ def _write_planned(
         more = held_back(planner.source, table, planner.foreign_keys, raced, planner.keys)
         table_plan = hold_back_more(table_plan, more, options)
         if more:
-            raced[table] = _merged(raced.get(table, array("q")), more)
+            raced[table] = union(raced.get(table, array("q")), more)
     outcome = write_table(planner, table_plan, columns, options, progress, copy=copy)
     if outcome.taken:
         # Rows the site took meanwhile are not written: not checked, and their children are
         # held back.
-        raced[table] = _merged(raced.get(table, array("q")), outcome.taken)
+        raced[table] = union(raced.get(table, array("q")), outcome.taken)
     return table_plan, replace(
         outcome, result=replace(outcome.result, waiting_for=table_plan.waiting_for)
     )
@@ -316,8 +316,3 @@ def _refuse_site_children(
     found = guards.site_children(planner, table, ids, leaving)
     if found:
         raise GuardRefused(guards.site_children_refusal(found, unchanged), tuple(found))
-
-
-def _merged(first: array, second: array) -> array:
-    """The sorted union of two arrays of ids."""
-    return union(first, second)

@@ -111,6 +111,17 @@ def id_array_literal(ids: Iterable[int]) -> str:
     return "'{" + ",".join(str(value) for value in ids) + "}'::bigint[]"
 
 
+def id_ranges(alias: str, table: str, key: str = "id", where: str = "TRUE") -> str:
+    """The ids (primary ``key``) of ``table``'s rows on ``alias`` that match ``where`` (SQL),
+    as ``int8multirange`` text, computed by that server."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            f"SELECT coalesce(range_agg({id_range(key)}), '{{}}'::int8multirange)::text "
+            f"FROM {quote_name(table)} WHERE {where}"
+        )
+        return str(cursor.fetchone()[0])
+
+
 def count_rows(alias: str, table: str) -> int:
     """How many rows ``table`` holds on ``alias``."""
     with connections[alias].cursor() as cursor:
