@@ -197,6 +197,20 @@ class SyncRun(models.Model):
         return f"{self.command} {self.mode} {self.started_at:%Y-%m-%d %H:%M:%S} {self.outcome}"
 
 
+class OwnWrite(models.Model):
+    """A local transaction of railway_sync's own (a history write), by its 64-bit id: it
+    wrote no synced table (``pg.own_writes``)."""
+
+    xid = models.BigIntegerField(primary_key=True)
+
+    class Meta:
+        db_table = "railway_sync_own_write"
+        verbose_name = "own local write"
+
+    def __str__(self) -> str:
+        return f"transaction {self.xid}"
+
+
 class RailwayOrganization(Organization):
     class Meta:
         proxy = True

@@ -87,6 +87,9 @@ def test_status_of_a_railway_in_sync_asks_three_times(link, in_sync):
 @DB
 def test_a_sync_with_nothing_to_write_asks_five_times_and_opens_no_transaction(link, in_sync):
     before = checksum("railway")
+    # A local transaction that takes an id (as a write to another table does): the sync
+    # cannot tell it from a scrape, and reads the tables.
+    execute("default", "SELECT pg_current_xact_id()")
 
     counted, out, err, code = through(link, "railway_sync", "--format", "json")
 
@@ -96,6 +99,20 @@ def test_a_sync_with_nothing_to_write_asks_five_times_and_opens_no_transaction(l
     # The first two as for status with the run lock; the survey; one statement for every
     # table's bookkeeping (watermarks, ownership, sequences); the run lock's release.
     assert (counted.connections, counted.round_trips) == (1, CONNECTING + 5)
+
+
+@DB
+def test_a_sync_after_a_quiet_one_asks_three_times_and_reads_no_table(link, in_sync):
+    before = checksum("railway")
+
+    counted, out, err, code = through(link, "railway_sync", "--format", "json")
+
+    assert code == 0, err
+    assert {table["compared"] for table in json.loads(out)["tables"]} == {"quiet"}
+    assert checksum("railway") == before
+    # The first two as for status with the run lock (the write log's notes with them); the
+    # run lock's release.
+    assert (counted.connections, counted.round_trips) == (1, CONNECTING + 3)
 
 
 @DB

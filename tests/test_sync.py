@@ -420,7 +420,7 @@ def test_migrate_dry_run_and_second_run(seeded):
 
     assert code == 0, err
     assert (
-        "Would apply 7 migration(s) to Railway:\n  railway_sync.0001_initial\n  railway_sync.0002_history_and_admin\n  railway_sync.0003_sync_state\n  railway_sync.0004_state_local_position\n  railway_sync.0005_owned_rows\n  railway_sync.0006_pull_state\n  railway_sync.0007_run_cycles\n"
+        "Would apply 8 migration(s) to Railway:\n  railway_sync.0001_initial\n  railway_sync.0002_history_and_admin\n  railway_sync.0003_sync_state\n  railway_sync.0004_state_local_position\n  railway_sync.0005_owned_rows\n  railway_sync.0006_pull_state\n  railway_sync.0007_run_cycles\n  railway_sync.0008_quiet_syncs\n"
         in out
     )
     assert 'CREATE TABLE "animals" (' in out.splitlines()
@@ -432,6 +432,13 @@ def test_migrate_dry_run_and_second_run(seeded):
     assert "✅ Railway database migration completed successfully" in out
     assert scalar("railway", "SELECT to_regclass('animals')") is not None
     assert scalar("default", "SELECT count(*) FROM animals") == 60  # local untouched
+    # Each synced table notes its writes in Railway's write log (railway_sync.pg.write_log).
+    assert fetch(
+        "railway",
+        "SELECT array_agg(tgrelid::regclass::text ORDER BY tgrelid::regclass::text), "
+        "bool_and(tgenabled = 'A') "
+        "FROM pg_trigger WHERE tgname = 'railway_sync_write_log'",
+    ) == [(sorted(SYNCED_TABLES), True)]
 
     out, err, code = run("railway_migrate")
     assert code == 0, err
@@ -446,10 +453,11 @@ def test_setup_dry_run_changes_nothing(seeded):
 
     assert code == 0, err
     assert (
-        "  Would apply 7 migration(s): railway_sync.0001_initial, "
+        "  Would apply 8 migration(s): railway_sync.0001_initial, "
         "railway_sync.0002_history_and_admin, railway_sync.0003_sync_state, "
         "railway_sync.0004_state_local_position, railway_sync.0005_owned_rows, "
-        "railway_sync.0006_pull_state, railway_sync.0007_run_cycles" in out
+        "railway_sync.0006_pull_state, railway_sync.0007_run_cycles, "
+        "railway_sync.0008_quiet_syncs" in out
     )
     assert "  animals: would insert 60, update 0, leave 0 unchanged" in out
     assert "✅ Railway setup dry run completed: nothing was changed on Railway" in out

@@ -16,14 +16,14 @@ and return the report. A sync with nothing to write asks Railway about five time
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 
 from railway_sync import conf
-from railway_sync.engine import guards, preview, pull_tables, railway_facts, rights, write
+from railway_sync.engine import guards, preview, pull_tables, quiet, railway_facts, rights, write
 from railway_sync.engine import pull as pulling
 from railway_sync.engine import status as status_report
 from railway_sync.engine.options import SyncOptions
@@ -47,6 +47,7 @@ from railway_sync.report import (
     SchemaChange,
     StatusReport,
     SyncReport,
+    TableResult,
     no_progress,
 )
 from railway_sync.schema import autodetect, tables
@@ -223,6 +224,13 @@ def sync(
                         "Run: python manage.py railway_migrate",
                         [],
                     )
+                if answers_quietly(options):
+                    replayed = quiet.replay(local, facts, columns)
+                    if replayed is not None:
+                        seconds = time.monotonic() - started
+                        return SyncReport(
+                            options.mode, False, replayed, options.verify, seconds=seconds
+                        )
                 # Local may lack a key Railway enforces (the scrapers' schema dropped it), and
                 # a column only Railway has (the site's) may point at a synced table too.
                 every_key = list(dict.fromkeys(catalog.foreign_keys() + facts.foreign_keys))
@@ -273,7 +281,14 @@ def sync(
                         progress=progress,
                     )
                     refuse_target_edits(plan, options, "nothing was written")
-                    results = write.table_by_table(planner, plan, columns, options, progress)
+                    results = write.table_by_table(
+                        planner,
+                        plan,
+                        columns,
+                        options,
+                        progress,
+                        closing=None if options.prune else recording_quiet(planner, facts),
+                    )
                     if options.prune:
                         results = write.prune(planner, results, plan, options, progress)
         return SyncReport(
@@ -289,6 +304,25 @@ def sync(
         )
     except (DatabaseError, InterfaceError) as exc:
         raise translate(exc) from None
+
+
+def answers_quietly(options: SyncOptions) -> bool:
+    """Whether a sync may answer from the last quiet sync's record (``quiet.replay``): not a
+    dry run, a deleting mode, ``--prune`` or ``--verify-all``, which read the tables."""
+    return not (options.dry_run or options.destructive or options.prune or options.verify_all)
+
+
+def recording_quiet(
+    planner: Planner, facts: RailwayFacts
+) -> Callable[[tuple[TableResult, ...]], list[str]]:
+    """What records an incremental sync's results as quiet (``quiet.record_sql``)."""
+    assert planner.source_server is not None, "Planner.open sets it"
+    reading = quiet.Reading(planner.source_watermark, planner.source_next, planner.source_server)
+
+    def closing(results: tuple[TableResult, ...]) -> list[str]:
+        return quiet.record_sql(planner.target, facts, reading, planner.target_snapshot, results)
+
+    return closing
 
 
 def status(

@@ -55,6 +55,7 @@ class Planner:
     target_next: int = 0
     # The target's watermark as the last ``prepare`` read it: what the run records.
     target_watermark: int = 0
+    target_snapshot: str = ""  # that survey statement's snapshot, as text
     states: dict[str, tracking.Watermark] = field(default_factory=dict)
     tracked_tables: set[str] = field(default_factory=set)
     source_server: ServerIdentity | None = None
@@ -165,7 +166,10 @@ class Planner:
                 changed_limit=2 * _most(local_bounds[table]) + 1,
             )
         found = survey(self.source, self.target, requests, self.owned_present)
-        self.target_watermark = found.railway_watermark
+        self.target_watermark, self.target_snapshot = (
+            found.railway_watermark,
+            found.railway_snapshot,
+        )
         self._surveyed = found.tables
         return {table: table_survey.ids for table, table_survey in found.tables.items()}
 

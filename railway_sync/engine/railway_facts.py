@@ -23,12 +23,14 @@ from datetime import datetime
 
 from django.db import connections
 
-from railway_sync.engine.tracking import POSITION_COLUMN, STATE_COLUMNS, Watermark
+from railway_sync.engine.tracking import POSITION_COLUMN, QUIET_COLUMN, STATE_COLUMNS, Watermark
+from railway_sync.pg import write_log
 from railway_sync.pg.columns import Column
 from railway_sync.pg.connection import ServerIdentity
 from railway_sync.pg.grants import OWNED_TABLE, STATE_TABLE
 from railway_sync.pg.locks import RUN_LOCK_KEY, release_run_lock
 from railway_sync.pg.sql import quote_name
+from railway_sync.pg.write_log import WRITE_LOG_TABLE
 from railway_sync.schema.tables import FOREIGN_KEY_COLUMNS, FOREIGN_KEYS, ForeignKey
 
 # The migration apps whose applied migrations say which Railway columns the sync created.
@@ -71,6 +73,10 @@ class RailwayFacts:
     writes: dict[str, frozenset[str]] = field(default_factory=dict)
     sequence_writable: dict[str, bool | None] = field(default_factory=dict)
     may_create_temporary: bool = True
+    # The synced tables whose writes Railway's write log notes, and those it has notes for
+    # (``pg.write_log``); both empty before migration 0008.
+    logged: frozenset[str] = frozenset()
+    written: frozenset[str] = frozenset()
 
     @property
     def present_tables(self) -> tuple[str, ...]:
@@ -84,6 +90,8 @@ class RailwayFacts:
             return f"{STATE_TABLE} has no {POSITION_COLUMN} column"
         if not self.owned_present:
             return f"no {OWNED_TABLE} table"
+        if QUIET_COLUMN not in self.state_columns:
+            return f"{STATE_TABLE} has no {QUIET_COLUMN} column"
         return None
 
 
@@ -122,9 +130,14 @@ def read(
                         has_table_privilege(c.oid, 'DELETE')))
                  FROM pg_class c
                  WHERE c.relname = ANY(%(tables)s) AND c.relnamespace = {_SCHEMA}
-                   AND c.relkind IN ('r', 'p'))
+                   AND c.relkind IN ('r', 'p')),
+                coalesce(has_table_privilege(to_regclass(%(log)s), 'SELECT'), false)
             """,
-            {"tables": [*names, STATE_TABLE, OWNED_TABLE], "names": list(names)},
+            {
+                "tables": [*names, STATE_TABLE, OWNED_TABLE, WRITE_LOG_TABLE],
+                "names": list(names),
+                "log": WRITE_LOG_TABLE,
+            },
         )
         (
             oid,
@@ -139,6 +152,7 @@ def read(
             user,
             temporary,
             writes,
+            log_readable,
         ) = cursor.fetchone()
     found: dict[str, list[Column]] = {}
     for table, *column in columns or []:
@@ -152,6 +166,7 @@ def read(
             state_columns,
             migrations,
             owned_present=OWNED_TABLE in found,
+            log_present=WRITE_LOG_TABLE in found and log_readable,
         )
     except BaseException:
         if run_lock:
@@ -187,6 +202,7 @@ def _details(
     migrations: bool,
     *,
     owned_present: bool,
+    log_present: bool = False,
 ) -> dict:
     """The second statement: what depends on which tables and columns exist."""
     parts = {
@@ -194,7 +210,12 @@ def _details(
         "applied": "NULL::json",
         "synced_at": "NULL::timestamptz",
         "recorded": "NULL::json",
+        "logged": "NULL::json",
+        "written": "NULL::json",
     }
+    if log_present:
+        parts["logged"] = write_log.logged_tables_sql("%(names)s")
+        parts["written"] = write_log.written_tables_sql("%(names)s")
     if owned_present:
         parts["recorded"] = (
             f"(SELECT json_agg(table_name) FROM {quote_name(OWNED_TABLE)} "
@@ -244,11 +265,13 @@ def _details(
     with connections[railway].cursor() as cursor:
         cursor.execute(
             f"SELECT {parts['states']}, {parts['applied']}, {tables_sql}, {parts['synced_at']}, "
-            f"{parts['recorded']}",
+            f"{parts['recorded']}, {parts['logged']}, {parts['written']}",
             params,
         )
-        states, applied, bounds, synced_at, recorded = cursor.fetchone()
+        states, applied, bounds, synced_at, recorded, logged, written = cursor.fetchone()
     return {
+        "logged": frozenset(logged or ()),
+        "written": frozenset(written or ()),
         "recorded": frozenset(recorded or ()),
         "states": {table: Watermark(*values) for table, *values in states or []},
         "applied_migrations": frozenset((app, name) for app, name in applied or []),

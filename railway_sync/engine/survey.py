@@ -88,6 +88,8 @@ class Survey:
     # Railway's oldest running transaction when it answered: what the run records.
     railway_watermark: int
     tables: dict[str, TableSurvey]
+    # That statement's snapshot (``pg_current_snapshot()`` text): which writes it saw.
+    railway_snapshot: str = ""
 
 
 def id_bounds(
@@ -123,7 +125,10 @@ def survey(
     Railway, two when something differs). ``owned_present``: whether Railway has the
     ownership table (migration 0005)."""
     local_parts: list[str] = []
-    railway_parts = ["SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS x"]
+    railway_parts = [
+        "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS x, "
+        "pg_current_snapshot()::text AS s"
+    ]
     grids = {
         table: survey_grid([*request.local_bounds, *request.railway_bounds])
         for table, request in requests.items()
@@ -171,7 +176,7 @@ def survey(
                 found[table].changed = local_ids | railway_ids
                 found[table].target_changed = railway_ids
     _read_differences(local, railway, requests, found, owned_present)
-    return Survey(int(railway_answers[0][0][0]), found)
+    return Survey(int(railway_answers[0][0][0]), found, railway_answers[0][0][1])
 
 
 def _unowned_sql(railway: str, table: str, request: TableRequest, owned_present: bool) -> str:

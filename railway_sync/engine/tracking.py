@@ -50,8 +50,11 @@ STATE_COLUMNS = (
     "columns_signature",
     "local_system_identifier",
     "local_wal_lsn",
+    # What the last sync that found nothing to do saw (migration 0008; ``engine.quiet``).
+    "quiet",
 )
 POSITION_COLUMN = "local_wal_lsn"
+QUIET_COLUMN = "quiet"
 XID_SPACE = 2**32
 # Trust a watermark only this far back: well inside the 2**31 that modular comparison allows.
 MAX_WATERMARK_AGE = 2**31 - 2**26
@@ -69,6 +72,9 @@ class Watermark:
     # Where local's WAL stood and which cluster it was; None in rows written before 0004.
     local_system_identifier: int | None = None
     local_wal_position: str | None = None
+    # Written by a sync that found nothing to do, for the next to repeat while nothing is
+    # written on either side (``engine.quiet``); None otherwise, and before 0008.
+    quiet: dict | None = None
     # The xmin of the record's row on Railway: ``railway_xid`` (modulo 2**32) when the sync
     # wrote it; another when the table was rewritten since (restored from a dump).
     record_xmin: int | None = None
@@ -228,5 +234,6 @@ def write_state_sql(
             columns_signature = EXCLUDED.columns_signature,
             local_system_identifier = EXCLUDED.local_system_identifier,
             local_wal_lsn = EXCLUDED.local_wal_lsn,
+            quiet = NULL,
             synced_at = EXCLUDED.synced_at
         """

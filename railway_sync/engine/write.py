@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from array import array
+from collections.abc import Callable
 from dataclasses import replace
 
 from django.db import transaction
@@ -53,18 +54,20 @@ def table_by_table(
     columns: dict[str, list[Column]],
     options: SyncOptions,
     progress: ProgressCallback,
+    closing: Callable[[tuple[TableResult, ...]], list[str]] | None = None,
 ) -> tuple[TableResult, ...]:
     """Carry ``plan`` out, each table in a transaction of its own, parents first.
 
     A table with nothing to write opens no transaction (planning from the survey sent the
     target nothing): its bookkeeping (watermarks, ownership, sequence) goes with the other
-    such tables' in one statement at the end. A refused table writes nothing, its
-    bookkeeping neither, so the next sync sees all its changes again.
+    such tables' in one statement at the end, followed by what ``closing`` makes of the
+    results (the record of a quiet sync). A refused table writes nothing, its bookkeeping
+    neither, so the next sync sees all its changes again.
     """
     target = planner.target
     results = []
     raced: dict[str, array] = {}
-    quiet: list[str] = []  # the bookkeeping of the tables nothing was written to
+    idle: list[str] = []  # the bookkeeping of the tables nothing was written to
     for table_plan in plan:
         table = table_plan.table
         started = time.monotonic()
@@ -101,7 +104,7 @@ def table_by_table(
                         owned=bool(written.settled.to_write) or not own.record_current,
                     )
                     if not written.settled.to_write:
-                        quiet.extend(bookkeeping)
+                        idle.extend(bookkeeping)
                     else:
                         if options.verify:
                             progress(Progress("verify", table))
@@ -124,7 +127,7 @@ def table_by_table(
         results.append(result)
         progress(Progress("done", table, result.written, result.written))
     with on_table("", "the rows were written; the next sync re-checks the tables"):
-        execute_together(target, quiet)
+        execute_together(target, idle + (closing(tuple(results)) if closing else []))
     return tuple(results)
 
 

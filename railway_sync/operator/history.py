@@ -17,6 +17,7 @@ from railway_sync import conf
 from railway_sync.dburl import scrub
 from railway_sync.errors import RailwaySyncError
 from railway_sync.models import SyncRun
+from railway_sync.pg import own_writes
 from railway_sync.pg.error_source import sqlstate
 from railway_sync.report import PullReport, SyncReport
 
@@ -35,14 +36,15 @@ def start(
     """Record that a run began (``at``, default now; ``cycles`` 1 for a watch's sync); None
     when the history table is missing (run ``migrate``)."""
     try:
-        return SyncRun.objects.using(conf.local_alias()).create(
-            command=command,
-            mode=mode,
-            dry_run=dry_run,
-            options=options,
-            started_at=at or timezone.now(),
-            cycles=cycles,
-        )
+        with own_writes.noted(conf.local_alias()):
+            return SyncRun.objects.using(conf.local_alias()).create(
+                command=command,
+                mode=mode,
+                dry_run=dry_run,
+                options=options,
+                started_at=at or timezone.now(),
+                cycles=cycles,
+            )
     except DatabaseError as exc:
         logger.warning("Sync history not recorded: %s", why_not_recorded(exc))
         return None
@@ -146,7 +148,8 @@ def finish(
     if report is not None:
         run.tables = [dataclasses.asdict(table) for table in report.tables]
     try:
-        run.save(using=conf.local_alias())
+        with own_writes.noted(conf.local_alias()):
+            run.save(using=conf.local_alias())
     except Error:
         # Also a connection the failure itself closed (InterfaceError): the record is lost,
         # but the error being raised must not be replaced by this one.

@@ -24,6 +24,7 @@ from railway_sync import conf
 from railway_sync.engine.sync_plan import EDIT_IDS_SHOWN
 from railway_sync.models import SyncRun
 from railway_sync.operator import history
+from railway_sync.pg import own_writes
 from railway_sync.report import SyncReport
 
 logger = logging.getLogger(__name__)
@@ -104,10 +105,11 @@ def fold(run: SyncRun, report: SyncReport, at: datetime) -> bool:
     run.sync_seconds = (run.sync_seconds or 0.0) + report.seconds
     run.tables = summed_tables(run.tables, [dataclasses.asdict(t) for t in report.tables])
     try:
-        run.save(
-            using=conf.local_alias(),
-            update_fields=["finished_at", "cycles", "sync_seconds", "tables"],
-        )
+        with own_writes.noted(conf.local_alias()):
+            run.save(
+                using=conf.local_alias(),
+                update_fields=["finished_at", "cycles", "sync_seconds", "tables"],
+            )
     except Error:
         logger.warning("Sync history not recorded: the local database refused the write.")
         return False

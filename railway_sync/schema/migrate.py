@@ -30,6 +30,7 @@ from railway_sync.operations import (
     deciding,
 )
 from railway_sync.operations.live import LiveRailway, read_shape
+from railway_sync.pg import write_log
 from railway_sync.pg.error_source import sqlstate
 from railway_sync.pg.failures import explain, translate
 from railway_sync.pg.locks import exclusive_run
@@ -151,6 +152,9 @@ def apply(
     plan = executor.migration_plan(targets)
     names = tuple(f"{m.app_label}.{m.name}" for m, backwards in plan if not backwards)
     if not plan:
+        if not dry_run:
+            # A synced table whose trigger was dropped or disabled gets it back.
+            write_log.install(railway, conf.tables())
         return MigrateReport(names, dry_run=dry_run)
     if dry_run:
         with transaction.atomic(using=railway):
@@ -184,6 +188,8 @@ def apply(
             _refuse(planned, confirm_destructive)
             with deciding(decisions, confirm_destructive, starting):
                 executor.migrate(targets, plan=plan)
+            # Tables the migrations created (or adopted) get the write log's trigger too.
+            write_log.install(railway, conf.tables())
     except OperationalError as exc:
         if sqlstate(exc) == "55P03":  # a table another session holds, past RAILWAY_LOCK_TIMEOUT
             raise translate(exc, outcome="Railway's schema was left as it was") from None

@@ -1,0 +1,170 @@
+"""A sync after nothing was written on either side answers from the last quiet sync's record
+(``compared`` "quiet", the same figures), and anything written since, on either side, makes
+it read the tables again and find it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from railway_sync.pg.write_log import TRIGGER
+from tests.conftest import DB, checksum, execute, run
+from tests.helpers import sync_tables_json
+
+FIGURES = ("local_count", "railway_count", "unchanged", "kept", "site_rows")
+
+
+def quiet_after_two_syncs() -> dict[str, dict]:
+    """Sync into the empty Railway, then once with nothing to do (recorded as quiet); the
+    second's tables by name."""
+    sync_tables_json()
+    second = sync_tables_json()
+    assert {t["compared"] for t in second.values()} == {"tracked"}
+    return second
+
+
+def quiet_again() -> None:
+    """With nothing written since, a sync that wrote rows is followed by one that reads the
+    tables and finds nothing to do, then by quiet ones; one that wrote none, by quiet ones."""
+    after = [{t["compared"] for t in sync_tables_json().values()} for _ in range(2)]
+    assert after in ([{"tracked"}, {"quiet"}], [{"quiet"}, {"quiet"}])
+
+
+def per_table_lines(out: str) -> list[str]:
+    """The sync's per-table lines without their timings."""
+    return [line.rsplit(" (", 1)[0] for line in out.splitlines() if line.startswith("  ")]
+
+
+@DB
+def test_a_sync_after_a_quiet_one_answers_alike_without_reading(seeded):
+    second = quiet_after_two_syncs()
+    before_out, _, before_code = run("railway_sync")
+
+    third = sync_tables_json()
+    out, err, code = run("railway_sync")
+
+    assert {t["compared"] for t in third.values()} == {"quiet"}
+    for table, result in third.items():
+        assert {k: result[k] for k in FIGURES} == {k: second[table][k] for k in FIGURES}
+        assert result["inserted"] + result["updated"] + result["deleted"] == 0
+    assert set(third["animals"]) == set(second["animals"])
+    assert (code, before_code) == (0, 0)
+    assert per_table_lines(out) == per_table_lines(before_out)
+    assert "  animals: up to date, 0 rows written" in per_table_lines(out)
+    assert "Verified: every local row is on Railway with identical content." in out
+    assert checksum("railway") == checksum("default")
+
+
+LOCAL_WRITES = {
+    "insert": (
+        "INSERT INTO animals (id, name, organization_id, adoption_url) VALUES (70, 'New', 1, 'u')",
+        ("animals", "inserted", 1),
+    ),
+    "update": (
+        "UPDATE scrape_logs SET status = 'moved' WHERE id = 2",
+        ("scrape_logs", "updated", 1),
+    ),
+    "delete": ("DELETE FROM animal_images WHERE id = 4", ("animal_images", "kept", 1)),
+}
+
+
+@DB
+@pytest.mark.parametrize("kind", sorted(LOCAL_WRITES))
+def test_a_local_write_after_a_quiet_sync_is_synced(seeded, kind):
+    quiet_after_two_syncs()
+    statement, (table, figure, count) = LOCAL_WRITES[kind]
+    execute("default", statement)
+
+    tables = sync_tables_json()
+
+    assert "quiet" not in {t["compared"] for t in tables.values()}
+    assert tables[table][figure] == count
+    quiet_again()
+
+
+@DB
+def test_a_write_to_another_local_table_only_makes_the_next_sync_read(seeded):
+    quiet_after_two_syncs()
+    # A transaction that takes an id, as any write to another table would.
+    execute("default", "SELECT pg_current_xact_id()")
+
+    tables = sync_tables_json()
+
+    assert {t["compared"] for t in tables.values()} == {"tracked"}
+    assert all(t["inserted"] + t["updated"] + t["deleted"] == 0 for t in tables.values())
+    assert {t["compared"] for t in sync_tables_json().values()} == {"quiet"}
+
+
+RAILWAY_WRITES = {
+    "site's row": (
+        "INSERT INTO service_regions (id, organization_id, country) VALUES (50, 1, 'ZZ')",
+        ("service_regions", "site_rows", 1),
+    ),
+    "edit": (
+        "UPDATE animals SET name = 'Edited on Railway' WHERE id = 20",
+        ("animals", "updated", 1),
+    ),
+    "delete": ("DELETE FROM scrape_logs WHERE id = 3", ("scrape_logs", "inserted", 1)),
+    "truncate": ("TRUNCATE service_regions", ("service_regions", "inserted", 5)),
+    # As restore tools write: triggers that only fire for origin sessions would miss it.
+    "replica role": (
+        "SET session_replication_role = replica; "
+        "UPDATE organizations SET name = 'Restored' WHERE id = 2; "
+        "SET session_replication_role = DEFAULT",
+        ("organizations", "updated", 1),
+    ),
+}
+
+
+@DB
+@pytest.mark.parametrize("kind", sorted(RAILWAY_WRITES))
+def test_a_railway_write_after_a_quiet_sync_is_seen(seeded, kind):
+    quiet_after_two_syncs()
+    statement, (table, figure, count) = RAILWAY_WRITES[kind]
+    execute("railway", statement)
+
+    tables = sync_tables_json()
+
+    assert "quiet" not in {t["compared"] for t in tables.values()}
+    assert tables[table][figure] == count
+    quiet_again()
+
+
+@DB
+def test_a_conflict_is_reported_by_every_sync_not_recorded_as_quiet(seeded):
+    quiet_after_two_syncs()
+    # The site inserts animal 61; local's scrapers insert their own animal 61.
+    execute(
+        "railway",
+        "INSERT INTO animals (id, name, organization_id, adoption_url, slug) "
+        "VALUES (61, 'Site dog', 1, 'https://site.example/61', 'site-dog')",
+    )
+    execute(
+        "default",
+        "INSERT INTO animals (id, name, organization_id, adoption_url, slug) "
+        "VALUES (61, 'New dog', 2, 'https://e.org/61', 'new-dog')",
+    )
+
+    for _ in range(3):
+        out, err, code = run("railway_sync", "--format", "json")
+        animals = {t["table"]: t for t in json.loads(out)["tables"]}["animals"]
+        assert (code, animals["conflicts"], animals["compared"]) == (1, 1, "tracked")
+
+
+@DB
+def test_a_table_without_its_trigger_is_read_until_railway_migrate_puts_it_back(seeded):
+    quiet_after_two_syncs()
+    execute("railway", f"DROP TRIGGER {TRIGGER} ON animals")
+
+    assert {t["compared"] for t in sync_tables_json().values()} == {"tracked"}
+    assert {t["compared"] for t in sync_tables_json().values()} == {"tracked"}
+
+    out, err, code = run("railway_migrate")
+    assert code == 0, err
+    execute("railway", "UPDATE animals SET name = 'Unseen?' WHERE id = 20")
+    tables = sync_tables_json()
+    assert tables["animals"]["updated"] == 1
+    assert {t["compared"] for t in sync_tables_json().values()} == {"tracked"}
+    assert {t["compared"] for t in sync_tables_json().values()} == {"quiet"}
+    assert checksum("railway") == checksum("default")
