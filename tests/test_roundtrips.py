@@ -105,9 +105,13 @@ def test_a_sync_with_nothing_to_write_asks_five_times_and_opens_no_transaction(l
 def test_a_sync_after_a_quiet_one_asks_three_times_and_reads_no_table(link, in_sync):
     before = checksum("railway")
 
-    counted, out, err, code = through(link, "railway_sync", "--format", "json")
-
-    assert code == 0, err
+    # Until quiet: a transaction unrelated to the tables (autovacuum's ANALYZE on this shared
+    # server) taking an id makes a sync read them, as a write would.
+    for _ in range(3):
+        counted, out, err, code = through(link, "railway_sync", "--format", "json")
+        assert code == 0, err
+        if {table["compared"] for table in json.loads(out)["tables"]} == {"quiet"}:
+            break
     assert {table["compared"] for table in json.loads(out)["tables"]} == {"quiet"}
     assert checksum("railway") == before
     # The first two as for status with the run lock (the write log's notes with them); the

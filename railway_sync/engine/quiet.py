@@ -25,20 +25,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from django.db import connections
-
 from railway_sync.engine import tracking
 from railway_sync.engine.railway_facts import RailwayFacts
+from railway_sync.pg import own_writes
 from railway_sync.pg.columns import Column
 from railway_sync.pg.connection import ServerIdentity, server_identity
 from railway_sync.pg.grants import STATE_TABLE
-from railway_sync.pg.own_writes import OWN_WRITES_TABLE
 from railway_sync.pg.sql import literal, quote_name
 from railway_sync.pg.write_log import WRITE_LOG_TABLE, forget_sql
 from railway_sync.report import TableResult
 
-# Local transaction ids looked back over at most (own writes are kept further back).
-MAX_SPAN = 100_000
 # A table's figures a quiet sync repeats, as TableResult names them.
 FIGURES = ("local_count", "railway_count", "unchanged", "kept", "site_rows")
 
@@ -90,38 +86,20 @@ def replay(
             or state.record_xmin != state.railway_xid % tracking.XID_SPACE
         ):
             return None
-    railway_xids = {state.railway_xid for state in states if state is not None}
+    # On one server with Railway (the demo), the recording sync's Railway write took a local id.
     same_server = server.started_at == facts.identity.started_at
-    if not _only_own_writes(local, local_next, railway_xids if same_server else set()):
+    railway_xids = frozenset(
+        state.railway_xid
+        for state in states
+        if same_server and state is not None and state.railway_xid is not None
+    )
+    if not own_writes.only_own_since(local, local_next, tracking.next_xid(local), railway_xids):
         return None
     return tuple(
         TableResult(table, compared="quiet", **state.quiet["figures"])
         for table, state in zip(names, states, strict=True)
         if state is not None and state.quiet is not None
     )
-
-
-def _only_own_writes(local: str, since: int, railway_xids: set[int | None]) -> bool:
-    """Whether every local transaction id from ``since`` on is one of railway_sync's own
-    (or, on one server with Railway, one of ``railway_xids``)."""
-    with connections[local].cursor() as cursor:
-        cursor.execute(
-            "SELECT to_regclass(%s) IS NOT NULL, "
-            "pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
-            [OWN_WRITES_TABLE],
-        )
-        present, next_xid = cursor.fetchone()
-        span = next_xid - since
-        if not present or not 0 <= span <= MAX_SPAN:
-            return False
-        cursor.execute(
-            f"SELECT array_agg(xid) FROM {quote_name(OWN_WRITES_TABLE)} "
-            "WHERE xid >= %s AND xid < %s",
-            [since, next_xid],
-        )
-        own = set(cursor.fetchone()[0] or ())
-    others = {xid for xid in railway_xids if xid is not None and since <= xid < next_xid}
-    return len(own | others) == span
 
 
 def record_sql(

@@ -20,6 +20,7 @@ from django.db.utils import DatabaseError, InterfaceError
 
 from railway_sync.engine import tracking
 from railway_sync.errors import RailwaySyncError
+from railway_sync.pg import own_writes
 from railway_sync.pg.failures import translate
 from railway_sync.pg.sql import quote_name
 from railway_sync.report import SyncReport
@@ -43,7 +44,8 @@ class LocalChanges:
     """Whether the synced tables were written since the last look, asked of local alone.
 
     While the server assigns no new transaction id nothing was written anywhere, and that
-    costs one tiny query; otherwise each table is counted, with the rows written by
+    costs one tiny query; nor was anything when each id since is one of railway_sync's own
+    history writes (``pg.own_writes``: one more); otherwise each table is counted, with the rows written by
     transactions from the last look on (``xmin``, as change tracking reads it), so inserts,
     updates and deletes are all seen, the moment they commit.
     """
@@ -63,6 +65,14 @@ class LocalChanges:
             )
             next_xid, oldest_running = cursor.fetchone()
             if next_xid == self.next_xid:
+                return False
+            if (
+                self.next_xid is not None
+                and self.since == self.next_xid
+                and own_writes.only_own_since(self.local, self.next_xid, next_xid)
+            ):
+                # Only railway_sync's own history was written (this watch's, after a sync).
+                self.next_xid = self.since = next_xid
                 return False
             self.next_xid = next_xid
             counts: list[int] = []

@@ -17,8 +17,9 @@ from django.db import connections, transaction
 from railway_sync.models import OwnWrite
 
 OWN_WRITES_TABLE = OwnWrite._meta.db_table
-# Ids kept behind the newest: a quiet check looks back less far (engine.quiet.MAX_SPAN).
-KEPT_SPAN = 200_000
+# Ids looked back over at most, and kept behind the newest (more than that).
+MAX_SPAN = 100_000
+KEPT_SPAN = 2 * MAX_SPAN
 
 _NOTE_SQL = f"""
 WITH pruned AS (
@@ -50,3 +51,24 @@ def noted(alias: str) -> Iterator[None]:
             cursor.execute(_MAY_NOTE_SQL, [OWN_WRITES_TABLE] * 3)
             if cursor.fetchone()[0]:
                 cursor.execute(_NOTE_SQL)
+
+
+def only_own_since(
+    alias: str, since: int, next_xid: int, others: frozenset[int] = frozenset()
+) -> bool:
+    """Whether every transaction id of ``alias`` from ``since`` up to ``next_xid`` is one of
+    railway_sync's own, or one of ``others`` (ids known to be harmless); at most ``MAX_SPAN``
+    ids. False where the record's table is missing."""
+    span = next_xid - since
+    if not 0 <= span <= MAX_SPAN:
+        return False
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [OWN_WRITES_TABLE])
+        if not cursor.fetchone()[0]:
+            return False
+        cursor.execute(
+            f"SELECT array_agg(xid) FROM {OWN_WRITES_TABLE} WHERE xid >= %s AND xid < %s",
+            [since, next_xid],
+        )
+        own = set(cursor.fetchone()[0] or ())
+    return len(own | {xid for xid in others if since <= xid < next_xid}) == span
