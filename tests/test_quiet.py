@@ -12,18 +12,20 @@ from railway_sync.engine.watch import LocalChanges
 from railway_sync.models import SYNCED_TABLES
 from railway_sync.operator import history
 from railway_sync.pg.write_log import TRIGGER
-from tests.conftest import DB, checksum, execute, run
+from tests.conftest import DB, checksum, execute, run, wait_for_a_quiet_server
 from tests.helpers import sync_tables_json
 
 FIGURES = ("local_count", "railway_count", "unchanged", "kept", "site_rows")
 
 
-def until_quiet(limit: int = 3) -> dict[str, dict]:
+def until_quiet(limit: int = 4) -> dict[str, dict]:
     """Sync until a sync answers quietly (at most ``limit`` times), none writing a row; the
     quiet one's tables by name. More than one when a transaction unrelated to the tables took
     an id meanwhile (autovacuum's ANALYZE on this shared test server): the sync cannot tell
     it from a write, and reads."""
     for _ in range(limit):
+        # A sync reading while a transaction is open anywhere on the server cannot record.
+        wait_for_a_quiet_server()
         tables = sync_tables_json()
         assert all(t["inserted"] + t["updated"] + t["deleted"] == 0 for t in tables.values())
         if {t["compared"] for t in tables.values()} == {"quiet"}:
