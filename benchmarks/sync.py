@@ -230,6 +230,20 @@ class Bench:
             self.sql(database, "VACUUM ANALYZE")
         return local == railway
 
+    def wait_for_no_open_transaction(self, seconds: float = 30.0) -> None:
+        """Wait (outside the timed part) until no other session on the local server holds a
+        transaction open: a sync reading meanwhile cannot record itself as quiet."""
+        deadline = time.monotonic() + seconds
+        while (
+            time.monotonic() < deadline
+            and self.sql(
+                self.local_db,
+                "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                "AND (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL)",
+            )[0][0]
+        ):
+            time.sleep(0.1)
+
     def rows(self, database: str) -> int:
         return sum(self.sql(database, f"SELECT count(*) FROM {t}")[0][0] for t in TABLES)
 
@@ -401,7 +415,8 @@ class Bench:
         steps.append(self.sync_step(NO_OP_READ, vacuum=False))
         # Until quiet: another transaction on the server (autovacuum's ANALYZE) makes a sync
         # read the tables, as a write would.
-        for _ in range(3):
+        for _ in range(4):
+            self.wait_for_no_open_transaction()
             no_op = self.sync_step(NO_OP, vacuum=False)
             if no_op.compared == "quiet":
                 break
