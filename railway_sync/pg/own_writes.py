@@ -34,7 +34,8 @@ ON CONFLICT DO NOTHING
 # Whether the table is there and the user may note (and prune) in it.
 _MAY_NOTE_SQL = (
     "SELECT CASE WHEN to_regclass(%s) IS NULL THEN false "
-    "ELSE has_table_privilege(%s, 'INSERT') AND has_table_privilege(%s, 'SELECT, DELETE') END"
+    "ELSE has_table_privilege(%s, 'INSERT') AND has_table_privilege(%s, 'SELECT') "
+    "AND has_table_privilege(%s, 'DELETE') END"
 )
 
 
@@ -48,7 +49,7 @@ def noted(alias: str) -> Iterator[None]:
     with transaction.atomic(using=alias):
         yield
         with connections[alias].cursor() as cursor:
-            cursor.execute(_MAY_NOTE_SQL, [OWN_WRITES_TABLE] * 3)
+            cursor.execute(_MAY_NOTE_SQL, [OWN_WRITES_TABLE] * 4)
             if cursor.fetchone()[0]:
                 cursor.execute(_NOTE_SQL)
 
