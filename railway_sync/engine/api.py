@@ -10,7 +10,9 @@ for its watermarks and id ranges (``railway_facts``); open one consistent local 
 compare the schemas; survey every table on both sides at once, with which Railway rows are
 the site's (``Planner.prepare``); run the guards; make the plan (``make_plan``); then either
 render it (``preview``) or carry it out (``write``), each layout in its own transactions,
-and return the report. A sync with nothing to write asks Railway about five times in all.
+and return the report. A sync with nothing to write asks Railway about five times in all;
+one after such a sync, nothing written on either side since, three: it answers from that
+sync's record once the schema is checked (``quiet``), reading no table.
 """
 
 from __future__ import annotations
