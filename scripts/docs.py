@@ -264,9 +264,9 @@ FIELD_NOTES: dict[str, str] = {
     ),
     "compared": (
         "How the table's differences were found: `empty` (Railway had no rows), `tracked` "
-        "(change tracking), `full` (every row hashed on both sides) or, in `railway_sync`, "
-        "`quiet` (nothing written on either side since the last sync that found nothing to "
-        "do: its figures, no row read); in `railway_status`, "
+        "(change tracking), `full` (every row hashed on both sides) or `quiet` (nothing "
+        "written on either side since the last sync that found nothing to do: its figures, "
+        "no row read); in `railway_status`, "
         '`""` when its rows could not be compared.'
     ),
     "site_rows": "The table's Railway rows the sync does not own (the site's), left as they were.",

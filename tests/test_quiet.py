@@ -195,3 +195,31 @@ def test_the_watch_takes_railway_syncs_own_history_for_no_change(seeded):
     execute("default", "UPDATE animals SET name = name || '!' WHERE id = 3")
     assert looking.changed()
     assert not looking.changed()
+
+
+def status_document(*args: str) -> tuple[int, dict]:
+    out, err, code = run("railway_status", "--format", "json", *args)
+    return code, json.loads(out)
+
+
+@DB
+def test_status_after_a_quiet_sync_says_what_reading_every_row_says(seeded):
+    sync_tables_json()
+    execute("default", "DELETE FROM animal_images WHERE id = 4")  # kept on Railway
+    execute(
+        "railway", "INSERT INTO service_regions (id, organization_id, country) VALUES (50, 1, 'ZZ')"
+    )
+    until_quiet()
+
+    code, quick = status_document()
+    deep_code, deep = status_document("--deep")
+
+    assert {t["compared"] for t in quick["tables"]} == {"quiet"}
+    assert {t["compared"] for t in deep["tables"]} == {"full"}
+    for document in (quick, deep):
+        for table in document["tables"]:
+            del table["compared"]
+    assert [k for k in set(quick) | set(deep) if quick.get(k) != deep.get(k)] == []
+    assert code == deep_code
+    images = {t["table"]: t for t in quick["tables"]}["animal_images"]
+    assert (images["railway_only"], images["in_sync"]) == (1, False)

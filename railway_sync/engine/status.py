@@ -4,7 +4,7 @@ to run next. It reads both databases and writes neither."""
 from __future__ import annotations
 
 from railway_sync import conf
-from railway_sync.engine import railway_facts
+from railway_sync.engine import quiet, railway_facts
 from railway_sync.engine.options import SyncOptions
 from railway_sync.engine.planner import Planner, make_plan
 from railway_sync.engine.sync_plan import TablePlan
@@ -72,6 +72,28 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
                 problem=exc.finding,
                 recommendation=f"Run: {DRIFT_FIX}",
                 details=tuple(exc.lines),
+                railway_synced_at=facts.synced_at,
+            )
+        replayed = None if deep else quiet.replay(local, facts, columns)
+        if replayed is not None:
+            # Nothing written on either side since a sync found nothing to do: its figures.
+            found = [
+                TableStatus(
+                    table=result.table,
+                    local_count=result.local_count,
+                    railway_count=result.railway_count,
+                    railway_only=result.kept,
+                    compared=result.compared,
+                    site_rows=result.site_rows,
+                    site_columns=site_columns(columns[result.table], facts.columns[result.table]),
+                )
+                for result in replayed
+            ]
+            return StatusReport(
+                target,
+                True,
+                tuple(found),
+                recommendation=recommend(found),
                 railway_synced_at=facts.synced_at,
             )
         planner = Planner.open(local, railway, facts, full=deep, keys=keys)
