@@ -76,12 +76,32 @@ def test_testing_the_connection_asks_railway_once(link, clean):
 
 @DB
 def test_status_of_a_railway_in_sync_asks_three_times(link, in_sync):
+    # A local transaction that takes an id (as a write to another table does): the status
+    # cannot tell it from a scrape, and reads the tables.
+    execute("default", "SELECT pg_current_xact_id()")
+
     counted, out, err, code = through(link, "railway_status", "--format", "json")
 
     assert code == 0, err
     assert json.loads(out)["in_sync"] is True
     # Who it is and its catalog; watermarks, migrations, id ranges; the survey of every table.
     assert (counted.connections, counted.round_trips) == (1, CONNECTING + 3)
+
+
+@DB
+def test_status_after_a_quiet_sync_asks_twice(link, in_sync):
+    for _ in range(4):
+        wait_for_a_quiet_server()  # a sync reading while a transaction is open cannot record
+        assert run("railway_sync")[2] == 0
+        counted, out, err, code = through(link, "railway_status", "--format", "json")
+        if {table["compared"] for table in json.loads(out)["tables"]} == {"quiet"}:
+            break
+
+    assert code == 0, err
+    assert {table["compared"] for table in json.loads(out)["tables"]} == {"quiet"}
+    assert json.loads(out)["in_sync"] is True
+    # Who it is and its catalog; watermarks, migrations, id ranges and the write log's notes.
+    assert (counted.connections, counted.round_trips) == (1, CONNECTING + 2)
 
 
 @DB
