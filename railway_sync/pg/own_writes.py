@@ -15,18 +15,20 @@ from contextlib import contextmanager
 from django.db import connections, transaction
 
 from railway_sync.models import OwnWrite
+from railway_sync.pg.sql import quote_name
 
 OWN_WRITES_TABLE = OwnWrite._meta.db_table
+_TABLE = quote_name(OWN_WRITES_TABLE)
 # Ids looked back over at most, and kept behind the newest (more than that).
 MAX_SPAN = 100_000
 KEPT_SPAN = 2 * MAX_SPAN
 
 _NOTE_SQL = f"""
 WITH pruned AS (
-    DELETE FROM {OWN_WRITES_TABLE}
+    DELETE FROM {_TABLE}
     WHERE xid < pg_current_xact_id()::text::bigint - {KEPT_SPAN}
 )
-INSERT INTO {OWN_WRITES_TABLE} (xid) VALUES (pg_current_xact_id()::text::bigint)
+INSERT INTO {_TABLE} (xid) VALUES (pg_current_xact_id()::text::bigint)
 ON CONFLICT DO NOTHING
 """
 
@@ -68,7 +70,7 @@ def only_own_since(
         if not cursor.fetchone()[0]:
             return False
         cursor.execute(
-            f"SELECT array_agg(xid) FROM {OWN_WRITES_TABLE} WHERE xid >= %s AND xid < %s",
+            f"SELECT array_agg(xid) FROM {_TABLE} WHERE xid >= %s AND xid < %s",
             [since, next_xid],
         )
         own = set(cursor.fetchone()[0] or ())

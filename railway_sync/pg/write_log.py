@@ -44,10 +44,11 @@ DROP_SQL = f"DROP TABLE IF EXISTS {WRITE_LOG_TABLE}; DROP FUNCTION IF EXISTS {FU
 def install_sql(table: str) -> list[str]:
     """The statements that give ``table`` its trigger (again: idempotent)."""
     name = quote_name(table)
+    trigger = quote_name(TRIGGER)
     return [
-        f"CREATE OR REPLACE TRIGGER {TRIGGER} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
-        f"ON {name} FOR EACH STATEMENT EXECUTE FUNCTION {FUNCTION}()",
-        f"ALTER TABLE {name} ENABLE ALWAYS TRIGGER {TRIGGER}",
+        f"CREATE OR REPLACE TRIGGER {trigger} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
+        f"ON {name} FOR EACH STATEMENT EXECUTE FUNCTION {quote_name(FUNCTION)}()",
+        f"ALTER TABLE {name} ENABLE ALWAYS TRIGGER {trigger}",
     ]
 
 
@@ -65,7 +66,7 @@ def logged_tables_sql(names_param: str) -> str:
 def written_tables_sql(names_param: str) -> str:
     """A scalar subquery: the tables of ``names_param`` with a note in the log."""
     return (
-        f"(SELECT json_agg(DISTINCT table_name) FROM {WRITE_LOG_TABLE} "
+        f"(SELECT json_agg(DISTINCT table_name) FROM {quote_name(WRITE_LOG_TABLE)} "
         f"WHERE table_name = ANY({names_param}))"
     )
 
