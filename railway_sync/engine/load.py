@@ -9,8 +9,6 @@ columns that are.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import threading
@@ -26,11 +24,6 @@ from railway_sync.engine.id_sets import contains
 from railway_sync.pg import driver
 from railway_sync.pg.columns import Column, written
 from railway_sync.pg.sql import column_list, id_array_literal, quote_name, ranges_literal, row_text
-
-# The pipe between the two COPY streams: what the kernel holds (Linux's default is 64 KB) and
-# what the producer gathers before each write (Python's default is 8 KB), so that the rows of
-# a COPY, which the driver hands over one at a time, cross it in large writes.
-PIPE_BYTES = 1 << 20
 
 
 class TableNoLongerEmpty(Exception):
@@ -68,12 +61,11 @@ def stream_copy(
     source_cursor = source.cursor()
     target_cursor = target.cursor()
     read_fd, write_fd = os.pipe()
-    _widen(write_fd)
     producer_error: list[BaseException] = []
 
     def produce() -> None:
         try:
-            with os.fdopen(write_fd, "wb", PIPE_BYTES) as pipe, source.wrap_database_errors:
+            with os.fdopen(write_fd, "wb") as pipe, source.wrap_database_errors:
                 writer = pipe if digest is None else Digesting(digest, pipe)
                 driver.copy_out(source_cursor, copy_out_sql, writer)  # type: ignore[arg-type]
         except BaseException as exc:  # re-raised in the calling thread
@@ -92,15 +84,6 @@ def stream_copy(
         target_cursor.close()
     if producer_error:
         raise producer_error[0]
-
-
-def _widen(pipe_fd: int) -> None:
-    """Let the kernel hold ``PIPE_BYTES`` of the pipe where it can (Linux; up to
-    ``/proc/sys/fs/pipe-max-size`` for a user without privileges); elsewhere, as it is."""
-    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)
-    if set_size is not None:
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(pipe_fd, set_size, PIPE_BYTES)
 
 
 def copy_into_empty(

@@ -59,9 +59,8 @@ VERSION = str(Database.__version__).split()[0]
 Error: type[Exception] = Database.Error
 OperationalError: type[Exception] = Database.OperationalError
 
-# How much COPY FROM STDIN reads from its source at a time. psycopg2's own default is 8 KB:
-# a megabyte crosses the pipe and enters libpq in a hundred times fewer calls.
-COPY_CHUNK = 1 << 20
+# How much COPY FROM STDIN reads from its source at a time (psycopg2's own default).
+COPY_CHUNK = 8192
 
 
 def connect(*, autocommit: bool = False, **params: Any) -> Any:
