@@ -26,6 +26,16 @@ FOREIGN_KEYS = (
 )
 
 
+UNIQUE_CONSTRAINTS = (
+    "SELECT conname, pg_get_constraintdef(oid), conindid::int FROM pg_constraint "
+    "WHERE conrelid = %s::regclass AND contype = 'u' ORDER BY 1"
+)
+
+
+def unique_constraints(table: str) -> list[tuple[str, str, int]]:
+    return fetch("railway", UNIQUE_CONSTRAINTS, [table])
+
+
 @contextmanager
 def names_shouted(alias: str, table: str) -> Iterator[None]:
     """A trigger on ``alias`` that upper-cases ``table``'s names as rows are inserted."""
@@ -78,6 +88,48 @@ def test_indexes_are_built_and_keys_checked_after_the_rows_are_copied(seeded, se
     assert table_rows("railway", "animals") == table_rows("default", "animals")
     # Built from the rows: the planner can use them, and they hold every row.
     assert scalar("railway", "SELECT count(*) FROM animals WHERE organization_id > 0") == 60
+
+
+@DB
+def test_unique_constraints_are_added_back_after_the_rows_are_copied(seeded, settings):
+    settings.RAILWAY_SYNC_INDEXES_AFTER_ROWS = 10
+    before = unique_constraints("animals")
+    assert before, "the test needs animals to have unique constraints on Railway"
+
+    out, err, code = run("railway_sync")
+
+    assert code == 0, err
+    after = unique_constraints("animals")
+    # The same constraints, defined alike, each on an index built once the rows were in.
+    assert definitions(after) == definitions(before)
+    assert {index for *_, index in after}.isdisjoint({index for *_, index in before})
+    assert table_rows("railway", "animals") == table_rows("default", "animals")
+
+
+@DB
+def test_a_value_a_unique_constraint_refuses_fails_the_load_as_the_copy_did(seeded, settings):
+    settings.RAILWAY_SYNC_INDEXES_AFTER_ROWS = 10
+    # A unique constraint of the site's own on Railway that local's rows break (local has no
+    # such constraint): added back after the load, it refuses them, and the sync ends as it
+    # did when the COPY met it.
+    execute("railway", "ALTER TABLE animals ADD CONSTRAINT site_one_per_type UNIQUE (animal_type)")
+    before = unique_constraints("animals")
+    try:
+        out, err, code = run("railway_sync", "--mode", "rebuild", "--confirm-destructive")
+        after = unique_constraints("animals")
+    finally:
+        execute("railway", "ALTER TABLE animals DROP CONSTRAINT site_one_per_type")
+
+    assert code == 1
+    assert err.splitlines()[0] == (
+        "❌ Railway data sync failed: Railway rejected a row of animals: duplicate key value "
+        'violates unique constraint "site_one_per_type". Key (animal_type)=(dog) already exists. '
+        "(Railway was left unchanged; fix the row locally, or the constraint on Railway, then "
+        "sync again)."
+    )
+    assert scalar("railway", "SELECT count(*) FROM animals") == 0
+    assert scalar("railway", "SELECT count(*) FROM organizations") == 0
+    assert after == before
 
 
 @DB
