@@ -17,8 +17,9 @@ sync's record once the schema is checked (``quiet``), reading no table.
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 
@@ -49,7 +50,6 @@ from railway_sync.report import (
     SchemaChange,
     StatusReport,
     SyncReport,
-    TableResult,
     no_progress,
 )
 from railway_sync.schema import autodetect, tables
@@ -226,13 +226,6 @@ def sync(
                         "Run: python manage.py railway_migrate",
                         [],
                     )
-                if answers_quietly(options):
-                    replayed = quiet.replay(local, facts, columns)
-                    if replayed is not None:
-                        seconds = time.monotonic() - started
-                        return SyncReport(
-                            options.mode, False, replayed, options.verify, seconds=seconds
-                        )
                 # Local may lack a key Railway enforces (the scrapers' schema dropped it), and
                 # a column only Railway has (the site's) may point at a synced table too.
                 every_key = list(dict.fromkeys(catalog.foreign_keys() + facts.foreign_keys))
@@ -251,6 +244,13 @@ def sync(
                     foreign_keys=synced_keys,
                     site_foreign_keys=every_key,
                 )
+                if answers_quietly(options):
+                    replayed = quiet.replay(planner, facts, columns)
+                    if replayed is not None:
+                        seconds = time.monotonic() - started
+                        return SyncReport(
+                            options.mode, False, replayed, options.verify, seconds=seconds
+                        )
                 with on_tables(names, "nothing was written"):
                     surveys = planner.prepare(columns)
                 owners: dict[str, Ownership] = {}
@@ -289,7 +289,9 @@ def sync(
                         columns,
                         options,
                         progress,
-                        closing=None if options.prune else recording_quiet(planner, facts),
+                        closing=None
+                        if options.prune
+                        else functools.partial(quiet.record_sql, planner, facts),
                     )
                     if options.prune:
                         results = write.prune(planner, results, plan, options, progress)
@@ -312,19 +314,6 @@ def answers_quietly(options: SyncOptions) -> bool:
     """Whether a sync may answer from the last quiet sync's record (``quiet.replay``): not a
     dry run, a deleting mode, ``--prune`` or ``--verify-all``, which read the tables."""
     return not (options.dry_run or options.destructive or options.prune or options.verify_all)
-
-
-def recording_quiet(
-    planner: Planner, facts: RailwayFacts
-) -> Callable[[tuple[TableResult, ...]], list[str]]:
-    """What records an incremental sync's results as quiet (``quiet.record_sql``)."""
-    assert planner.source_server is not None, "Planner.open sets it"
-    reading = quiet.Reading(planner.source_watermark, planner.source_next, planner.source_server)
-
-    def closing(results: tuple[TableResult, ...]) -> list[str]:
-        return quiet.record_sql(planner.target, facts, reading, planner.target_snapshot, results)
-
-    return closing
 
 
 def status(

@@ -23,13 +23,12 @@ and ``railway_status --deep`` compare every row.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from railway_sync.engine import tracking
+from railway_sync.engine.planner import Planner
 from railway_sync.engine.railway_facts import RailwayFacts
 from railway_sync.pg import own_writes
 from railway_sync.pg.columns import Column
-from railway_sync.pg.connection import ServerIdentity, server_identity
 from railway_sync.pg.grants import STATE_TABLE
 from railway_sync.pg.sql import literal, quote_name
 from railway_sync.pg.write_log import WRITE_LOG_TABLE, forget_sql
@@ -39,23 +38,14 @@ from railway_sync.report import TableResult
 FIGURES = ("local_count", "railway_count", "unchanged", "kept", "site_rows")
 
 
-@dataclass(frozen=True)
-class Reading:
-    """Where local stood when a sync read it: the snapshot's oldest running and next
-    transaction ids, and the server."""
-
-    oldest_running: int
-    next_xid: int
-    server: ServerIdentity
-
-
 def replay(
-    local: str, facts: RailwayFacts, columns: dict[str, list[Column]]
+    planner: Planner, facts: RailwayFacts, columns: dict[str, list[Column]]
 ) -> tuple[TableResult, ...] | None:
     """The last quiet sync's results for the tables of ``columns``, when nothing was written
     to them on either side since (see the module's list); None when they must be read.
 
-    Call inside local's snapshot, after the schema check."""
+    After the schema check, with the planner opened in local's snapshot: what it read of
+    local (server, identity, next transaction id) is what is compared."""
     names = tuple(columns)
     states = [facts.states.get(table) for table in names]
     if (
@@ -73,8 +63,8 @@ def replay(
         for record in records
     ):
         return None
-    server = server_identity(local)
-    identity = tracking.local_identity(local)
+    server, identity = planner.source_server, planner.identity
+    assert server is not None, "Planner.open sets it"
     for table, state in zip(names, states, strict=True):
         assert state is not None and state.quiet is not None
         if (
@@ -93,7 +83,7 @@ def replay(
         for state in states
         if same_server and state is not None and state.railway_xid is not None
     )
-    if not own_writes.only_own_since(local, local_next, tracking.next_xid(local), railway_xids):
+    if not own_writes.only_own_since(planner.source, local_next, planner.source_next, railway_xids):
         return None
     return tuple(
         TableResult(table, compared="quiet", **state.quiet["figures"])
@@ -103,16 +93,15 @@ def replay(
 
 
 def record_sql(
-    railway: str,
-    facts: RailwayFacts,
-    reading: Reading,
-    railway_snapshot: str,
-    results: tuple[TableResult, ...],
+    planner: Planner, facts: RailwayFacts, results: tuple[TableResult, ...]
 ) -> list[str]:
     """The statements that record a sync with nothing to do as quiet, to run in the
     transaction that writes its tables' watermarks; none when it is not one (something
     written, held back, refused or in conflict; a local transaction running while it read;
-    Railway without the write log or its right to forget what it saw)."""
+    Railway without the write log or its right to forget what it saw). ``planner`` says
+    where local stood when it read, and which snapshot Railway's survey saw."""
+    railway, server = planner.target, planner.source_server
+    assert server is not None, "Planner.open sets it"
     names = {result.table for result in results}
     clean = all(
         result.written == 0
@@ -123,15 +112,15 @@ def record_sql(
     if (
         not results
         or not clean
-        or reading.oldest_running != reading.next_xid
-        or not railway_snapshot
+        or planner.source_watermark != planner.source_next
+        or not planner.target_snapshot
         or not names <= facts.logged
         or "DELETE" not in facts.writes.get(WRITE_LOG_TABLE, frozenset())
     ):
         return []
     common = {
-        "local_next": reading.next_xid,
-        "local_started_at": reading.server.started_at.isoformat(),
+        "local_next": planner.source_next,
+        "local_started_at": server.started_at.isoformat(),
         "railway_started_at": facts.identity.started_at.isoformat(),
     }
     values = ", ".join(
@@ -146,5 +135,5 @@ def record_sql(
     return [
         f"UPDATE {quote_name(STATE_TABLE)} s SET quiet = v.quiet FROM (VALUES {values}) "
         "v(table_name, quiet) WHERE s.table_name = v.table_name",
-        forget_sql(railway, railway_snapshot),
+        forget_sql(railway, planner.target_snapshot),
     ]

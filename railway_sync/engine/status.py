@@ -74,7 +74,8 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
                 details=tuple(exc.lines),
                 railway_synced_at=facts.synced_at,
             )
-        replayed = None if deep else quiet.replay(local, facts, columns)
+        planner = Planner.open(local, railway, facts, full=deep, keys=keys)
+        replayed = None if deep else quiet.replay(planner, facts, columns)
         if replayed is not None:
             # Nothing written on either side since a sync found nothing to do: its figures.
             found = [
@@ -96,7 +97,6 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
                 recommendation=recommend(found),
                 railway_synced_at=facts.synced_at,
             )
-        planner = Planner.open(local, railway, facts, full=deep, keys=keys)
         surveys = planner.prepare(columns)
         owners = {
             table: planner.ownership(table, columns[table], survey.railway_count, survey)
