@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.db import connections
@@ -22,6 +23,24 @@ def written(columns: list[Column]) -> list[Column]:
     """The columns a sync writes: all but generated ones, which PostgreSQL refuses values for
     (``cannot insert a non-DEFAULT value``) and computes from the others."""
     return [column for column in columns if not column.generated]
+
+
+# Built-in types (as format_type() names them, with or without a modifier, and arrays of them)
+# whose binary COPY form is the same on every supported server and holds the whole value, so
+# equal binary forms are equal text forms. A type a database defines (an enum, a domain, a
+# composite) goes as text: arrays and composites carry its OID, which differs between databases.
+_BINARY_TYPES = re.compile(
+    r"(?:smallint|integer|bigint|real|double precision|boolean|text|bytea|uuid|jsonb?|date"
+    r"|numeric(?:\(\d+(?:,\d+)?\))?|character(?: varying)?(?:\(\d+\))?"
+    r"|(?:timestamp|time)(?:\(\d\))? with(?:out)? time zone)(?:\[\])*"
+)
+
+
+def binary_copyable(columns: list[Column]) -> bool:
+    """Whether ``columns`` can be COPYed in binary form, which PostgreSQL reads and writes
+    faster than text: every one is of a built-in type above. The sync and the pull compare
+    the two sides' types first (``drift.column_differences``), so both sides have the same."""
+    return all(_BINARY_TYPES.fullmatch(column.type) for column in columns)
 
 
 def live_columns(alias: str, table: str) -> list[Column] | None:
