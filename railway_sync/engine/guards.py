@@ -26,7 +26,7 @@ from railway_sync.engine.ownership import Ownership
 from railway_sync.engine.planner import Planner
 from railway_sync.engine.sync_plan import Refusal
 from railway_sync.errors import GuardRefused
-from railway_sync.pg.sql import quote_name
+from railway_sync.pg.sql import CURRENT_SCHEMA, quote_name
 from railway_sync.schema.tables import ForeignKey
 
 # Beyond this share of its synced rows missing locally, a table looks rebuilt or cleared
@@ -210,14 +210,14 @@ def _enforced_locally(local: str) -> set[tuple[str, str, str]]:
     """The foreign keys the local database itself enforces (validated constraints)."""
     with connections[local].cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT child.relname, a.attname, parent.relname
             FROM pg_constraint c
             JOIN pg_class child ON child.oid = c.conrelid
             JOIN pg_class parent ON parent.oid = c.confrelid
             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
             WHERE c.contype = 'f' AND c.convalidated AND cardinality(c.conkey) = 1
-              AND child.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+              AND child.relnamespace = {CURRENT_SCHEMA}
             """
         )
         return set(cursor.fetchall())

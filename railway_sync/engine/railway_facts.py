@@ -29,14 +29,12 @@ from railway_sync.pg.columns import Column
 from railway_sync.pg.connection import ServerIdentity
 from railway_sync.pg.grants import OWNED_TABLE, STATE_TABLE
 from railway_sync.pg.locks import RUN_LOCK_KEY, release_run_lock
-from railway_sync.pg.sql import quote_name
+from railway_sync.pg.sql import CURRENT_SCHEMA, quote_name
 from railway_sync.pg.write_log import WRITE_LOG_TABLE
 from railway_sync.schema.tables import FOREIGN_KEY_COLUMNS, FOREIGN_KEYS, ForeignKey
 
 # The migration apps whose applied migrations say which Railway columns the sync created.
 MIGRATION_APPS = ("railway_sync", "railway_schema")
-
-_SCHEMA = "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
 
 
 @dataclass(frozen=True)
@@ -116,7 +114,7 @@ def read(
                         a.attgenerated <> '')
                     ORDER BY c.relname, a.attnum)
                  FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
-                 WHERE c.relname = ANY(%(tables)s) AND c.relnamespace = {_SCHEMA}
+                 WHERE c.relname = ANY(%(tables)s) AND c.relnamespace = {CURRENT_SCHEMA}
                    AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped),
                 (SELECT json_agg(json_build_array({FOREIGN_KEY_COLUMNS})
                     ORDER BY child.relname, k.conname)
@@ -129,7 +127,7 @@ def read(
                         has_table_privilege(c.oid, 'INSERT'), has_table_privilege(c.oid, 'UPDATE'),
                         has_table_privilege(c.oid, 'DELETE')))
                  FROM pg_class c
-                 WHERE c.relname = ANY(%(tables)s) AND c.relnamespace = {_SCHEMA}
+                 WHERE c.relname = ANY(%(tables)s) AND c.relnamespace = {CURRENT_SCHEMA}
                    AND c.relkind IN ('r', 'p')),
                 coalesce(has_table_privilege(to_regclass(%(log)s), 'SELECT'), false)
             """,

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from django.db import connections
 
+from railway_sync.pg.sql import CURRENT_SCHEMA
+
 
 @dataclass(frozen=True)
 class Column:
@@ -47,13 +49,13 @@ def live_columns(alias: str, table: str) -> list[Column] | None:
     """The columns of ``table`` in the current schema of ``alias`` in order; None if absent."""
     with connections[alias].cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
                    a.attgenerated <> ''
             FROM pg_attribute a
             JOIN pg_class c ON c.oid = a.attrelid
             WHERE c.relname = %s
-              AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+              AND c.relnamespace = {CURRENT_SCHEMA}
               AND c.relkind IN ('r', 'p')
               AND a.attnum > 0 AND NOT a.attisdropped
             ORDER BY a.attnum

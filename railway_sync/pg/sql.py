@@ -8,12 +8,24 @@ from __future__ import annotations
 
 import re
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from django.db import connections
 
 from railway_sync.pg import driver
-from railway_sync.pg.columns import Column
+
+# The schema unqualified names resolve in (the first of search_path): where the synced tables
+# and railway_sync's own are looked up, on either database.
+CURRENT_SCHEMA = "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
+
+
+class Named(Protocol):
+    """What a column list needs of a column (``columns.Column`` has it; this module does not
+    import that one, which reads the catalog with ``CURRENT_SCHEMA``)."""
+
+    @property
+    def name(self) -> str: ...
 
 
 def quote_name(name: str) -> str:
@@ -21,12 +33,12 @@ def quote_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def column_list(columns: list[Column], prefix: str = "") -> str:
+def column_list(columns: Sequence[Named], prefix: str = "") -> str:
     """The quoted column names, each after ``prefix`` (a quoted table name and a dot)."""
     return ", ".join(prefix + quote_name(column.name) for column in columns)
 
 
-def row_text(columns: list[Column], prefix: str = "") -> str:
+def row_text(columns: Sequence[Named], prefix: str = "") -> str:
     """SQL for a row's text form: two rows are the same only if these texts are the same.
 
     Every comparison of rows goes through this, directly (the upsert) or hashed (``row_hash``).
@@ -41,7 +53,7 @@ def row_text(columns: list[Column], prefix: str = "") -> str:
     return f"ROW({column_list(columns, prefix)})::text"
 
 
-def row_hash(columns: list[Column]) -> str:
+def row_hash(columns: Sequence[Named]) -> str:
     """SQL for a row's content hash, computed by the server that holds the row.
 
     SHA-256, because a hash that may call different rows equal is not a comparison: md5

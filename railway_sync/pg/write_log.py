@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from django.db import connections
 
-from railway_sync.pg.sql import literal, quote_name
+from railway_sync.pg.sql import CURRENT_SCHEMA, literal, quote_name
 
 WRITE_LOG_TABLE = "railway_sync_writes"
 TRIGGER = "railway_sync_write_log"
@@ -41,6 +41,10 @@ $$;
 DROP_SQL = f"DROP TABLE IF EXISTS {WRITE_LOG_TABLE}; DROP FUNCTION IF EXISTS {FUNCTION}() CASCADE;"
 
 
+# A trigger in place and firing always, in pg_trigger ``g``: what makes a table's log whole.
+_FIRING = f"g.tgname = '{TRIGGER}' AND g.tgenabled = 'A'"
+
+
 def install_sql(table: str) -> list[str]:
     """The statements that give ``table`` its trigger (again: idempotent)."""
     name = quote_name(table)
@@ -57,8 +61,8 @@ def logged_tables_sql(names_param: str) -> str:
     array) whose trigger is in place and firing always."""
     return (
         "(SELECT json_agg(c.relname) FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid "
-        f"WHERE g.tgname = '{TRIGGER}' AND g.tgenabled = 'A' "
-        f"AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) "
+        f"WHERE {_FIRING} "
+        f"AND c.relnamespace = {CURRENT_SCHEMA} "
         f"AND c.relname = ANY({names_param}))"
     )
 
@@ -86,13 +90,13 @@ def install(alias: str, tables: tuple[str, ...]) -> tuple[str, ...]:
     with connections[alias].cursor() as cursor:
         cursor.execute(
             "SELECT c.relname FROM pg_class c WHERE c.relname = ANY(%s) "
-            "AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) "
+            f"AND c.relnamespace = {CURRENT_SCHEMA} "
             "AND c.relkind IN ('r', 'p') AND to_regproc(%s) IS NOT NULL "
             # Only the table's owner may add the trigger; the others are read as before.
             "AND pg_has_role(c.relowner, 'MEMBER') "
-            "AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid "
-            "AND g.tgname = %s AND g.tgenabled = 'A') ORDER BY c.relname",
-            [list(tables), FUNCTION, TRIGGER],
+            f"AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND {_FIRING}) "
+            "ORDER BY c.relname",
+            [list(tables), FUNCTION],
         )
         missing = tuple(row[0] for row in cursor.fetchall())
         for table in missing:

@@ -24,12 +24,13 @@ from typing import Any
 
 from django.db import connections
 
+from railway_sync.pg.sql import CURRENT_SCHEMA
+
 # table -> {"columns": [...], "constraints": {...}, "indexes": {...}}
 State = dict[str, dict[str, Any]]
 # type name -> {"kind": "enum", "labels": [...]} or {"kind": "domain", "base": ..., ...}
 Types = dict[str, dict[str, Any]]
 
-_SCHEMA = "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
 SEQUENCE_DEFAULT = re.compile(r"^nextval\(")
 GENERATED = re.compile(
     r"^GENERATED ALWAYS AS \((?P<expression>.*)\) (?P<kind>STORED|VIRTUAL)$", re.S
@@ -96,7 +97,7 @@ def _columns(cursor: Any, names: list[str]) -> list[tuple[Any, ...]]:
         JOIN pg_type t ON t.oid = a.atttypid
         LEFT JOIN pg_collation co ON co.oid = a.attcollation
         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-        WHERE c.relname = ANY(%s) AND c.relnamespace = {_SCHEMA}
+        WHERE c.relname = ANY(%s) AND c.relnamespace = {CURRENT_SCHEMA}
           AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
         ORDER BY c.relname, a.attnum
         """,
@@ -190,7 +191,7 @@ def _table_extensions(cursor: Any, names: list[str]) -> set[str]:
         f"""
         WITH tables AS (
             SELECT oid FROM pg_class
-            WHERE relname = ANY(%s) AND relnamespace = {_SCHEMA} AND relkind IN ('r', 'p')
+            WHERE relname = ANY(%s) AND relnamespace = {CURRENT_SCHEMA} AND relkind IN ('r', 'p')
         ), objects AS (
             SELECT 'pg_class'::regclass AS classid, oid AS objid FROM tables
             UNION ALL SELECT 'pg_class'::regclass, indexrelid FROM pg_index
@@ -219,7 +220,7 @@ def _unsupported_tables(cursor: Any, names: list[str]) -> list[str]:
                EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid OR i.inhparent = c.oid),
                c.reloftype <> 0
         FROM pg_class c
-        WHERE c.relname = ANY(%s) AND c.relnamespace = {_SCHEMA} AND c.relkind IN ('r', 'p')
+        WHERE c.relname = ANY(%s) AND c.relnamespace = {CURRENT_SCHEMA} AND c.relkind IN ('r', 'p')
         ORDER BY 1
         """,
         [names],
@@ -265,7 +266,7 @@ def snapshot(
                          WHERE attrelid = k.conrelid AND attnum = ANY(k.conkey)),
                    (SELECT relname FROM pg_class WHERE oid = k.confrelid)
             FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
-            WHERE c.relname = ANY(%s) AND c.relnamespace = {_SCHEMA}
+            WHERE c.relname = ANY(%s) AND c.relnamespace = {CURRENT_SCHEMA}
               AND k.contype IN ('p', 'u', 'c', 'f', 'x')
             ORDER BY 1, 2
             """,
@@ -313,7 +314,7 @@ def types_named(alias: str, names: tuple[str, ...]) -> Types:
         return {}
     with connections[alias].cursor() as cursor:
         cursor.execute(
-            f"SELECT oid FROM pg_type WHERE typname = ANY(%s) AND typnamespace = {_SCHEMA}",
+            f"SELECT oid FROM pg_type WHERE typname = ANY(%s) AND typnamespace = {CURRENT_SCHEMA}",
             [list(names)],
         )
         found = {row[0] for row in cursor.fetchall()}

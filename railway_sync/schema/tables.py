@@ -18,6 +18,7 @@ from django.db import connections
 from railway_sync import conf
 from railway_sync.errors import ConfigurationError
 from railway_sync.pg.columns import Column, live_columns
+from railway_sync.pg.sql import CURRENT_SCHEMA
 
 KEY_TYPES = ("integer", "bigint")
 
@@ -65,9 +66,6 @@ class Catalog:
         return [fk for table in self.tables for fk in table.foreign_keys if fk.parent in names]
 
 
-_SCHEMA = "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
-
-
 # The single-column foreign keys of the current schema, as (child, column, parent, parent
 # column); the caller adds which children and how to order them.
 FOREIGN_KEY_COLUMNS = "child.relname, a.attname, parent.relname, pa.attname"
@@ -77,7 +75,7 @@ FOREIGN_KEYS = f"""
     JOIN pg_class parent ON parent.oid = k.confrelid
     JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
     JOIN pg_attribute pa ON pa.attrelid = k.confrelid AND pa.attnum = k.confkey[1]
-    WHERE k.contype = 'f' AND cardinality(k.conkey) = 1 AND child.relnamespace = {_SCHEMA}
+    WHERE k.contype = 'f' AND cardinality(k.conkey) = 1 AND child.relnamespace = {CURRENT_SCHEMA}
 """
 
 
@@ -85,7 +83,7 @@ def _existing(alias: str, names: tuple[str, ...]) -> set[str]:
     with connections[alias].cursor() as cursor:
         cursor.execute(
             f"SELECT relname FROM pg_class WHERE relname = ANY(%s) AND relkind IN ('r', 'p') "
-            f"AND relnamespace = {_SCHEMA}",
+            f"AND relnamespace = {CURRENT_SCHEMA}",
             [list(names)],
         )
         return {row[0] for row in cursor.fetchall()}
@@ -102,7 +100,7 @@ def _primary_keys(alias: str, names: tuple[str, ...]) -> dict[str, list[tuple[st
             JOIN pg_class c ON c.oid = k.conrelid
             CROSS JOIN LATERAL unnest(k.conkey) WITH ORDINALITY AS u(attnum, n)
             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = u.attnum
-            WHERE k.contype = 'p' AND c.relname = ANY(%s) AND c.relnamespace = {_SCHEMA}
+            WHERE k.contype = 'p' AND c.relname = ANY(%s) AND c.relnamespace = {CURRENT_SCHEMA}
             ORDER BY c.relname, u.n
             """,
             [list(names)],
