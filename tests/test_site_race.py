@@ -265,3 +265,39 @@ def test_a_site_row_edited_after_it_was_found_identical_is_not_adopted(seeded, s
         "  animals: 0 inserted, 0 updated, 60 unchanged, 0 deleted, 1 site row kept, 1 conflict"
     )
     assert scalar("railway", "SELECT name FROM animals WHERE id = 61") == "Site edit"
+
+
+def insert_site_animal_elsewhere(site: Any) -> None:
+    """The site's animal 500, at an id local lacks, with an organization of its own."""
+    site.cursor().execute(
+        "INSERT INTO organizations (id, name, website_url) "
+        "VALUES (900, 'Site org', 'https://site.example')"
+    )
+    site.cursor().execute(
+        "INSERT INTO animals (id, name, organization_id, adoption_url, slug) "
+        "VALUES (500, 'Site dog 500', 900, 'https://site.example/500', 'site-500')"
+    )
+
+
+@DB
+@pytest.mark.parametrize(
+    "mode", [(), ("--mode", "rebuild", "--confirm-destructive")], ids=["incremental", "rebuild"]
+)
+def test_a_site_row_at_another_id_of_a_table_copied_into_is_not_recorded_as_the_syncs(
+    seeded, site, mode
+):
+    # The COPY into the empty animals waits behind the site, which commits a row of its own
+    # at an id local lacks: the COPY then succeeds, and the sync owns exactly what it COPYed.
+    out, err, code = run_sync_in_race(site, *mode, meanwhile=insert_site_animal_elsewhere)
+
+    assert code == 0, err
+    assert owned_animals() == "{[1,61)}"
+    assert fetch("railway", "SELECT id, name FROM animals WHERE id = 500") == [
+        (500, "Site dog 500")
+    ]
+    assert fetch("railway", "SELECT * FROM animals WHERE id < 500 ORDER BY id") == fetch(
+        "default", "SELECT * FROM animals ORDER BY id"
+    )
+    out, err, code = run("railway_sync", "--prune")
+    assert code == 0, err
+    assert scalar("railway", "SELECT count(*) FROM animals WHERE id = 500") == 1

@@ -22,14 +22,18 @@ def bookkeeping_sql(
     *,
     watermark: bool,
     owned: bool = True,
+    copied: array | None = None,
 ) -> list[str]:
     """The statements that close ``table``'s part of a sync, to run in the transaction that
     wrote it (or, nothing written, with the other tables' in one): move its id sequence on,
     store which rows the sync owns (``owned``; ``own`` as surveyed, ``missing`` the ids the
-    target lacked then), and, ``watermark``, its watermarks."""
+    target lacked then, ``copied`` the ids COPYed into it while empty, if it was), and,
+    ``watermark``, its watermarks."""
     target, key = planner.target, planner.key(table)
     statements = [reset_sequence_sql(target, table, planner.sequences.get(table), key)]
-    if owned:
+    if owned and copied is not None:
+        statements.append(ownership.copied_record_sql(target, table, copied))
+    elif owned:
         statements.append(
             ownership.record_sql(
                 target, table, columns, planner.source_ids(table), missing, own, key

@@ -334,6 +334,20 @@ def record_sql(
         """
 
 
+def copied_record_sql(railway: str, table: str, copied: array) -> str:
+    """SQL storing that the sync owns exactly the rows ``copied`` (sorted) of ``table``, which
+    it COPYed into the table while it was empty, in this transaction: what ``record_sql``
+    would find, without reading the table. It owned nothing there before (the table was
+    empty), a row the site inserted at one of those ids would have failed the COPY, and rows
+    the site inserted at other ids are its own."""
+    return f"""
+        INSERT INTO {quote_name(OWNED_TABLE)} (table_name, ids, recorded_at)
+        VALUES ({literal(railway, table)}, {ranges_literal(copied)}, now())
+        ON CONFLICT (table_name) DO UPDATE
+            SET ids = EXCLUDED.ids, recorded_at = EXCLUDED.recorded_at
+        """
+
+
 def ours(railway: str, table: str, ids: array, key: str = "id") -> array:
     """Those of ``ids`` (rows on Railway) that the sync owns by its record or wrote in the
     current transaction; the others are the site's."""

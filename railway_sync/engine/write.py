@@ -102,6 +102,7 @@ def table_by_table(
                         watermark=not written.held_count and not written.edits_kept,
                         # Written rows become owned; with nothing written the record may stand.
                         owned=bool(written.settled.to_write) or not own.record_current,
+                        copied=outcome.copied,
                     )
                     if not written.settled.to_write:
                         idle.extend(bookkeeping)
@@ -195,6 +196,7 @@ def _all_at_once(
     raced: dict[str, array] = {}
     taken: dict[str, array] = {}  # the site's rows found at ids free when surveyed
     sent_digests: dict[str, bytes | None] = {}
+    copied: dict[str, array | None] = {}
     unchanged = "Railway was left unchanged"
     with on_table("", unchanged), transaction.atomic(using=target):
         if not surveyed:
@@ -216,6 +218,7 @@ def _all_at_once(
                     planner, table_plan, columns[table], options, progress, raced, copy=copy
                 )
             taken[table], sent_digests[table] = outcome.taken, outcome.sent_digest
+            copied[table] = outcome.copied
             results[table] = replace(outcome.result, seconds=time.monotonic() - started)
         # Children first, so no foreign key points at a row about to go.
         leaving = {table: plans[table].settled.railway_only for table in columns}
@@ -266,6 +269,7 @@ def _all_at_once(
                 plans[table].found.to_insert,
                 # As in table_by_table.
                 watermark=not results[table].held_back and not plans[table].edits_kept,
+                copied=copied[table],
             )
         ]
         # Deferred unique constraints are checked by the last one; the error names its table.

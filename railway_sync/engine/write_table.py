@@ -27,12 +27,14 @@ from railway_sync.report import Conflict, Progress, ProgressCallback, TableResul
 class WrittenTable:
     """One table written: its result; the ids where the site inserted a row since the survey,
     which were not written (its rows that differ from the source's are conflicts, reported as
-    the others); and, for a COPY into an empty table, the digest of what was sent
-    (``load.Copied``), which verification checks the table against."""
+    the others); and, for a COPY into an empty table, the ids COPYed, which are then exactly
+    the table's rows the sync owns, and the digest of what was sent (``load.Copied``), which
+    verification checks the table against."""
 
     result: TableResult
     taken: array
     sent_digest: bytes | None = None
+    copied: array | None = None
 
 
 def write_table(
@@ -58,7 +60,7 @@ def write_table(
         progress(Progress("write", table, done, len(to_write)))
 
     progress(Progress("write", table, 0, len(to_write)))
-    sent_digest = None
+    sent_digest = copied_ids = None
     if copy and target_count == 0 and not diff.to_update:
         # An empty target table: COPY straight in, as pg_restore would, its indexes built
         # and its foreign keys checked once the rows are in when there are many.
@@ -85,7 +87,7 @@ def write_table(
                 raise TableNoLongerEmpty(table) from exc
             raise
         written = Upserted(copied.rows, 0, array("q"))
-        sent_digest = copied.sent_digest
+        sent_digest, copied_ids = copied.sent_digest, to_write
     else:
         protect = not options.local_wins
         written = upsert(
@@ -122,6 +124,7 @@ def write_table(
         ),
         written.taken,
         sent_digest,
+        copied_ids,
     )
 
 
