@@ -41,6 +41,7 @@ def batches(ids: array, size: int) -> Iterator[array]:
 # area (4 bytes), then that area; its trailer: a field count of -1 (2 bytes).
 _BINARY_HEADER = 19
 _BINARY_TRAILER = 2
+_BINARY = " (FORMAT binary)"
 
 
 class Digesting:
@@ -173,9 +174,6 @@ def copy_into_empty(
         on_batch(len(batch))
     every_column = len(written(columns)) == len(columns)
     return Copied(len(ids), digest.digest() if every_column else None)
-
-
-_BINARY = " (FORMAT binary)"
 
 
 @dataclass(frozen=True)
