@@ -258,17 +258,18 @@ def copy_and_read_back(
     columns = live_columns("default", table) or []
     ids = array("q", [row[0] for row in fetch("default", f"SELECT id FROM {table} ORDER BY id")])
     with transaction.atomic(using="railway"):
+        binary = binary_copyable(columns)
         copied = copy_into_empty(
-            "default", "railway", table, columns, ids, batch_size, lambda rows: None
+            "default", "railway", table, columns, ids, batch_size, lambda rows: None, binary=binary
         )
-        read_back = copied_digest("railway", table, columns)
+        read_back = copied_digest("railway", table, columns, binary=binary)
         execute("railway", f"UPDATE {table} SET id = id WHERE id = {ids[-1]}")
-        unchanged_after_update = copied_digest("railway", table, columns)
+        unchanged_after_update = copied_digest("railway", table, columns, binary=binary)
         execute("railway", f"UPDATE {table} SET {text_column} = {text_column} || '.' WHERE id = 1")
-        changed = copied_digest("railway", table, columns)
+        changed = copied_digest("railway", table, columns, binary=binary)
         transaction.set_rollback(True, using="railway")
     assert unchanged_after_update == read_back  # the same rows in another place on disk
-    return binary_copyable(columns), copied.sent_digest, read_back, changed
+    return binary, copied.sent_digest, read_back, changed
 
 
 @DB

@@ -4,8 +4,8 @@ pull): COPY into a staging table, then one upsert per batch.
 Rows stream from the source's ``COPY ... TO STDOUT`` through a pipe straight into the
 target's ``COPY ... FROM STDIN``, so memory stays flat however large a row or a batch is.
 Generated columns are never written (``columns.written``): the target computes them from the
-columns that are. A COPY into an empty table goes in binary form when every column's type allows
-(``columns.binary_copyable``): the servers read and write it faster than text.
+columns that are. A COPY into an empty table may go in binary form (``binary``; the sync asks
+for it when every column's type allows, ``columns.binary_copyable``).
 """
 
 from __future__ import annotations
@@ -137,9 +137,11 @@ def copy_into_empty(
     on_batch: Callable[[int], None],
     key: str = "id",
     every_id: bool = True,
+    *,
+    binary: bool = False,
 ) -> Copied:
     """COPY the source rows ``ids`` straight into ``table`` on the target, which must hold no
-    rows.
+    rows, in binary form if ``binary`` (every column must be ``columns.binary_copyable``).
 
     ``every_id``: ``ids`` are all the source's ids, so each batch is read as an id range;
     otherwise (rows held back) by the ids themselves.
@@ -147,7 +149,6 @@ def copy_into_empty(
     names = column_list(written(columns))
     id_ = quote_name(key)
     target = quote_name(table)
-    binary = binary_copyable(written(columns))
     in_binary = _BINARY if binary else ""
     digest = hashlib.sha256()
     for batch in batches(ids, batch_size):
@@ -176,6 +177,14 @@ def copy_into_empty(
     return Copied(len(ids), digest.digest() if every_column else None)
 
 
+def copies_binary(columns: list[Column]) -> bool:
+    """Whether a sync COPYs a table of ``columns`` into empty Railway, and reads it back, in
+    binary form: when every column's type allows. Railway parses and prints binary faster than
+    text (its indexes are built after the load). A pull sends text: into local's tables, which
+    keep their indexes, binary measured slower."""
+    return binary_copyable(written(columns))
+
+
 @dataclass(frozen=True)
 class Copied:
     """Rows COPYed into an empty table, and the SHA-256 of what they were sent as (their text,
@@ -187,14 +196,16 @@ class Copied:
     sent_digest: bytes | None
 
 
-def copied_digest(alias: str, table: str, columns: list[Column], key: str = "id") -> bytes:
+def copied_digest(
+    alias: str, table: str, columns: list[Column], key: str = "id", *, binary: bool = False
+) -> bytes:
     """SHA-256 of ``table`` on ``alias`` as ``copy_into_empty`` sent it: every row, ``columns``
-    in order (those written), in ``key`` order, in the same form. COPY's text form escapes the
-    column and row separators, and its binary form gives each value's length: either way equal
-    bytes are equal values, column by column, and so equal text forms."""
+    in order (those written), in ``key`` order, in the same form (``binary`` as it was given).
+    COPY's text form escapes the column and row separators, and its binary form gives each
+    value's length: either way equal bytes are equal values, column by column, and so equal
+    text forms."""
     names = column_list(written(columns))
     id_ = quote_name(key)
-    binary = binary_copyable(written(columns))
     digest = hashlib.sha256()
     connection = connections[alias]
     with connection.cursor() as cursor, connection.wrap_database_errors:

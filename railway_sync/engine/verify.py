@@ -10,7 +10,7 @@ from array import array
 
 from railway_sync.engine import ownership
 from railway_sync.engine.diff import TableDiff, compare_rows, diff_table
-from railway_sync.engine.load import copied_digest
+from railway_sync.engine.load import copied_digest, copies_binary
 from railway_sync.engine.planner import FULL_SCAN_SHARE, Planner
 from railway_sync.errors import VerificationFailed
 from railway_sync.pg.columns import Column
@@ -42,7 +42,9 @@ def verify(
     meanwhile, or a trigger changed one) the rows are compared as above, which tells which.
     """
     source, target, key = planner.source, planner.target, planner.key(table)
-    if sent_digest is not None and copied_digest(target, table, columns, key) == sent_digest:
+    if sent_digest is not None and sent_digest == copied_digest(
+        target, table, columns, key, binary=copies_binary(columns)
+    ):
         return
     kept = set(excused or ())
     to_write = written.to_write

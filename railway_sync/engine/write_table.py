@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from django.db.utils import IntegrityError
 
 from railway_sync import conf
-from railway_sync.engine.load import TableNoLongerEmpty, Upserted, copy_into_empty, upsert
+from railway_sync.engine.load import (
+    TableNoLongerEmpty,
+    Upserted,
+    copies_binary,
+    copy_into_empty,
+    upsert,
+)
 from railway_sync.engine.options import SyncOptions
 from railway_sync.engine.owned_ids import record_expression
 from railway_sync.engine.ownership import describe, row_hashes
@@ -78,6 +84,7 @@ def write_table(
                     planner.key(table),
                     # Rows held back are not written: then the batches are not whole id ranges.
                     every_id=len(to_write) == source_count,
+                    binary=copies_binary(columns),
                 )
         except IntegrityError as exc:
             # A unique constraint added back after the load found a value twice: a row the
