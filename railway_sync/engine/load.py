@@ -10,6 +10,7 @@ for it when every column's type allows, ``columns.binary_copyable``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -30,6 +31,19 @@ from railway_sync.pg.sql import column_list, id_array_literal, quote_name, range
 class TableNoLongerEmpty(Exception):
     """COPY into a table surveyed empty met a row written since (a unique key taken); the
     transaction must be rolled back and the table written through ``upsert``."""
+
+
+@contextlib.contextmanager
+def surveyed_empty(table: str) -> Iterator[None]:
+    """Around loading ``table``, surveyed empty, by COPY: a unique value found twice (by the
+    COPY, or by a unique constraint added back after it) is a row another session (the site)
+    inserted since, raised as :class:`TableNoLongerEmpty`. The source's keys are unique."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if exc.__cause__ is not None and driver.sqlstate(exc.__cause__) == "23505":
+            raise TableNoLongerEmpty(table) from exc
+        raise
 
 
 def batches(ids: array, size: int) -> Iterator[array]:
@@ -156,7 +170,7 @@ def copy_into_empty(
             rows = f"{id_} >= {batch[0]} AND {id_} <= {batch[-1]}"
         else:
             rows = f"{id_} = ANY({id_array_literal(batch)})"
-        try:
+        with surveyed_empty(table):
             stream_copy(
                 source_alias,
                 f"COPY (SELECT {names} FROM {target} WHERE {rows} ORDER BY {id_}) "
@@ -166,12 +180,6 @@ def copy_into_empty(
                 digest,
                 binary=binary,
             )
-        except IntegrityError as exc:
-            # Local's ids are unique and the table was empty: another session (the site)
-            # inserted since. The caller writes the table again, through the upsert.
-            if exc.__cause__ is not None and driver.sqlstate(exc.__cause__) == "23505":
-                raise TableNoLongerEmpty(table) from exc
-            raise
         on_batch(len(batch))
     every_column = len(written(columns)) == len(columns)
     return Copied(len(ids), digest.digest() if every_column else None)

@@ -76,6 +76,7 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
             )
         planner = Planner.open(local, railway, facts, full=deep, keys=keys)
         replayed = None if deep else quiet.replay(planner, facts, columns)
+        notices: tuple[str, ...] = ()
         if replayed is not None:
             # Nothing written on either side since a sync found nothing to do: its figures.
             found = [
@@ -90,32 +91,28 @@ def report(*, deep: bool, local: str, railway: str, catalog: Catalog) -> StatusR
                 )
                 for result in replayed
             ]
-            return StatusReport(
-                target,
-                True,
-                tuple(found),
-                recommendation=recommend(found),
-                railway_synced_at=facts.synced_at,
-            )
-        surveys = planner.prepare(columns)
-        owners = {
-            table: planner.ownership(table, columns[table], survey.railway_count, survey)
-            for table, survey in surveys.items()
-        }
-        plan = make_plan(planner, columns, surveys, owners, SyncOptions())
-        found = [
-            summarise(
-                table_plan, site_columns(columns[table_plan.table], facts.columns[table_plan.table])
-            )
-            for table_plan in plan
-        ]
+        else:
+            surveys = planner.prepare(columns)
+            owners = {
+                table: planner.ownership(table, columns[table], survey.railway_count, survey)
+                for table, survey in surveys.items()
+            }
+            plan = make_plan(planner, columns, surveys, owners, SyncOptions())
+            found = [
+                summarise(
+                    table_plan,
+                    site_columns(columns[table_plan.table], facts.columns[table_plan.table]),
+                )
+                for table_plan in plan
+            ]
+            notices = plan.notices
     return StatusReport(
         target,
         True,
         tuple(found),
         recommendation=recommend(found, deep=deep),
         deep=deep,
-        notices=plan.notices,
+        notices=notices,
         railway_synced_at=facts.synced_at,
     )
 

@@ -9,14 +9,12 @@ import contextlib
 from array import array
 from dataclasses import dataclass
 
-from django.db.utils import IntegrityError
-
 from railway_sync import conf
 from railway_sync.engine.load import (
-    TableNoLongerEmpty,
     Upserted,
     copies_binary,
     copy_into_empty,
+    surveyed_empty,
     upsert,
 )
 from railway_sync.engine.options import SyncOptions
@@ -24,7 +22,7 @@ from railway_sync.engine.owned_ids import record_expression
 from railway_sync.engine.ownership import describe, row_hashes
 from railway_sync.engine.planner import Planner
 from railway_sync.engine.sync_plan import TablePlan, edits_result
-from railway_sync.pg import bulk_load, driver
+from railway_sync.pg import bulk_load
 from railway_sync.pg.columns import Column
 from railway_sync.report import Conflict, Progress, ProgressCallback, TableResult
 
@@ -71,28 +69,25 @@ def write_table(
         # An empty target table: COPY straight in, as pg_restore would, its indexes built
         # and its foreign keys checked once the rows are in when there are many.
         many = len(to_write) >= conf.indexes_after_rows()
-        try:
-            with bulk_load.loading(target, table) if many else contextlib.nullcontext():
-                copied = copy_into_empty(
-                    source,
-                    target,
-                    table,
-                    columns,
-                    to_write,
-                    options.batch_size,
-                    on_batch,
-                    planner.key(table),
-                    # Rows held back are not written: then the batches are not whole id ranges.
-                    every_id=len(to_write) == source_count,
-                    binary=copies_binary(columns),
-                )
-        except IntegrityError as exc:
-            # A unique constraint added back after the load found a value twice: a row the
-            # site inserted since the survey, which the COPY would have met with the
-            # constraint in place.
-            if exc.__cause__ is not None and driver.sqlstate(exc.__cause__) == "23505":
-                raise TableNoLongerEmpty(table) from exc
-            raise
+        # A unique constraint added back after the load that finds a value twice found a
+        # row the site inserted since the survey, as the COPY would have with it in place.
+        with (
+            surveyed_empty(table),
+            bulk_load.loading(target, table) if many else contextlib.nullcontext(),
+        ):
+            copied = copy_into_empty(
+                source,
+                target,
+                table,
+                columns,
+                to_write,
+                options.batch_size,
+                on_batch,
+                planner.key(table),
+                # Rows held back are not written: then the batches are not whole id ranges.
+                every_id=len(to_write) == source_count,
+                binary=copies_binary(columns),
+            )
         written = Upserted(copied.rows, 0, array("q"))
         sent_digest, copied_ids = copied.sent_digest, to_write
     else:
