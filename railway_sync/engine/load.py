@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import sys
 import threading
 from array import array
 from collections.abc import Callable, Iterator
@@ -26,6 +27,21 @@ from railway_sync.engine.id_sets import contains
 from railway_sync.pg import driver
 from railway_sync.pg.columns import Column, binary_copyable, written
 from railway_sync.pg.sql import column_list, id_array_literal, quote_name, ranges_literal, row_text
+
+if sys.platform == "linux":
+    import fcntl
+
+# What the pipe between the source's COPY and the target's holds. Linux's default, 64 KiB, made
+# the target wait whenever the thread reading the source was a step behind; with a megabyte
+# the source runs ahead (``driver.COPY_CHUNK`` has the figures). Linux caps it at
+# /proc/sys/fs/pipe-max-size, a megabyte unless raised.
+PIPE_BYTES = 1 << 20
+
+
+def _widen(pipe_fd: int) -> None:
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):  # above the cap: the default size serves
+            fcntl.fcntl(pipe_fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
 
 class TableNoLongerEmpty(Exception):
@@ -116,6 +132,7 @@ def stream_copy(
     source_cursor = source.cursor()
     target_cursor = target.cursor()
     read_fd, write_fd = os.pipe()
+    _widen(write_fd)
     producer_error: list[BaseException] = []
 
     def produce() -> None:

@@ -59,8 +59,13 @@ VERSION = str(Database.__version__).split()[0]
 Error: type[Exception] = Database.Error
 OperationalError: type[Exception] = Database.OperationalError
 
-# How much COPY FROM STDIN reads from its source at a time (psycopg2's own default).
-COPY_CHUNK = 8192
+# How many bytes COPY moves per call: COPY FROM STDIN reads its source this much at a time,
+# and what COPY TO STDOUT gives out a row at a time (as both drivers do) is gathered into
+# pieces this big before it is written on. Row by row, and 8 KiB at a time, the relay's two
+# threads kept taking turns at Python's lock and Railway's COPY waited for data: a COPY of
+# 200,000 animals took 4.3 to 5.2 s this way against 3.2 to 3.7 s with 64 KiB pieces and a
+# wider pipe (``engine/load.stream_copy``); PostgreSQL alone loads them from a file in 2.9 s.
+COPY_CHUNK = 1 << 16
 
 
 def connect(*, autocommit: bool = False, **params: Any) -> Any:
@@ -107,15 +112,37 @@ def server_cursor(raw: Any, sql: str, fetch_rows: int) -> Generator[list[tuple],
                 cursor.execute(f"CLOSE {name}")
 
 
+class _Gathering:
+    """Hands what is written to it on to ``writer`` in pieces of ``COPY_CHUNK`` bytes or more
+    (the last one as ``flush`` is called)."""
+
+    def __init__(self, writer: IO[bytes]) -> None:
+        self.writer = writer
+        self.pending = bytearray()
+
+    def write(self, data: bytes) -> int:
+        self.pending += data
+        if len(self.pending) >= COPY_CHUNK:
+            self.flush()
+        return len(data)
+
+    def flush(self) -> None:
+        if self.pending:
+            piece, self.pending = self.pending, bytearray()
+            self.writer.write(piece)
+
+
 def copy_out(cursor: Any, sql: str, writer: IO[bytes]) -> None:
     """Run ``COPY ... TO STDOUT`` ``sql`` on ``cursor`` (Django's or the driver's), writing
-    what comes to ``writer``."""
+    what comes to ``writer`` in pieces of ``COPY_CHUNK`` bytes (a whole row may be split)."""
+    gathering = _Gathering(writer)
     if is_psycopg3:
         with cursor.copy(sql) as copy:
             for data in copy:
-                writer.write(data)
+                gathering.write(data)
     else:
-        cursor.copy_expert(sql, writer)
+        cursor.copy_expert(sql, gathering)
+    gathering.flush()
 
 
 def copy_in(cursor: Any, sql: str, reader: IO[bytes]) -> None:
