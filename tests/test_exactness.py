@@ -245,3 +245,20 @@ def test_bigint_ids_survey_without_overflow(bigint_table, local_ids, railway_ids
         array("q", [-5]),
         array("q", [7]),
     )
+
+
+@DB
+@pytest.mark.parametrize("empty_side", ["railway", "default"])
+def test_ids_on_one_side_only_are_all_different_up_to_the_largest_bigint(bigint_table, empty_side):
+    """Where one side has no ids at all (a first sync, a rebuild into an empty Railway), the
+    other's are read as ranges: every id comes back, the largest bigint too."""
+    ids = [-(2**63), -5, 1, 2, 3, 10, 2**63 - 2, 2**63 - 1]
+    filled = "default" if empty_side == "railway" else "railway"
+    execute(filled, f"INSERT INTO {quote_name(bigint_table)} SELECT unnest(%s::bigint[])", [ids])
+
+    differences = id_differences("default", "railway", bigint_table)
+
+    expected = (
+        (array("q", ids), array("q")) if filled == "default" else (array("q"), array("q", ids))
+    )
+    assert differences == expected

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from railway_sync.engine.both_sides import stream_both
-from railway_sync.pg.sql import quote_name
+from railway_sync.pg.sql import id_ranges, quote_name, ranges_ids
 
 MAX_BUCKETS = 4096
 # Ids per range at the least: where a range differs its ids are read, and reading 64 ids
@@ -140,15 +140,26 @@ def id_differences(
     survey: IdSurvey | None = None,
     key: str = "id",
 ) -> tuple[array, array]:
-    """(ids missing on Railway, ids only on Railway), reading ids only where checksums differ."""
+    """(ids missing on Railway, ids only on Railway), reading ids only where checksums differ.
+
+    Where one side had no id at all in a run of differing ranges (a first sync, a rebuild
+    into an empty Railway), the other side's ids there are the answer: that side alone is
+    asked, for them as ranges (a few bytes for a million consecutive ids, where reading and
+    merging them one by one took a second of the command's time).
+    """
     survey = survey or survey_ids(local_alias, railway_alias, table, key)
     missing, railway_only = array("q"), array("q")
     for first, last in bucket_runs(survey.differing()):
+        where = survey.id_range(first, last)
+        run = range(first, last + 1)
+        if not any(bucket in survey.railway for bucket in run):
+            missing.extend(ranges_ids(id_ranges(local_alias, table, survey.key, where)))
+            continue
+        if not any(bucket in survey.local for bucket in run):
+            railway_only.extend(ranges_ids(id_ranges(railway_alias, table, survey.key, where)))
+            continue
         id_ = quote_name(survey.key)
-        sql = (
-            f"SELECT {id_} FROM {quote_name(table)} WHERE {survey.id_range(first, last)} "
-            f"ORDER BY {id_}"
-        )
+        sql = f"SELECT {id_} FROM {quote_name(table)} WHERE {where} ORDER BY {id_}"
         local_rows, railway_rows = stream_both(local_alias, railway_alias, sql)
         merge_ids(
             (row[0] for row in local_rows), (row[0] for row in railway_rows), missing, railway_only

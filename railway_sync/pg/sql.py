@@ -99,10 +99,11 @@ def ranges_literal(ids: Iterable[int]) -> str:
 
 def ranges_ids(text: str) -> array:
     """The ids an ``int8multirange``'s text form (``{[1,3),[7,8)}``, as PostgreSQL prints
-    it: canonical, bounded, sorted) holds, sorted."""
+    it: canonical, sorted) holds, sorted. A range unbounded above ends at the largest bigint
+    (``id_range``)."""
     ids = array("q")
-    for first, after in re.findall(r"\[(-?\d+),(-?\d+)\)", text):
-        ids.extend(range(int(first), int(after)))
+    for first, after in re.findall(r"\[(-?\d+),(-?\d*)\)", text):
+        ids.extend(range(int(first), int(after) if after else 2**63))
     return ids
 
 
