@@ -139,15 +139,20 @@ def id_differences(
     table: str,
     survey: IdSurvey | None = None,
     key: str = "id",
+    local_id_ranges: str | None = None,
 ) -> tuple[array, array]:
     """(ids missing on Railway, ids only on Railway), reading ids only where checksums differ.
 
     Where one side had no id at all in a run of differing ranges (a first sync, a rebuild
     into an empty Railway), the other side's ids there are the answer: that side alone is
     asked, for them as ranges (a few bytes for a million consecutive ids, where reading and
-    merging them one by one took a second of the command's time).
+    merging them one by one took a second of the command's time). ``local_id_ranges``:
+    local's ids as ``int8multirange`` text, if the caller read them in the survey's snapshot;
+    they answer, unread again, when Railway had none.
     """
     survey = survey or survey_ids(local_alias, railway_alias, table, key)
+    if not survey.railway and local_id_ranges is not None:
+        return ranges_ids(local_id_ranges), array("q")
     missing, railway_only = array("q"), array("q")
     for first, last in bucket_runs(survey.differing()):
         where = survey.id_range(first, last)

@@ -190,7 +190,14 @@ class Planner:
             return surveyed.differences
         cached = self._id_answers.get(table)
         if cached is None or cached[0] is not survey:
-            answer = id_differences(self.source, self.target, table, survey)
+            answer = id_differences(
+                self.source,
+                self.target,
+                table,
+                survey,
+                # Read in this snapshot, as the survey was, where Railway has no record.
+                local_id_ranges=self._source_ids.get(table),
+            )
             self._id_answers[table] = cached = (survey, answer)
         return cached[1]
 
