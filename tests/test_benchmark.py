@@ -200,3 +200,21 @@ def test_watch_benchmark_measures_commit_to_visible_at_each_round_trip_time(tmp_
     lines = finished.stdout.splitlines()
     assert [line.split(":")[0] for line in lines[-2:]] == ["RTT   0 ms", "RTT  20 ms"]
     assert drawing.read_text().startswith("<svg")
+
+
+def test_pairs_against_pgcopydb_print_each_pair_and_the_median():
+    if shutil.which("pgcopydb") is None:
+        pytest.fail("pgcopydb is not installed; install it with: sudo apt-get install -y pgcopydb")
+    environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+
+    finished = run_python(
+        "-m", "benchmarks.pairs", "--animals", "500", "--pairs", "2", env=environment, timeout=600
+    )
+
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    lines = finished.stdout.splitlines()
+    pairs = [line for line in lines if line.startswith("pair ")]
+    assert [line.split(":")[0] for line in pairs] == ["pair 1", "pair 2"], lines
+    assert all(line.endswith(", content equal: yes") for line in pairs), lines
+    assert lines[-1].startswith("verified rebuild / pgcopydb, median of 2 pairs: "), lines
+    assert lines[-1].endswith("(aim: <= 1.00; 500 animals)"), lines
