@@ -64,7 +64,8 @@ OperationalError: type[Exception] = Database.OperationalError
 # pieces this big before it is written on. Row by row, and 8 KiB at a time, the relay's two
 # threads kept taking turns at Python's lock and Railway's COPY waited for data: a COPY of
 # 200,000 animals took 3.5 to 5.2 s this way (10 runs of 12 over 4.2 s) against 3.2 to 3.7 s
-# with 64 KiB pieces and a wider pipe (``engine/load.stream_copy``); PostgreSQL alone loads them from a file in 2.9 s.
+# with 64 KiB pieces and a wider pipe (``engine/load.stream_copy``); PostgreSQL alone loads
+# them from a file in 2.9 s.
 COPY_CHUNK = 1 << 16
 
 
