@@ -195,8 +195,9 @@ class Planner:
                 self.target,
                 table,
                 survey,
-                # Read in this snapshot, as the survey was, where Railway has no record.
-                local_id_ranges=self._source_ids.get(table),
+                # Where Railway has none, local's ids are the answer: the ranges ownership
+                # reads too, read once in this snapshot.
+                local_id_ranges=self.source_ids(table) if not survey.railway else None,
             )
             self._id_answers[table] = cached = (survey, answer)
         return cached[1]
