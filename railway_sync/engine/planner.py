@@ -179,10 +179,8 @@ class Planner:
         return found if found is not None and ids is not None and found.ids is ids else None
 
     def id_differences(self, table: str, survey: IdSurvey | None) -> tuple[array, array]:
-        """(ids missing on Railway, ids only on Railway); a given survey is read once.
-
-        Without a survey the ids are surveyed afresh and nothing is remembered.
-        """
+        """(ids missing on Railway, ids only on Railway); a given survey is read once (without
+        one, the ids are surveyed afresh and nothing is remembered)."""
         if survey is None:
             return id_differences(self.source, self.target, table, key=self.key(table))
         surveyed = self._surveyed_with(table, survey)
@@ -190,15 +188,9 @@ class Planner:
             return surveyed.differences
         cached = self._id_answers.get(table)
         if cached is None or cached[0] is not survey:
-            answer = id_differences(
-                self.source,
-                self.target,
-                table,
-                survey,
-                # Where Railway has none, local's ids are the answer: the ranges ownership
-                # reads too, read once in this snapshot.
-                local_id_ranges=self.source_ids(table) if not survey.railway else None,
-            )
+            # Where Railway has none, local's ids are the answer, as ownership reads them too.
+            ranges = self.source_ids(table) if not survey.railway else None
+            answer = id_differences(self.source, self.target, table, survey, local_id_ranges=ranges)
             self._id_answers[table] = cached = (survey, answer)
         return cached[1]
 
