@@ -251,6 +251,18 @@ def sync(
                         return SyncReport(
                             options.mode, False, replayed, options.verify, seconds=seconds
                         )
+                if options.destructive and not options.dry_run:
+                    # Surveyed, guarded and planned inside its transaction, from what the
+                    # target holds then: the guards' survey is the one the write acts on.
+                    results = write.all_at_once(planner, columns, options, progress)
+                    return SyncReport(
+                        options.mode,
+                        False,
+                        results,
+                        verified=options.verify,
+                        seconds=time.monotonic() - started,
+                        notices=planner.notices(),
+                    )
                 with on_tables(names, "nothing was written"):
                     surveys = planner.prepare(columns)
                 owners: dict[str, Ownership] = {}
@@ -269,32 +281,22 @@ def sync(
                         findings = replace(findings, problems=findings.problems + refusal.problems)
                     return preview.report(plan, findings, options, started)
                 guards.enforce(options, findings)
-                if options.destructive:
-                    # Planned inside its transaction, from what the target holds then.
-                    results = write.all_at_once(planner, columns, options, progress)
-                else:
-                    plan = make_plan(
-                        planner,
-                        columns,
-                        surveys,
-                        owners,
-                        options,
-                        findings.refused,
-                        progress=progress,
-                    )
-                    refuse_target_edits(plan, options, "nothing was written")
-                    results = write.table_by_table(
-                        planner,
-                        plan,
-                        columns,
-                        options,
-                        progress,
-                        closing=None
-                        if options.prune
-                        else functools.partial(quiet.record_sql, planner, facts),
-                    )
-                    if options.prune:
-                        results = write.prune(planner, results, plan, options, progress)
+                plan = make_plan(
+                    planner, columns, surveys, owners, options, findings.refused, progress=progress
+                )
+                refuse_target_edits(plan, options, "nothing was written")
+                results = write.table_by_table(
+                    planner,
+                    plan,
+                    columns,
+                    options,
+                    progress,
+                    closing=None
+                    if options.prune
+                    else functools.partial(quiet.record_sql, planner, facts),
+                )
+                if options.prune:
+                    results = write.prune(planner, results, plan, options, progress)
         return SyncReport(
             options.mode,
             False,

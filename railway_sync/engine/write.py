@@ -165,8 +165,8 @@ def all_at_once(
     """Make the owned target rows exactly the source rows, every table in one transaction;
     the site's rows stay unless ``--discard-railway-rows``.
 
-    The target (its ids and which are the site's) is surveyed and planned again inside the
-    transaction rather than trusting a survey the site may have outdated. As in
+    The target (its ids and which are the site's) is surveyed, guarded and planned inside the
+    transaction, once, rather than trusting a survey the site may have outdated. As in
     ``table_by_table``, a table the site inserted into since it was surveyed empty fails its
     COPY: then the transaction is written again through the upsert.
     """
@@ -206,6 +206,10 @@ def _all_at_once(
             with on_table(table, unchanged):
                 count = surveyed[table].railway_count
                 owners[table] = planner.ownership(table, columns[table], count, surveyed[table])
+        counts = {
+            table: (found.local_count, found.railway_count) for table, found in surveyed.items()
+        }
+        guards.enforce(options, guards.inspect(options, counts, owners, planner))
         plan = make_plan(
             planner, columns, surveyed, owners, options, progress=progress, outcome=unchanged
         )
