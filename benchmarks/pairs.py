@@ -38,8 +38,7 @@ def main() -> int:
     for number in range(1, args.pairs + 1):
         peer = bench.pgcopydb()
         assert peer is not None  # installed, checked above
-        bench.empty_railway()
-        rebuild = bench.sync_step("rebuild", "--mode", "rebuild", "--confirm-destructive")
+        rebuild = bench.verified_rebuild()
         ratios.append(rebuild.seconds / peer.seconds)
         equal = "yes" if peer.content_equal and rebuild.content_equal else "NO"
         print(

@@ -427,21 +427,19 @@ class Bench:
         sizes = scale(self.animals)
         self.sql(self.local_db, ANIMALS_SQL, {**sizes, "first": first, "last": first + added - 1})
 
+    def verified_rebuild(self) -> Step:
+        """Empty Railway, then ``railway_sync --mode rebuild --confirm-destructive``: the
+        comparison with pgcopydb (``benchmarks.pairs`` runs it too)."""
+        self.empty_railway()
+        return self.sync_step(VERIFIED_REBUILD, "--mode", "rebuild", "--confirm-destructive")
+
     def run(self) -> list[Step]:
         self.prepare()
         steps = [self.baseline()]
         peer = self.pgcopydb()
         if peer is not None:
             steps.append(peer)
-        self.empty_railway()
-        steps.append(
-            self.sync_step(
-                "rebuild into empty Railway (with verification)",
-                "--mode",
-                "rebuild",
-                "--confirm-destructive",
-            )
-        )
+        steps.append(self.verified_rebuild())
         self.empty_railway()
         steps.append(
             self.sync_step(
