@@ -7,8 +7,13 @@ them, with the rows on both databases checked before and after.
 from __future__ import annotations
 
 import json
+from array import array
 
+from django.db import transaction
+
+from railway_sync.engine.ownership import Ownership, local_ids, record_sql
 from railway_sync.models import SYNCED_TABLES, SyncRun
+from railway_sync.pg.columns import live_columns
 from tests.conftest import DB, checksum, execute, fetch, run, scalar, table_rows
 from tests.helpers import assert_refused_alone, table_line
 
@@ -507,3 +512,36 @@ def test_a_sync_that_writes_nothing_keeps_the_ownership_record_unless_railway_mo
     assert scalar("railway", "SELECT name FROM animals WHERE id = %s", [gone]) == (
         "Site dog at a freed id"
     )
+
+
+@DB
+def test_the_record_is_rewritten_from_itself_and_a_vanished_one_is_not_made_up(seeded):
+    # With a record on Railway, the closing statement goes by it, without local's ids; were
+    # the record gone by then, it stores nothing rather than a record of the written rows.
+    assert run("railway_sync")[2] == 0
+    columns = live_columns("default", "animals") or []
+    own = Ownership("animals", owned_count=0)
+    by_local_ids = record_sql(
+        "railway", "animals", columns, local_ids("default", "animals"), array("q"), own
+    )
+    by_record = record_sql("railway", "animals", columns, None, array("q"), own)
+    owned = "SELECT ids::text FROM railway_sync_owned WHERE table_name = 'animals'"
+    before = fetch("railway", owned)
+    with transaction.atomic(using="railway"):
+        execute("railway", "DELETE FROM animals WHERE id = (SELECT max(id) FROM animals)")
+        execute("railway", by_local_ids)
+        after_local_ids = fetch("railway", owned)
+        execute("railway", by_record)
+        after_record = fetch("railway", owned)
+        execute("railway", "DELETE FROM railway_sync_owned WHERE table_name = 'animals'")
+        execute("railway", by_record)
+        vanished = fetch("railway", owned)
+        execute("railway", by_local_ids)
+        rebuilt = fetch("railway", owned)
+        transaction.set_rollback(True, using="railway")
+
+    assert before != after_local_ids  # the deleted row left the record
+    assert after_record == after_local_ids
+    assert vanished == []
+    assert rebuilt == after_local_ids
+    assert fetch("railway", owned) == before

@@ -36,7 +36,14 @@ def bookkeeping_sql(
     elif owned:
         statements.append(
             ownership.record_sql(
-                target, table, columns, planner.source_ids(table), missing, own, key
+                target,
+                table,
+                columns,
+                # With a record on Railway, local's ids are not read for it.
+                None if table in planner.recorded else planner.source_ids(table),
+                missing,
+                own,
+                key,
             )
         )
     if watermark:

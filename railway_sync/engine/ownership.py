@@ -296,7 +296,7 @@ def record_sql(
     railway: str,
     table: str,
     columns: list[Column],
-    local_id_ranges: str,
+    local_id_ranges: str | None,
     missing: array,
     own: Ownership,
     key: str = "id",
@@ -309,11 +309,24 @@ def record_sql(
     Railway lacked then), the rows this very transaction wrote, and the site's rows found
     identical to local's (``own.adopted``) that still are. A row the site wrote at an id
     local has, whenever it did, is none of these: it stays the site's.
+
+    ``local_id_ranges`` None: Railway held a record when the sync looked, so local's ids are
+    not needed (reading them cost a sync after 1% of 200,000 animals changed 0.13 s). Should
+    that record be gone by now, nothing is stored, and the next sync goes by local's ids, as
+    for a table without a record.
     """
     pk = quote_name(key)
-    there = f"({local_ids_sql(railway, local_id_ranges)} - {ranges_literal(missing)})"
+    if local_id_ranges is None:
+        previous = owned_ranges(railway, table, NO_IDS)
+        only_if_recorded = (
+            f"WHERE EXISTS (SELECT 1 FROM {quote_name(OWNED_TABLE)} "
+            f"WHERE table_name = {literal(railway, table)})"
+        )
+    else:
+        there = f"({local_ids_sql(railway, local_id_ranges)} - {ranges_literal(missing)})"
+        previous, only_if_recorded = owned_ranges(railway, table, there), ""
     claims = [
-        f"{pk}::bigint <@ {owned_ranges(railway, table, there)}",
+        f"{pk}::bigint <@ {previous}",
         # Written by this transaction (the upsert, COPY): local's rows, ours.
         "xmin = pg_current_xact_id()::xid",
     ]
@@ -325,10 +338,12 @@ def record_sql(
         )
     return f"""
         INSERT INTO {quote_name(OWNED_TABLE)} (table_name, ids, recorded_at)
-        SELECT {literal(railway, table)},
-            coalesce(range_agg({id_range(key)}), '{{}}'::int8multirange), now()
-        FROM {quote_name(table)}
-        WHERE {" OR ".join(claims)}
+        SELECT {literal(railway, table)}, (
+            SELECT coalesce(range_agg({id_range(key)}), '{{}}'::int8multirange)
+            FROM {quote_name(table)}
+            WHERE {" OR ".join(claims)}
+        ), now()
+        {only_if_recorded}
         ON CONFLICT (table_name) DO UPDATE
             SET ids = EXCLUDED.ids, recorded_at = EXCLUDED.recorded_at
         """
