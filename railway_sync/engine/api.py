@@ -50,6 +50,7 @@ from railway_sync.report import (
     SchemaChange,
     StatusReport,
     SyncReport,
+    TableResult,
     no_progress,
 )
 from railway_sync.schema import autodetect, tables
@@ -255,14 +256,7 @@ def sync(
                     # Surveyed, guarded and planned inside its transaction, from what the
                     # target holds then: the guards' survey is the one the write acts on.
                     results = write.all_at_once(planner, columns, options, progress)
-                    return SyncReport(
-                        options.mode,
-                        False,
-                        results,
-                        verified=options.verify,
-                        seconds=time.monotonic() - started,
-                        notices=planner.notices(),
-                    )
+                    return _written(options, results, planner, started)
                 with on_tables(names, "nothing was written"):
                     surveys = planner.prepare(columns)
                 owners: dict[str, Ownership] = {}
@@ -297,19 +291,30 @@ def sync(
                 )
                 if options.prune:
                     results = write.prune(planner, results, plan, options, progress)
-        return SyncReport(
-            options.mode,
-            False,
-            results,
-            verified=options.verify,
-            # What the guards found, when they refused tables (the run exits 1).
-            guard_problems=findings.all,
-            seconds=time.monotonic() - started,
-            pruned=options.prune,
-            notices=planner.notices(),
-        )
+        return _written(options, results, planner, started, findings)
     except (DatabaseError, InterfaceError) as exc:
         raise translate(exc) from None
+
+
+def _written(
+    options: SyncOptions,
+    results: tuple[TableResult, ...],
+    planner: Planner,
+    started: float,
+    findings: guards.Findings | None = None,
+) -> SyncReport:
+    """The report of a sync that wrote: ``findings`` are what the guards found, when they
+    refused tables (the run exits 1)."""
+    return SyncReport(
+        options.mode,
+        False,
+        results,
+        verified=options.verify,
+        guard_problems=findings.all if findings else (),
+        seconds=time.monotonic() - started,
+        pruned=options.prune,
+        notices=planner.notices(),
+    )
 
 
 def answers_quietly(options: SyncOptions) -> bool:

@@ -318,10 +318,7 @@ def record_sql(
     pk = quote_name(key)
     if local_id_ranges is None:
         previous = owned_ranges(railway, table, NO_IDS)
-        only_if_recorded = (
-            f"WHERE EXISTS (SELECT 1 FROM {quote_name(OWNED_TABLE)} "
-            f"WHERE table_name = {literal(railway, table)})"
-        )
+        only_if_recorded = f"WHERE {record_expression(railway, table)} IS NOT NULL"
     else:
         there = f"({local_ids_sql(railway, local_id_ranges)} - {ranges_literal(missing)})"
         previous, only_if_recorded = owned_ranges(railway, table, there), ""
