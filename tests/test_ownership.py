@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 from array import array
 
+import pytest
 from django.db import transaction
 
-from railway_sync.engine.ownership import Ownership, local_ids, record_sql
+from railway_sync.engine.owned_record import record_sql
+from railway_sync.engine.ownership import Ownership, local_ids
 from railway_sync.models import SYNCED_TABLES, SyncRun
 from railway_sync.pg.columns import live_columns
+from railway_sync.pg.sql import ranges_literal, row_hash
 from tests.conftest import DB, checksum, execute, fetch, run, scalar, table_rows
 from tests.helpers import assert_refused_alone, table_line
 
@@ -515,16 +518,44 @@ def test_a_sync_that_writes_nothing_keeps_the_ownership_record_unless_railway_mo
 
 
 @DB
+def test_a_row_the_site_puts_at_an_id_a_prune_freed_is_the_sites(seeded):
+    assert run("railway_sync")[2] == 0
+    gone = animal_without_images()
+    execute("default", "DELETE FROM animals WHERE id = %s", [gone])
+
+    out, err, code = run("railway_sync", "--prune", "--confirm-destructive")
+
+    assert code == 0, err
+    assert scalar("railway", "SELECT count(*) FROM animals WHERE id = %s", [gone]) == 0
+    # The site reuses the id (an operator's repair, say): the row is its own from the start.
+    execute(
+        "railway",
+        "INSERT INTO animals (id, name, organization_id, adoption_url) "
+        "VALUES (%s, 'Site dog at a pruned id', 1, 'https://site.example/dog')",
+        [gone],
+    )
+
+    out, err, code = run("railway_sync", "--prune", "--confirm-destructive")
+
+    assert code == 0, err
+    assert table_line(out, "animals") == "  animals: up to date, 0 rows written, 1 site row kept"
+    assert scalar("railway", "SELECT name FROM animals WHERE id = %s", [gone]) == (
+        "Site dog at a pruned id"
+    )
+
+
+@DB
 def test_the_record_is_rewritten_from_itself_and_a_vanished_one_is_not_made_up(seeded):
     # With a record on Railway, the closing statement goes by it, without local's ids; were
     # the record gone by then, it stores nothing rather than a record of the written rows.
     assert run("railway_sync")[2] == 0
     columns = live_columns("default", "animals") or []
     own = Ownership("animals", owned_count=0)
+    nothing = array("q")
     by_local_ids = record_sql(
-        "railway", "animals", columns, local_ids("default", "animals"), array("q"), own
+        "railway", "animals", columns, local_ids("default", "animals"), nothing, own, nothing
     )
-    by_record = record_sql("railway", "animals", columns, None, array("q"), own)
+    by_record = record_sql("railway", "animals", columns, None, nothing, own, nothing)
     owned = "SELECT ids::text FROM railway_sync_owned WHERE table_name = 'animals'"
     before = fetch("railway", owned)
     with transaction.atomic(using="railway"):
@@ -545,3 +576,48 @@ def test_the_record_is_rewritten_from_itself_and_a_vanished_one_is_not_made_up(s
     assert vanished == []
     assert rebuilt == after_local_ids
     assert fetch("railway", owned) == before
+
+
+@DB
+@pytest.mark.parametrize(("id_type", "bits"), [("bigint", 64), ("integer", 32)])
+def test_the_record_keeps_exactly_the_owned_ids_still_there_to_either_end_of_the_id_type(
+    seeded, id_type, bits
+):
+    # The record is counted range by range on the primary key's index: ranges at the type's
+    # very ends (the largest bigint's range has no upper end) and ranges with ids gone must
+    # come out as exactly the ids still there, with the rows written and adopted.
+    low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    ids = [low, low + 1, low + 2, -5, -4, -3, 0, 1, 2, 3, 10, high - 2, high - 1, high]
+    table = "railway_sync_edge"
+    owned = f"SELECT ids::text FROM railway_sync_owned WHERE table_name = '{table}'"
+    with transaction.atomic(using="railway"):
+        execute("railway", f"CREATE TABLE {table} (id {id_type} PRIMARY KEY, name text)")
+        execute("railway", f"INSERT INTO {table} SELECT unnest(%s::bigint[]), 'ours'", [ids])
+        execute(
+            "railway",
+            "INSERT INTO railway_sync_owned (table_name, ids, recorded_at) "
+            f"VALUES ('{table}', {ranges_literal(ids)}, now())",
+        )
+        # Gone since: one id at each end, one in the middle (the site's deletes, or a prune).
+        execute("railway", f"DELETE FROM {table} WHERE id IN (%s, -4, %s)", [low + 1, high - 1])
+        # The site's rows: -2 and 30 never local's, 40 and 41 found identical to local's when
+        # the sync looked, and 41 changed since; the sync writes 20 and 21.
+        execute(
+            "railway",
+            f"INSERT INTO {table} VALUES (-2, 'site'), (30, 'site'), (40, 'same'), (41, 'same')",
+        )
+        columns = live_columns("railway", table) or []
+        seen = scalar("railway", f"SELECT {row_hash(columns)} FROM {table} WHERE id = 40")
+        execute("railway", f"UPDATE {table} SET name = 'changed' WHERE id = 41")
+        execute("railway", f"INSERT INTO {table} VALUES (20, 'written'), (21, 'written')")
+        own = Ownership(table, 0, adopted=array("q", [40, 41]), adopted_hashes=(seen, seen))
+        written = array("q", [20, 21])
+        execute("railway", record_sql("railway", table, columns, None, array("q"), own, written))
+        recorded = scalar("railway", owned)
+        transaction.set_rollback(True, using="railway")
+
+    top = "" if bits == 64 else str(high + 1)
+    assert recorded == (
+        f"{{[{low},{low + 1}),[{low + 2},{low + 3}),[-5,-4),[-3,-2),[0,4),[10,11),[20,22),"
+        f"[40,41),[{high - 2},{high - 1}),[{high},{top})}}"
+    )

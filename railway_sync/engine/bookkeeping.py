@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from array import array
 
-from railway_sync.engine import ownership, tracking
+from railway_sync.engine import owned_record, tracking
 from railway_sync.engine.ownership import Ownership
 from railway_sync.engine.planner import Planner
 from railway_sync.pg.columns import Column
@@ -22,20 +22,23 @@ def bookkeeping_sql(
     *,
     watermark: bool,
     owned: bool = True,
+    written: array | None = None,
+    deleted: array | None = None,
     copied: array | None = None,
 ) -> list[str]:
     """The statements that close ``table``'s part of a sync, to run in the transaction that
     wrote it (or, nothing written, with the other tables' in one): move its id sequence on,
     store which rows the sync owns (``owned``; ``own`` as surveyed, ``missing`` the ids the
-    target lacked then, ``copied`` the ids COPYed into it while empty, if it was), and,
+    target lacked then, ``written`` and ``deleted`` the ids this transaction wrote and
+    deleted, ``copied`` the ids COPYed into it while empty, if it was), and,
     ``watermark``, its watermarks."""
     target, key = planner.target, planner.key(table)
     statements = [reset_sequence_sql(target, table, planner.sequences.get(table), key)]
     if owned and copied is not None:
-        statements.append(ownership.copied_record_sql(target, table, copied))
+        statements.append(owned_record.copied_record_sql(target, table, copied))
     elif owned:
         statements.append(
-            ownership.record_sql(
+            owned_record.record_sql(
                 target,
                 table,
                 columns,
@@ -43,7 +46,9 @@ def bookkeeping_sql(
                 None if table in planner.recorded else planner.source_ids(table),
                 missing,
                 own,
+                written if written is not None else array("q"),
                 key,
+                deleted,
             )
         )
     if watermark:

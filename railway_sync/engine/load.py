@@ -17,7 +17,7 @@ import sys
 import threading
 from array import array
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO
 
 from django.db import connections
@@ -245,13 +245,14 @@ def copied_digest(
 
 @dataclass(frozen=True)
 class Upserted:
-    """What the upsert did: rows inserted and updated, and the rows planned as new that it
+    """What the upsert did: rows inserted and updated, the rows planned as new that it
     found taken (a row written at that id since the survey, the site's) and left as they
-    were."""
+    were, and the ids of the rows it wrote (sorted), which the sync owns from then on."""
 
     inserted: int
     updated: int
     taken: array
+    written: array = field(default_factory=lambda: array("q"))
 
 
 def upsert(
@@ -323,12 +324,13 @@ def upsert(
                   IS DISTINCT FROM {row_text(columns, "EXCLUDED.")}{guard}
             RETURNING {target}.{id_} AS i, (xmax = 0) AS inserted
         )
-        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), {taken}
+        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), {taken},
+            array_agg(i ORDER BY i)
         FROM written
     """
 
     inserted = updated = 0
-    taken_ids = array("q")
+    taken_ids, written_ids = array("q"), array("q")
     for batch in batches(ids, batch_size):
         with target_connection.cursor() as cursor:
             cursor.execute(prepare_stage)
@@ -341,12 +343,14 @@ def upsert(
         )
         with target_connection.cursor() as cursor:
             cursor.execute(upsert_sql(batch))
-            batch_inserted, batch_updated, batch_taken = cursor.fetchone()
+            batch_inserted, batch_updated, batch_taken, batch_written = cursor.fetchone()
         inserted += batch_inserted
         updated += batch_updated
         taken_ids.extend(batch_taken or ())
+        # Batches go up by id, so the ids stay sorted.
+        written_ids.extend(batch_written or ())
         on_batch(len(batch))
-    return Upserted(inserted, updated, taken_ids)
+    return Upserted(inserted, updated, taken_ids, written_ids)
 
 
 def delete(target_alias: str, table: str, ids: array, batch_size: int, key: str = "id") -> int:

@@ -17,8 +17,9 @@ A site row at an id local also has, with other content, is a *conflict*: the sit
 kept (``--on-conflict report``) or replaced by local's (``--on-conflict local``, after which
 the row is owned).
 
-The SQL naming the owned ids (the record, read and counted) lives in ``owned_ids``; the site's
-rows pointing at rows a sync deletes, in ``linked_rows``.
+The SQL naming the owned ids (the record, read and counted) lives in ``owned_ids``; the record
+written after a sync wrote a table, in ``owned_record``; the site's rows pointing at rows a
+sync deletes, in ``linked_rows``.
 """
 
 from __future__ import annotations
@@ -34,24 +35,9 @@ from railway_sync.engine.diff import TableDiff
 from railway_sync.engine.id_sets import contains, without
 from railway_sync.engine.linked_rows import pointing_at
 from railway_sync.engine.options import SyncOptions
-from railway_sync.engine.owned_ids import (
-    NO_IDS,
-    local_ids_sql,
-    owned_ranges,
-    record_expression,
-    unowned_sql,
-)
+from railway_sync.engine.owned_ids import NO_IDS, record_expression, unowned_sql
 from railway_sync.pg.columns import Column
-from railway_sync.pg.grants import OWNED_TABLE
-from railway_sync.pg.sql import (
-    id_array_literal,
-    id_range,
-    id_ranges,
-    literal,
-    quote_name,
-    ranges_literal,
-    row_hash,
-)
+from railway_sync.pg.sql import id_array_literal, id_ranges, quote_name, row_hash
 from railway_sync.report import Conflict
 from railway_sync.schema.tables import ForeignKey
 
@@ -290,74 +276,6 @@ def describe(
         Conflict(row_id, rows[local].get(row_id, {}), rows[railway].get(row_id, {}))
         for row_id in ids
     )
-
-
-def record_sql(
-    railway: str,
-    table: str,
-    columns: list[Column],
-    local_id_ranges: str | None,
-    missing: array,
-    own: Ownership,
-    key: str = "id",
-) -> str:
-    """SQL storing which of ``table``'s Railway rows the sync owns; run it in the transaction
-    that wrote the table (or, nothing written, with the run's other bookkeeping).
-
-    Owned from now on: the rows it owned before that Railway still has (without a record,
-    the rows at ids local has that were there when it looked, ``missing`` being the ids
-    Railway lacked then), the rows this very transaction wrote, and the site's rows found
-    identical to local's (``own.adopted``) that still are. A row the site wrote at an id
-    local has, whenever it did, is none of these: it stays the site's.
-
-    ``local_id_ranges`` None: Railway held a record when the sync looked, so local's ids are
-    not needed (reading them cost a sync after 1% of 200,000 animals changed 0.13 s). Should
-    that record be gone by now, nothing is stored, and the next sync goes by local's ids, as
-    for a table without a record.
-    """
-    pk = quote_name(key)
-    if local_id_ranges is None:
-        previous = owned_ranges(railway, table, NO_IDS)
-        only_if_recorded = f"WHERE {record_expression(railway, table)} IS NOT NULL"
-    else:
-        there = f"({local_ids_sql(railway, local_id_ranges)} - {ranges_literal(missing)})"
-        previous, only_if_recorded = owned_ranges(railway, table, there), ""
-    claims = [
-        f"{pk}::bigint <@ {previous}",
-        # Written by this transaction (the upsert, COPY): local's rows, ours.
-        "xmin = pg_current_xact_id()::xid",
-    ]
-    if own.adopted:
-        hashes = ", ".join(literal(railway, value) for value in own.adopted_hashes)
-        claims.append(
-            f"CASE WHEN {pk} = ANY({id_array_literal(own.adopted)}) "
-            f"THEN {row_hash(columns)} = ANY(ARRAY[{hashes}]::text[]) ELSE false END"
-        )
-    return f"""
-        INSERT INTO {quote_name(OWNED_TABLE)} (table_name, ids, recorded_at)
-        SELECT {literal(railway, table)}, (
-            SELECT coalesce(range_agg({id_range(key)}), '{{}}'::int8multirange)
-            FROM {quote_name(table)}
-            WHERE {" OR ".join(claims)}
-        ), now()
-        {only_if_recorded}
-        ON CONFLICT (table_name) DO UPDATE
-            SET ids = EXCLUDED.ids, recorded_at = EXCLUDED.recorded_at
-        """
-
-
-def copied_record_sql(railway: str, table: str, copied: array) -> str:
-    """SQL storing that the sync owns exactly the rows ``copied`` (sorted) of ``table``, which
-    it COPYed into the table while it was empty, in this transaction: what ``record_sql``
-    would find, without reading the table. It owned nothing there before (the table was
-    empty), a row the site inserted at one of those ids would have failed the COPY, and rows
-    the site inserted at other ids are its own."""
-    return f"""
-        INSERT INTO {quote_name(OWNED_TABLE)} (table_name, ids, recorded_at)
-        VALUES ({literal(railway, table)}, {ranges_literal(copied)}, now())
-        ON CONFLICT (table_name) DO UPDATE
-            SET ids = EXCLUDED.ids, recorded_at = EXCLUDED.recorded_at
-        """
 
 
 def ours(railway: str, table: str, ids: array, key: str = "id") -> array:

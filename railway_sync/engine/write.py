@@ -30,6 +30,7 @@ from railway_sync.engine.id_sets import union
 from railway_sync.engine.id_survey import IdSurvey
 from railway_sync.engine.load import TableNoLongerEmpty, delete
 from railway_sync.engine.options import SyncOptions
+from railway_sync.engine.owned_record import forget_sql
 from railway_sync.engine.ownership import Ownership, held_back
 from railway_sync.engine.planner import Planner, make_plan
 from railway_sync.engine.sync_plan import (
@@ -102,6 +103,7 @@ def table_by_table(
                         watermark=not written.held_count and not written.edits_kept,
                         # Written rows become owned; with nothing written the record may stand.
                         owned=bool(written.settled.to_write) or not own.record_current,
+                        written=outcome.written,
                         copied=outcome.copied,
                     )
                     if not written.settled.to_write:
@@ -151,6 +153,7 @@ def prune(
         with on_table(table, f"{table} was left as it was"), transaction.atomic(using=target):
             _refuse_site_children(planner, table, ids, {}, f"{table} was left as it was")
             deleted = delete(target, table, ids, options.batch_size, planner.key(table))
+            execute_together(target, [forget_sql(target, table, ids)])
         previous = by_table[table]
         by_table[table] = replace(previous, deleted=deleted, kept=max(previous.kept - deleted, 0))
     return tuple(by_table.values())
@@ -197,6 +200,7 @@ def _all_at_once(
     taken: dict[str, array] = {}  # the site's rows found at ids free when surveyed
     sent_digests: dict[str, bytes | None] = {}
     copied: dict[str, array | None] = {}
+    upserted: dict[str, array] = {}  # the ids the upsert wrote
     unchanged = "Railway was left unchanged"
     with on_table("", unchanged), transaction.atomic(using=target):
         if not surveyed:
@@ -222,7 +226,7 @@ def _all_at_once(
                     planner, table_plan, columns[table], options, progress, raced, copy=copy
                 )
             taken[table], sent_digests[table] = outcome.taken, outcome.sent_digest
-            copied[table] = outcome.copied
+            copied[table], upserted[table] = outcome.copied, outcome.written
             results[table] = replace(outcome.result, seconds=time.monotonic() - started)
         # Children first, so no foreign key points at a row about to go.
         leaving = {table: plans[table].settled.railway_only for table in columns}
@@ -273,6 +277,8 @@ def _all_at_once(
                 plans[table].found.to_insert,
                 # As in table_by_table.
                 watermark=not results[table].held_back and not plans[table].edits_kept,
+                written=upserted[table],
+                deleted=leaving[table],
                 copied=copied[table],
             )
         ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from railway_sync import conf
 from railway_sync.engine.load import (
@@ -31,12 +31,13 @@ from railway_sync.report import Conflict, Progress, ProgressCallback, TableResul
 class WrittenTable:
     """One table written: its result; the ids where the site inserted a row since the survey,
     which were not written (its rows that differ from the source's are conflicts, reported as
-    the others); and, for a COPY into an empty table, the ids COPYed, which are then exactly
-    the table's rows the sync owns, and the digest of what was sent (``load.Copied``), which
-    verification checks the table against."""
+    the others); the ids the upsert wrote, owned from then on; and, for a COPY into an empty
+    table, the ids COPYed, which are then exactly the table's rows the sync owns, and the
+    digest of what was sent (``load.Copied``), which verification checks the table against."""
 
     result: TableResult
     taken: array
+    written: array = field(default_factory=lambda: array("q"))
     sent_digest: bytes | None = None
     copied: array | None = None
 
@@ -125,6 +126,7 @@ def write_table(
             **edits_result(table_plan),
         ),
         written.taken,
+        written.written,
         sent_digest,
         copied_ids,
     )
