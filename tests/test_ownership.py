@@ -56,6 +56,23 @@ def animal_without_images() -> int:
     )
 
 
+def assert_a_site_row_at_the_id_survives_a_prune(row_id: int, name: str) -> None:
+    """The site puts an animal at ``row_id``, which the sync no longer owns: ``--prune``
+    keeps it."""
+    execute(
+        "railway",
+        "INSERT INTO animals (id, name, organization_id, adoption_url) "
+        "VALUES (%s, %s, 1, 'https://site.example/dog')",
+        [row_id, name],
+    )
+
+    out, err, code = run("railway_sync", "--prune", "--confirm-destructive")
+
+    assert code == 0, err
+    assert table_line(out, "animals") == "  animals: up to date, 0 rows written, 1 site row kept"
+    assert scalar("railway", "SELECT name FROM animals WHERE id = %s", [row_id]) == name
+
+
 @DB
 def test_site_rows_never_block_incremental_and_survive_every_mode(seeded):
     assert run("railway_sync")[2] == 0
@@ -501,20 +518,7 @@ def test_a_sync_that_writes_nothing_keeps_the_ownership_record_unless_railway_mo
     assert recorded_at("animals") != before["animals"]  # rewritten without the id
     assert recorded_at("organizations") == before["organizations"]
     # So a row the site puts at that id later is the site's: --prune keeps it.
-    execute(
-        "railway",
-        "INSERT INTO animals (id, name, organization_id, adoption_url) "
-        "VALUES (%s, 'Site dog at a freed id', 1, 'https://site.example/dog')",
-        [gone],
-    )
-
-    out, err, code = run("railway_sync", "--prune", "--confirm-destructive")
-
-    assert code == 0, err
-    assert table_line(out, "animals") == "  animals: up to date, 0 rows written, 1 site row kept"
-    assert scalar("railway", "SELECT name FROM animals WHERE id = %s", [gone]) == (
-        "Site dog at a freed id"
-    )
+    assert_a_site_row_at_the_id_survives_a_prune(gone, "Site dog at a freed id")
 
 
 @DB
@@ -528,20 +532,7 @@ def test_a_row_the_site_puts_at_an_id_a_prune_freed_is_the_sites(seeded):
     assert code == 0, err
     assert scalar("railway", "SELECT count(*) FROM animals WHERE id = %s", [gone]) == 0
     # The site reuses the id (an operator's repair, say): the row is its own from the start.
-    execute(
-        "railway",
-        "INSERT INTO animals (id, name, organization_id, adoption_url) "
-        "VALUES (%s, 'Site dog at a pruned id', 1, 'https://site.example/dog')",
-        [gone],
-    )
-
-    out, err, code = run("railway_sync", "--prune", "--confirm-destructive")
-
-    assert code == 0, err
-    assert table_line(out, "animals") == "  animals: up to date, 0 rows written, 1 site row kept"
-    assert scalar("railway", "SELECT name FROM animals WHERE id = %s", [gone]) == (
-        "Site dog at a pruned id"
-    )
+    assert_a_site_row_at_the_id_survives_a_prune(gone, "Site dog at a pruned id")
 
 
 @DB
