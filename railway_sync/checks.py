@@ -22,7 +22,7 @@ def _database_identity(entry: dict[str, Any]) -> tuple[str, str, str]:
 
 # Not tagged Tags.database: Django 6.1 runs database checks only for `check --database`, and
 # these read settings, never a database, so every `check` (and every command) must run them.
-@register(Tags.compatibility)
+@register(Tags.compatibility, conf.SYSTEM_CHECK_TAG)
 def check_configuration(app_configs: Any = None, **kwargs: Any) -> list:
     """railway_sync.E001-E003: aliases and router."""
     problems: list = []

@@ -8,6 +8,9 @@ from django.conf import settings
 
 from railway_sync.errors import ConfigurationError
 
+# The tag of railway_sync's system checks (``checks``), the only ones a railway_* command runs.
+SYSTEM_CHECK_TAG = "railway_sync"
+
 DEFAULT_REBUILD_THRESHOLDS = {
     "organizations": 5,
     "animals": 50,

@@ -14,7 +14,11 @@ import sys
 import termios
 import warnings
 
-from django.core.checks import run_checks
+import pytest
+from django.core.checks import Error, Tags, run_checks
+from django.core.checks.registry import registry
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from railway_sync.models import SyncRun
@@ -184,6 +188,23 @@ def test_system_check_hints_name_the_fix():
         (message,) = [m for m in run_checks() if m.id == "railway_sync.E002"]
     assert message.hint == "Add 'railway_sync.routers.RailwayRouter' to DATABASE_ROUTERS."
     assert settings.DATABASE_ROUTERS
+
+
+def test_a_railway_command_runs_its_own_checks_not_the_whole_projects():
+    # The project's other checks (its URLconf, the admin, every model) are `manage.py
+    # check`'s: a railway_* command run by cron does not import what it does not use.
+    def broken_elsewhere(app_configs=None, **kwargs):
+        return [Error("a problem of the project's", id="project.E001")]
+
+    registry.register(broken_elsewhere, Tags.models)
+    try:
+        with override_settings(DATABASE_ROUTERS=[]), pytest.raises(SystemCheckError) as refused:
+            call_command("railway_test_connection", skip_checks=False)
+    finally:
+        registry.registered_checks.discard(broken_elsewhere)
+
+    assert "railway_sync.E002" in str(refused.value)
+    assert "project.E001" not in str(refused.value)
 
 
 def recorded_runs() -> list[tuple[str, str, bool]]:

@@ -35,6 +35,10 @@ class RailwayCommand(BaseCommand):
     """A command that turns railway_sync errors into one ``❌`` line on stderr and exit 1."""
 
     failure_line = "❌ Railway command failed"
+    # railway_sync's own checks only (they read settings): the project's whole set imports
+    # its URLconf and the admin and checks every model, 0.05 to 0.1 s of every cron run;
+    # `manage.py check` runs them all.
+    requires_system_checks = [conf.SYSTEM_CHECK_TAG]
 
     verbosity = 1
     as_json = False
