@@ -37,6 +37,8 @@ def bookkeeping_sql(
     if owned and copied is not None:
         statements.append(owned_record.copied_record_sql(target, table, copied))
     elif owned:
+        if deleted:
+            statements.append(owned_record.forget_sql(target, table, deleted))
         statements.append(
             owned_record.record_sql(
                 target,
@@ -46,9 +48,8 @@ def bookkeeping_sql(
                 None if table in planner.recorded else planner.source_ids(table),
                 missing,
                 own,
-                written if written is not None else array("q"),
+                written,
                 key,
-                deleted,
             )
         )
     if watermark:

@@ -36,9 +36,8 @@ def record_sql(
     local_id_ranges: str | None,
     missing: array,
     own: Ownership,
-    written: array,
+    written: array | None,
     key: str = "id",
-    deleted: array | None = None,
 ) -> str:
     """SQL storing which of ``table``'s Railway rows the sync owns; run it in the transaction
     that wrote the table (or, nothing written, with the run's other bookkeeping).
@@ -52,10 +51,10 @@ def record_sql(
 
     Which owned rows are still there is counted per range of the old record on the primary
     key's index: a range with as many rows as ids is whole, and only a range with ids gone
-    is read id by id (0.1 to 0.2 s for 200,000 animals), so the ids this transaction deleted
-    (``deleted``, sorted) are taken out first, and a prune takes those it deletes out of the
-    record (``forget_sql``). (Reading every row of the table, ``xmin`` naming the written
-    ones, cost a sync after 1% of 200,000 animals changed 0.3 s.)
+    is read id by id (0.1 to 0.2 s for 200,000 animals), so whatever deletes the sync's rows
+    takes their ids out of the record first (``forget_sql``). (Reading every row of the
+    table, ``xmin`` naming the written ones, cost a sync after 1% of 200,000 animals changed
+    0.3 s.)
 
     ``local_id_ranges`` None: Railway held a record when the sync looked, so local's ids are
     not needed (reading them cost a sync after 1% of 200,000 animals changed 0.13 s). Should
@@ -69,8 +68,6 @@ def record_sql(
     else:
         there = f"({local_ids_sql(railway, local_id_ranges)} - {ranges_literal(missing)})"
         previous, only_if_recorded = owned_ranges(railway, table, there), ""
-    if deleted:
-        previous = f"({previous} - {ranges_literal(deleted)})"
     within = f"{target}.{pk} BETWEEN {_FIRST} AND {_LAST}"
     pieces = [
         "SELECT railway_sync_range FROM railway_sync_previous WHERE railway_sync_whole",
@@ -119,8 +116,9 @@ def copied_record_sql(railway: str, table: str, copied: array) -> str:
 
 
 def forget_sql(railway: str, table: str, deleted: array) -> str:
-    """SQL taking the ids a prune deleted (sorted) out of ``table``'s ownership record, in the
-    transaction that deleted them: the next record then finds its ranges whole."""
+    """SQL taking the ids the sync deleted (sorted) out of ``table``'s ownership record, in the
+    transaction that deleted them (a prune's, or a rebuild's before ``record_sql``): the next
+    record then finds its ranges whole, and a row the site puts at one of them is its own."""
     return (
         f"UPDATE {quote_name(OWNED_TABLE)} SET ids = ids - {ranges_literal(deleted)} "
         f"WHERE table_name = {literal(railway, table)}"
