@@ -12,8 +12,8 @@ from railway_sync.engine.watch import LocalChanges
 from railway_sync.models import SYNCED_TABLES
 from railway_sync.operator import history
 from railway_sync.pg.write_log import TRIGGER
-from tests.conftest import DB, checksum, execute, run, wait_for_a_quiet_server
-from tests.helpers import sync_tables_json
+from tests.conftest import DB, checksum, execute, run, run_process, wait_for_a_quiet_server
+from tests.helpers import both_urls, sync_tables_json
 
 FIGURES = ("local_count", "railway_count", "unchanged", "kept", "site_rows")
 
@@ -171,6 +171,40 @@ def test_a_table_without_its_trigger_is_read_until_railway_migrate_puts_it_back(
     tables = sync_tables_json()
     assert (tables["animals"]["compared"], tables["animals"]["updated"]) == ("tracked", 1)
     assert checksum("railway") == checksum("default")
+
+
+# What a sync runs only when it reads the tables or writes, and other commands' engines.
+NOT_FOR_A_QUIET_SYNC = {
+    "railway_sync.engine.write",
+    "railway_sync.engine.load",
+    "railway_sync.engine.pull",
+    "railway_sync.engine.status",
+    "railway_sync.schema.migrate",
+}
+
+
+@DB
+def test_a_quiet_sync_in_its_own_process_does_not_import_the_write_or_other_commands(seeded):
+    # Cron's sync, most often quiet, pays for every module it imports on every run.
+    quiet_after_two_syncs()
+    for _ in range(4):  # another transaction on this shared server makes a sync read instead
+        wait_for_a_quiet_server()
+        out, err, code = run_process(
+            "railway_sync", "--format", "json", env=both_urls(PYTHONPROFILEIMPORTTIME="1")
+        )
+        assert code == 0, err
+        if {table["compared"] for table in json.loads(out)["tables"]} == {"quiet"}:
+            break
+    else:
+        raise AssertionError("no quiet sync in 4")
+    # Python names each module as it imports it: "import time: self | cumulative | name".
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in err.splitlines()
+        if line.startswith("import time:")
+    }
+    assert {"railway_sync.engine.quiet", "railway_sync.engine.planner"} <= imported
+    assert imported & NOT_FOR_A_QUIET_SYNC == set()
 
 
 @DB
