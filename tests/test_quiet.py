@@ -5,6 +5,7 @@ it read the tables again and find it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -18,15 +19,17 @@ from tests.helpers import both_urls, sync_tables_json
 FIGURES = ("local_count", "railway_count", "unchanged", "kept", "site_rows")
 
 
-def until_quiet(limit: int = 4) -> dict[str, dict]:
-    """Sync until a sync answers quietly (at most ``limit`` times), none writing a row; the
-    quiet one's tables by name. More than one when a transaction unrelated to the tables took
-    an id meanwhile (autovacuum's ANALYZE on this shared test server): the sync cannot tell
-    it from a write, and reads."""
+def until_quiet(
+    limit: int = 4, sync: Callable[[], dict[str, dict]] = sync_tables_json
+) -> dict[str, dict]:
+    """Run ``sync`` (its tables by name) until a sync answers quietly (at most ``limit``
+    times), none writing a row; the quiet one's tables by name. More than one when a
+    transaction unrelated to the tables took an id meanwhile (autovacuum's ANALYZE on this
+    shared test server): the sync cannot tell it from a write, and reads."""
     for _ in range(limit):
         # A sync reading while a transaction is open anywhere on the server cannot record.
         wait_for_a_quiet_server()
-        tables = sync_tables_json()
+        tables = sync()
         assert all(t["inserted"] + t["updated"] + t["deleted"] == 0 for t in tables.values())
         if {t["compared"] for t in tables.values()} == {"quiet"}:
             return tables
@@ -186,21 +189,22 @@ NOT_FOR_A_QUIET_SYNC = {
 @DB
 def test_a_quiet_sync_in_its_own_process_does_not_import_the_write_or_other_commands(seeded):
     # Cron's sync, most often quiet, pays for every module it imports on every run.
-    quiet_after_two_syncs()
-    for _ in range(4):  # another transaction on this shared server makes a sync read instead
-        wait_for_a_quiet_server()
+    stderr: list[str] = []
+
+    def sync_in_its_own_process() -> dict[str, dict]:
         out, err, code = run_process(
             "railway_sync", "--format", "json", env=both_urls(PYTHONPROFILEIMPORTTIME="1")
         )
         assert code == 0, err
-        if {table["compared"] for table in json.loads(out)["tables"]} == {"quiet"}:
-            break
-    else:
-        raise AssertionError("no quiet sync in 4")
+        stderr.append(err)
+        return {table["table"]: table for table in json.loads(out)["tables"]}
+
+    quiet_after_two_syncs()
+    until_quiet(sync=sync_in_its_own_process)
     # Python names each module as it imports it: "import time: self | cumulative | name".
     imported = {
         line.rsplit("|", 1)[1].strip()
-        for line in err.splitlines()
+        for line in stderr[-1].splitlines()
         if line.startswith("import time:")
     }
     assert {"railway_sync.engine.quiet", "railway_sync.engine.planner"} <= imported
